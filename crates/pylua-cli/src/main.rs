@@ -1,0 +1,199 @@
+//! The `pylua` command line: parses arguments, calls the library, renders results.
+//! No work happens here that the library could do.
+
+mod render;
+mod repl;
+
+use clap::{Args, Parser, Subcommand};
+use pylua::runtime::{parse_duration, parse_size, Limits, Output, Sandbox, Vm, VmError};
+use render::{exit_code, Report};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the Lua code failed (syntax or runtime error)
+  2  usage error (unknown option, bad value such as --memory lots)
+  3  a limit stopped the code (memory, instructions or time)
+  4  an input file could not be read
+
+Examples:
+  pylua eval 'return 1 + 1'
+  pylua run script.lua arg1 arg2
+  pylua run --sandbox strict --timeout 2s --memory 64M untrusted.lua
+  pylua repl";
+
+/// Run Lua code in managed, sandboxed VMs.
+#[derive(Parser)]
+#[command(name = "pylua", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Lua script file; extra arguments reach it as `arg` and `...`.
+    Run {
+        /// The script to run.
+        file: PathBuf,
+        /// Arguments for the script.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        vm: VmArgs,
+    },
+    /// Run a chunk of Lua code and print the values it returns.
+    ///
+    /// A bare expression works too: `pylua eval '1 + 1'` prints 2.
+    Eval {
+        /// The Lua code.
+        code: String,
+        #[command(flatten)]
+        vm: VmArgs,
+    },
+    /// Start an interactive session (history, multi-line input, values pretty-printed).
+    Repl {
+        #[command(flatten)]
+        vm: VmArgs,
+    },
+    /// Show versions, directories and available backends.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Settings shared by every command that runs Lua.
+#[derive(Args, Clone)]
+struct VmArgs {
+    /// Sandbox policy: none (full library, like `lua`), standard (no processes, files only
+    /// in allowed directories) or strict (pure computation).
+    #[arg(long, default_value = "none", value_parser = parse_sandbox, value_name = "POLICY")]
+    sandbox: Sandbox,
+    /// Memory limit, e.g. 64M or 1G.
+    #[arg(long, value_parser = parse_memory, value_name = "SIZE")]
+    memory: Option<usize>,
+    /// Wall-clock limit, e.g. 500ms, 5s or 2m.
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    timeout: Option<Duration>,
+    /// Instruction limit (Lua VM instructions, checked every 1000).
+    #[arg(long, value_name = "N")]
+    instructions: Option<u64>,
+    /// A directory the standard sandbox may read and write (repeatable; default: the current
+    /// directory and the script's directory).
+    #[arg(long = "allow-dir", value_name = "DIR")]
+    allow_dirs: Vec<PathBuf>,
+    /// Print one JSON object (values, output, error, timings) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_sandbox(s: &str) -> Result<Sandbox, String> {
+    s.parse().map_err(|e: VmError| e.message)
+}
+fn parse_memory(s: &str) -> Result<usize, String> {
+    parse_size(s).map_err(|e| e.message)
+}
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.message)
+}
+
+impl VmArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            memory: self.memory,
+            instructions: self.instructions,
+            timeout: self.timeout,
+        }
+    }
+
+    /// Builds the VM; output streams to stdout unless JSON was asked for.
+    fn build(&self, script_dir: Option<PathBuf>) -> Result<Vm, VmError> {
+        let mut builder = Vm::builder().sandbox(self.sandbox).limits(self.limits());
+        if self.allow_dirs.is_empty() {
+            builder = builder.allow_dir(".");
+            if let Some(dir) = script_dir {
+                builder = builder.allow_dir(dir);
+            }
+        }
+        for dir in &self.allow_dirs {
+            builder = builder.allow_dir(dir);
+        }
+        if !self.json {
+            builder = builder.output(Output::stream(|bytes| {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(bytes);
+                let _ = out.flush();
+            }));
+        }
+        builder.build()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { file, args, vm } => {
+            let dir = file.parent().map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                }
+            });
+            one_shot(&vm, dir, |machine| machine.run_file(&file, &args), false)
+        }
+        Command::Eval { code, vm } => {
+            one_shot(&vm, None, |machine| eval_code(machine, &code), true)
+        }
+        Command::Repl { vm } => repl::run(&vm),
+        Command::Info { json } => {
+            render::info(json);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `eval`: the code as a chunk, or as an expression when it is one.
+fn eval_code(vm: &mut Vm, code: &str) -> Result<Vec<serde_json::Value>, VmError> {
+    match vm.eval(code) {
+        Err(e) if e.kind == pylua::ErrorKind::Syntax => match vm.eval(&format!("return {code}")) {
+            Ok(values) => Ok(values),
+            Err(_) => Err(e),
+        },
+        other => other,
+    }
+}
+
+fn one_shot(
+    args: &VmArgs,
+    script_dir: Option<PathBuf>,
+    job: impl FnOnce(&mut Vm) -> Result<Vec<serde_json::Value>, VmError>,
+    print_values: bool,
+) -> ExitCode {
+    let start = Instant::now();
+    let mut vm = match args.build(script_dir) {
+        Ok(vm) => vm,
+        Err(e) => return render::fail(&e, args.json),
+    };
+    let setup = start.elapsed();
+    let result = job(&mut vm);
+    let report = Report {
+        result,
+        output: vm.take_output(),
+        setup,
+        run: start.elapsed() - setup,
+    };
+    let code = report.result.as_ref().err().map_or(0, exit_code);
+    if args.json {
+        report.print_json();
+    } else {
+        report.print_text(print_values);
+    }
+    ExitCode::from(code)
+}

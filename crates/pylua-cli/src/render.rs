@@ -1,0 +1,116 @@
+//! How results look: text for people, one JSON object for programs, and exit codes.
+
+use pylua::runtime::{render_values, ErrorKind, VmError, LUA_RELEASE};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The exit code for an error (see the help text).
+pub fn exit_code(e: &VmError) -> u8 {
+    match e.kind {
+        ErrorKind::Syntax | ErrorKind::Runtime => 1,
+        ErrorKind::Usage => 2,
+        ErrorKind::MemoryLimit | ErrorKind::InstructionLimit | ErrorKind::Timeout => 3,
+        ErrorKind::Io => 4,
+    }
+}
+
+/// What one run produced.
+pub struct Report {
+    pub result: Result<Vec<Value>, VmError>,
+    pub output: String,
+    pub setup: Duration,
+    pub run: Duration,
+}
+
+impl Report {
+    pub fn print_text(&self, print_values: bool) {
+        match &self.result {
+            Ok(values) if print_values && !values.is_empty() => {
+                println!("{}", render_values(values))
+            }
+            Ok(_) => {}
+            Err(e) => print_error(e),
+        }
+    }
+
+    pub fn print_json(&self) {
+        let (values, error) = match &self.result {
+            Ok(values) => (json!(values), Value::Null),
+            Err(e) => (json!([]), error_json(e)),
+        };
+        let doc = json!({
+            "ok": self.result.is_ok(),
+            "values": values,
+            "output": self.output,
+            "error": error,
+            "timings": {
+                "setup_ms": ms(self.setup),
+                "run_ms": ms(self.run),
+                "total_ms": ms(self.setup + self.run),
+            },
+        });
+        println!("{doc}");
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn error_json(e: &VmError) -> Value {
+    serde_json::to_value(e).unwrap_or(Value::Null)
+}
+
+/// Prints an error for a person: what happened, where, and what to do about a limit.
+pub fn print_error(e: &VmError) {
+    eprintln!("pylua: {e}");
+    if let Some(tb) = &e.traceback {
+        eprintln!("{tb}");
+    }
+    let hint = match e.kind {
+        ErrorKind::Timeout => Some("raise the limit with --timeout, e.g. --timeout 30s"),
+        ErrorKind::MemoryLimit => Some("raise the limit with --memory, e.g. --memory 512M"),
+        ErrorKind::InstructionLimit => Some("raise the limit with --instructions"),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// Reports an error that happened before any code ran.
+pub fn fail(e: &VmError, json_output: bool) -> ExitCode {
+    if json_output {
+        println!(
+            "{}",
+            json!({"ok": false, "values": [], "output": "", "error": error_json(e)})
+        );
+    } else {
+        print_error(e);
+    }
+    ExitCode::from(exit_code(e))
+}
+
+/// `pylua info`.
+pub fn info(json_output: bool) {
+    let paths = pylua::paths::Paths::discover();
+    let doc = json!({
+        "pylua": env!("CARGO_PKG_VERSION"),
+        "backends": [{"name": "embedded", "lua": LUA_RELEASE, "available": true}],
+        "sandboxes": ["none", "standard", "strict"],
+        "paths": paths,
+    });
+    if json_output {
+        println!("{doc}");
+        return;
+    }
+    println!("pylua {}", env!("CARGO_PKG_VERSION"));
+    println!("backends:");
+    println!("  embedded  {LUA_RELEASE} (compiled in, always available)");
+    println!("sandboxes:  none, standard, strict");
+    println!("paths:");
+    println!("  config    {}", paths.config.display());
+    println!("  data      {}", paths.data.display());
+    println!("  cache     {}", paths.cache.display());
+}

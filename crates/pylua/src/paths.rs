@@ -1,0 +1,40 @@
+//! Where pylua keeps its files on this machine: configuration, data (installed interpreters,
+//! the per-user tree, REPL history) and cache, following the platform's conventions (XDG on
+//! Linux). `PYLUA_HOME` puts all of them under one directory instead, which tests and
+//! portable installs use.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// pylua's directories. Nothing is created until something is written there.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Paths {
+    /// The directories for this user, honouring `PYLUA_HOME`.
+    pub fn discover() -> Paths {
+        if let Some(home) = std::env::var_os("PYLUA_HOME").filter(|h| !h.is_empty()) {
+            let home = PathBuf::from(home);
+            return Paths {
+                config: home.join("config"),
+                data: home.join("data"),
+                cache: home.join("cache"),
+            };
+        }
+        let fallback = || std::env::temp_dir().join("pylua");
+        Paths {
+            config: dirs::config_dir().unwrap_or_else(fallback).join("pylua"),
+            data: dirs::data_dir().unwrap_or_else(fallback).join("pylua"),
+            cache: dirs::cache_dir().unwrap_or_else(fallback).join("pylua"),
+        }
+    }
+
+    /// The REPL's history file.
+    pub fn repl_history(&self) -> PathBuf {
+        self.data.join("repl_history")
+    }
+}

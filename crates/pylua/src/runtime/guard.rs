@@ -1,0 +1,322 @@
+//! How limits are enforced inside one Lua state: an allocator that counts bytes, a count hook
+//! that stops a script, and one shared watchdog thread that arms that hook when a deadline
+//! passes.
+//!
+//! Why this shape:
+//! * A count hook makes Lua 5.4 trace every instruction (about 2× slower) whatever its
+//!   interval, so the main thread only carries one when an instruction limit is set. For a
+//!   timeout the watchdog installs the hook at the deadline (`lua_sethook` may be called
+//!   asynchronously), which costs nothing until then.
+//! * A hook is per Lua thread, and a watchdog cannot know which coroutine is running, so when
+//!   any limit is set each coroutine gets a count hook when it is created (the sandbox wraps
+//!   `coroutine.create`/`wrap`); it polls the abort flag every [`INTERVAL`] instructions.
+//! * Once a limit fires it stays fired until the run returns to the host: the hook re-arms
+//!   itself to fire on every instruction, so `pcall`, `xpcall` handlers and coroutines that
+//!   catch the error meet it again at their next instruction and the error unwinds to the top.
+//!   The host reads the reason from the flag, never from the (catchable) message.
+
+use mlua::ffi;
+use std::collections::BTreeMap;
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Instant;
+
+/// Instructions between two checks of a hooked thread.
+pub(crate) const INTERVAL: c_int = 1000;
+
+/// Why a run was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Abort {
+    None = 0,
+    Timeout = 1,
+    Instructions = 2,
+    Memory = 3,
+}
+
+impl Abort {
+    fn from_u8(v: u8) -> Abort {
+        match v {
+            1 => Abort::Timeout,
+            2 => Abort::Instructions,
+            3 => Abort::Memory,
+            _ => Abort::None,
+        }
+    }
+    fn message(self) -> &'static str {
+        match self {
+            Abort::Timeout => "time limit exceeded",
+            Abort::Instructions => "instruction limit exceeded",
+            Abort::Memory => "not enough memory (memory limit exceeded)",
+            Abort::None => "",
+        }
+    }
+}
+
+/// The limit state of one Lua state. It is the `ud` of the counting allocator, which is how
+/// the hook (given only a `lua_State`) finds it.
+pub(crate) struct Guard {
+    abort: AtomicU8,
+    /// 0 means unlimited.
+    memory_limit: AtomicUsize,
+    used: AtomicUsize,
+    /// Instructions left in this run; only meaningful when `count_instructions`.
+    budget: AtomicI64,
+    instruction_limit: Option<u64>,
+    main: AtomicPtr<ffi::lua_State>,
+    inner_alloc: ffi::lua_Alloc,
+    inner_ud: AtomicPtr<c_void>,
+}
+
+impl Guard {
+    /// Takes over the allocator of `main` (keeping the original underneath for the actual
+    /// memory) so that every byte is counted against `memory_limit`.
+    ///
+    /// # Safety
+    /// `main` must be the main thread of a live Lua state; the returned guard must outlive
+    /// every use of the state, or [`Guard::detach`] must be called before it is dropped.
+    pub(crate) unsafe fn attach(
+        main: *mut ffi::lua_State,
+        memory_limit: Option<usize>,
+        instruction_limit: Option<u64>,
+    ) -> Arc<Guard> {
+        let mut inner_ud = std::ptr::null_mut();
+        let inner_alloc = ffi::lua_getallocf(main, &mut inner_ud);
+        let used = (ffi::lua_gc(main, ffi::LUA_GCCOUNT, 0) as usize) * 1024
+            + ffi::lua_gc(main, ffi::LUA_GCCOUNTB, 0) as usize;
+        let guard = Arc::new(Guard {
+            abort: AtomicU8::new(0),
+            memory_limit: AtomicUsize::new(memory_limit.unwrap_or(0)),
+            used: AtomicUsize::new(used),
+            budget: AtomicI64::new(0),
+            instruction_limit,
+            main: AtomicPtr::new(main),
+            inner_alloc,
+            inner_ud: AtomicPtr::new(inner_ud),
+        });
+        ffi::lua_setallocf(main, counting_alloc, Arc::as_ptr(&guard) as *mut c_void);
+        guard.reset_run();
+        guard
+    }
+
+    /// Gives the state its original allocator back and removes every hook of ours from the
+    /// main thread, so the state can be closed without the guard.
+    ///
+    /// # Safety
+    /// Must be called on the thread that owns the state, while no Lua code runs.
+    pub(crate) unsafe fn detach(&self) {
+        let main = self.main.load(Relaxed);
+        ffi::lua_sethook(main, None, 0, 0);
+        ffi::lua_setallocf(main, self.inner_alloc, self.inner_ud.load(Relaxed));
+    }
+
+    /// Prepares for a new top-level run: clears a fired limit, refills the instruction
+    /// budget and puts the main thread's hook back to its resting configuration.
+    pub(crate) fn reset_run(&self) {
+        self.abort.store(Abort::None as u8, Relaxed);
+        let main = self.main.load(Relaxed);
+        unsafe {
+            match self.instruction_limit {
+                Some(limit) => {
+                    self.budget
+                        .store(limit.min(i64::MAX as u64) as i64, Relaxed);
+                    let count = (limit.clamp(1, INTERVAL as u64)) as c_int;
+                    if ffi::lua_gethook(main).is_none() || ffi::lua_gethookcount(main) != count {
+                        ffi::lua_sethook(main, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
+                    }
+                }
+                None => {
+                    if ffi::lua_gethook(main).is_some() {
+                        ffi::lua_sethook(main, None, 0, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Why the last run was stopped, if it was.
+    pub(crate) fn fired(&self) -> Abort {
+        Abort::from_u8(self.abort.load(Relaxed))
+    }
+
+    /// Bytes the state holds now.
+    pub(crate) fn used_memory(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+
+    /// Stops the running script: records why and makes the main thread's hook fire at the
+    /// next instruction. Safe to call from another thread while Lua runs.
+    fn fire(&self, why: Abort) {
+        let _ = self
+            .abort
+            .compare_exchange(Abort::None as u8, why as u8, Relaxed, Relaxed);
+        unsafe {
+            ffi::lua_sethook(
+                self.main.load(Relaxed),
+                Some(limit_hook),
+                ffi::LUA_MASKCOUNT,
+                1,
+            )
+        };
+    }
+}
+
+/// Gives a new coroutine the polling hook (see the module docs). A Lua C function:
+/// `arm(thread)`, installed by the sandbox around `coroutine.create` and `coroutine.wrap`.
+pub(crate) unsafe extern "C-unwind" fn arm_coroutine(state: *mut ffi::lua_State) -> c_int {
+    let co = ffi::lua_tothread(state, 1);
+    if !co.is_null() {
+        ffi::lua_sethook(co, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
+    }
+    0
+}
+
+unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
+    let mut ud = std::ptr::null_mut();
+    let alloc = ffi::lua_getallocf(state, &mut ud);
+    if std::ptr::fn_addr_eq(alloc, counting_alloc as ffi::lua_Alloc) && !ud.is_null() {
+        Some(&*(ud as *const Guard))
+    } else {
+        None
+    }
+}
+
+/// The count hook shared by every thread of a guarded state. It must not hold values with
+/// destructors: `lua_error` leaves it by `longjmp`.
+unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    let Some(guard) = guard_of(state) else {
+        ffi::lua_sethook(state, None, 0, 0);
+        return;
+    };
+    let count = ffi::lua_gethookcount(state);
+    if guard.instruction_limit.is_some() && guard.abort.load(Relaxed) == 0 {
+        let left = guard.budget.load(Relaxed) - count as i64;
+        guard.budget.store(left, Relaxed);
+        if left <= 0 {
+            guard.fire(Abort::Instructions);
+        }
+    }
+    let why = guard.fired();
+    if why != Abort::None {
+        // Stay armed on this thread: whoever catches the error meets it again.
+        if count != 1 {
+            ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, 1);
+        }
+        let msg = why.message();
+        ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
+        ffi::lua_error(state);
+    }
+    if count != INTERVAL && guard.instruction_limit.is_none() {
+        // A coroutine that met an old abort: back to polling.
+        ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
+    }
+}
+
+/// Counts every byte against the limit; the memory itself comes from the state's original
+/// allocator. Shrinking never fails, as Lua requires.
+unsafe extern "C-unwind" fn counting_alloc(
+    ud: *mut c_void,
+    ptr: *mut c_void,
+    osize: usize,
+    nsize: usize,
+) -> *mut c_void {
+    let guard = &*(ud as *const Guard);
+    let old = if ptr.is_null() { 0 } else { osize };
+    let used = guard.used.load(Relaxed);
+    if nsize > old {
+        let limit = guard.memory_limit.load(Relaxed);
+        if limit != 0 && used.saturating_add(nsize - old) > limit {
+            guard.fire(Abort::Memory);
+            return std::ptr::null_mut();
+        }
+    }
+    let new = (guard.inner_alloc)(guard.inner_ud.load(Relaxed), ptr, osize, nsize);
+    if nsize == 0 || !new.is_null() {
+        guard.used.store(used - old + nsize, Relaxed);
+    }
+    new
+}
+
+// ---------------------------------------------------------------------------------------------
+// The watchdog: one thread for all VMs, sleeping until the earliest deadline.
+
+struct Watchdog {
+    timers: Mutex<Timers>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Timers {
+    next_id: u64,
+    pending: BTreeMap<(Instant, u64), Arc<Guard>>,
+}
+
+/// A registered deadline; dropping it disarms the timer.
+pub(crate) struct Deadline {
+    key: (Instant, u64),
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        // Under the lock, so once this returns the watchdog cannot fire for this run.
+        let dog = watchdog();
+        let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
+        timers.pending.remove(&self.key);
+    }
+}
+
+/// Arms a timer that stops `guard`'s run at `at`.
+pub(crate) fn arm_deadline(guard: &Arc<Guard>, at: Instant) -> Deadline {
+    let dog = watchdog();
+    let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
+    timers.next_id += 1;
+    let key = (at, timers.next_id);
+    let earliest = timers
+        .pending
+        .keys()
+        .next()
+        .is_none_or(|first| key < *first);
+    timers.pending.insert(key, Arc::clone(guard));
+    drop(timers);
+    if earliest {
+        dog.wake.notify_one();
+    }
+    Deadline { key }
+}
+
+fn watchdog() -> &'static Watchdog {
+    static DOG: OnceLock<&'static Watchdog> = OnceLock::new();
+    DOG.get_or_init(|| {
+        let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            timers: Mutex::new(Timers::default()),
+            wake: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("pylua-watchdog".into())
+            .spawn(move || watch(dog))
+            .expect("cannot start the pylua watchdog thread");
+        dog
+    })
+}
+
+fn watch(dog: &'static Watchdog) {
+    let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let now = Instant::now();
+        match timers.pending.first_key_value() {
+            None => timers = dog.wake.wait(timers).unwrap_or_else(|e| e.into_inner()),
+            Some((&(at, _), _)) if at <= now => {
+                let (_, guard) = timers.pending.pop_first().expect("first entry exists");
+                guard.fire(Abort::Timeout);
+            }
+            Some((&(at, _), _)) => {
+                timers = dog
+                    .wake
+                    .wait_timeout(timers, at - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Sandbox policies: which parts of the standard library a VM exposes, installed by
+//! `lua/prelude.lua` before any user code runs.
+//!
+//! | what | `none` | `standard` | `strict` |
+//! | --- | --- | --- | --- |
+//! | base functions (`pairs`, `pcall`, `setmetatable`, `tostring`, …) | all | all | all but `dofile`, `loadfile`, `require` |
+//! | `load` | text and binary | text only | text only |
+//! | `collectgarbage` | all options | all options | `"count"` only |
+//! | `string`, `table`, `math`, `utf8`, `coroutine` | all | all | all but `string.dump` |
+//! | `print`, `io.write`, `io.stdout:write` | captured | captured | captured |
+//! | `io` (files) | all | files in allowed directories; no `io.popen` | none |
+//! | `os` | all | all but `execute`, `exit`, `tmpname`; `remove`/`rename` in allowed directories | `time`, `clock`, `date` |
+//! | `require` | Lua and C modules | Lua modules from allowed directories | none |
+//! | `package.loadlib`, C module searchers | yes | no | no |
+//! | `debug` | all (`sethook` refused while limits are set) | `traceback` only | none |
+//! | string metatable | visible | visible | hidden (`getmetatable("")` is `false`) |
+//!
+//! Limits (memory, instructions, time) are enforced under every policy. Under `none` a script
+//! can still end the host process (`os.exit`) or load native code, which the host can't guard;
+//! use `standard` or `strict` for code you do not trust.
+
+use super::error::{ErrorKind, VmError};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A sandbox policy: what a VM's code may reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Sandbox {
+    /// The full standard library, as the `lua` command gives it.
+    None,
+    /// No process spawning or exiting, no native code, files only inside allowed directories.
+    Standard,
+    /// Pure computation. The default for code handed to the library.
+    #[default]
+    Strict,
+}
+
+impl Sandbox {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sandbox::None => "none",
+            Sandbox::Standard => "standard",
+            Sandbox::Strict => "strict",
+        }
+    }
+
+    /// The standard libraries to open before the prelude trims them.
+    pub(crate) fn libs(self) -> mlua::StdLib {
+        use mlua::StdLib;
+        match self {
+            Sandbox::Strict => {
+                StdLib::COROUTINE
+                    | StdLib::TABLE
+                    | StdLib::STRING
+                    | StdLib::UTF8
+                    | StdLib::MATH
+                    | StdLib::OS
+            }
+            Sandbox::Standard | Sandbox::None => StdLib::ALL,
+        }
+    }
+}
+
+impl FromStr for Sandbox {
+    type Err = VmError;
+    fn from_str(s: &str) -> Result<Self, VmError> {
+        match s {
+            "none" => Ok(Sandbox::None),
+            "standard" => Ok(Sandbox::Standard),
+            "strict" => Ok(Sandbox::Strict),
+            other => Err(VmError::new(
+                ErrorKind::Usage,
+                format!("unknown sandbox policy '{other}': expected none, standard or strict"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub(crate) const PRELUDE: &str = include_str!("lua/prelude.lua");
+
+/// The directories a `standard` VM may touch, resolved once (symlinks included).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllowedDirs(Vec<PathBuf>);
+
+impl AllowedDirs {
+    pub(crate) fn new(dirs: &[PathBuf]) -> Self {
+        AllowedDirs(
+            dirs.iter()
+                .filter_map(|d| std::fs::canonicalize(d).ok())
+                .collect(),
+        )
+    }
+
+    /// True when `path` lies inside an allowed directory once `..` and symlinks are resolved.
+    /// A path that does not exist yet is judged by its parent directory.
+    pub(crate) fn allows(&self, path: &str) -> bool {
+        let path = Path::new(path);
+        let resolved = match std::fs::canonicalize(path) {
+            Ok(p) => p,
+            Err(_) => {
+                let Some(name) = path.file_name() else {
+                    return false;
+                };
+                let parent = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                match std::fs::canonicalize(parent) {
+                    Ok(p) => p.join(name),
+                    Err(_) => return false,
+                }
+            }
+        };
+        self.0.iter().any(|dir| resolved.starts_with(dir))
+    }
+}
