@@ -18,7 +18,9 @@
 use mlua::ffi;
 use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -61,6 +63,12 @@ pub(crate) struct Guard {
     /// 0 means unlimited.
     memory_limit: AtomicUsize,
     used: AtomicUsize,
+    /// The last refused request (`ptr`, `nsize`), until it is retried successfully. Lua
+    /// retries most refused allocations once after an emergency collection; some paths
+    /// (`luaL_Buffer`) raise "not enough memory" at once. So a refusal only becomes a fired
+    /// limit when the retry fails too, or when the next instruction runs with it unresolved.
+    refused: (AtomicUsize, AtomicUsize),
+    pending: AtomicBool,
     /// Instructions left in this run; only meaningful when `count_instructions`.
     budget: AtomicI64,
     instruction_limit: Option<u64>,
@@ -89,6 +97,8 @@ impl Guard {
             abort: AtomicU8::new(0),
             memory_limit: AtomicUsize::new(memory_limit.unwrap_or(0)),
             used: AtomicUsize::new(used),
+            refused: (AtomicUsize::new(0), AtomicUsize::new(0)),
+            pending: AtomicBool::new(false),
             budget: AtomicI64::new(0),
             instruction_limit,
             main: AtomicPtr::new(main),
@@ -115,24 +125,54 @@ impl Guard {
     /// budget and puts the main thread's hook back to its resting configuration.
     pub(crate) fn reset_run(&self) {
         self.abort.store(Abort::None as u8, Relaxed);
-        let main = self.main.load(Relaxed);
-        unsafe {
-            match self.instruction_limit {
-                Some(limit) => {
-                    self.budget
-                        .store(limit.min(i64::MAX as u64) as i64, Relaxed);
-                    let count = (limit.clamp(1, INTERVAL as u64)) as c_int;
-                    if ffi::lua_gethook(main).is_none() || ffi::lua_gethookcount(main) != count {
-                        ffi::lua_sethook(main, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
-                    }
+        self.pending.store(false, Relaxed);
+        if let Some(limit) = self.instruction_limit {
+            self.budget
+                .store(limit.min(i64::MAX as u64) as i64, Relaxed);
+        }
+        unsafe { self.rest(self.main.load(Relaxed)) };
+    }
+
+    /// The hook a thread carries while nothing has fired: the main thread counts
+    /// instructions only under an instruction limit; coroutines always poll.
+    fn resting_count(&self, state: *mut ffi::lua_State) -> Option<c_int> {
+        match self.instruction_limit {
+            Some(limit) => Some(limit.clamp(1, INTERVAL as u64) as c_int),
+            None if state == self.main.load(Relaxed) => None,
+            None => Some(INTERVAL),
+        }
+    }
+
+    /// Puts `state`'s hook back to its resting configuration.
+    unsafe fn rest(&self, state: *mut ffi::lua_State) {
+        match self.resting_count(state) {
+            Some(count) => {
+                if ffi::lua_gethook(state).is_none() || ffi::lua_gethookcount(state) != count {
+                    ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
                 }
-                None => {
-                    if ffi::lua_gethook(main).is_some() {
-                        ffi::lua_sethook(main, None, 0, 0);
+            }
+            None => {
+                if ffi::lua_gethook(state).is_some() {
+                    ffi::lua_sethook(state, None, 0, 0);
+                    // The watchdog may have armed it in between: never lose a fired limit.
+                    if self.fired() != Abort::None {
+                        self.arm_main();
                     }
                 }
             }
         }
+    }
+
+    /// Makes the main thread's hook run at its next instruction.
+    fn arm_main(&self) {
+        unsafe {
+            ffi::lua_sethook(
+                self.main.load(Relaxed),
+                Some(limit_hook),
+                ffi::LUA_MASKCOUNT,
+                1,
+            )
+        };
     }
 
     /// Why the last run was stopped, if it was.
@@ -151,14 +191,7 @@ impl Guard {
         let _ = self
             .abort
             .compare_exchange(Abort::None as u8, why as u8, Relaxed, Relaxed);
-        unsafe {
-            ffi::lua_sethook(
-                self.main.load(Relaxed),
-                Some(limit_hook),
-                ffi::LUA_MASKCOUNT,
-                1,
-            )
-        };
+        self.arm_main();
     }
 }
 
@@ -170,6 +203,16 @@ pub(crate) unsafe extern "C-unwind" fn arm_coroutine(state: *mut ffi::lua_State)
         ffi::lua_sethook(co, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
     }
     0
+}
+
+/// `aborted()`: true while a fired limit is unwinding the run. A Lua C function the sandbox
+/// uses to keep `xpcall` message handlers from running then: Lua calls a handler for an error
+/// raised in a hook while hooks are still disabled, so a looping handler could never be
+/// stopped.
+pub(crate) unsafe extern "C-unwind" fn aborted(state: *mut ffi::lua_State) -> c_int {
+    let fired = guard_of(state).is_some_and(|g| g.fired() != Abort::None);
+    ffi::lua_pushboolean(state, fired as c_int);
+    1
 }
 
 unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
@@ -197,6 +240,11 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
             guard.fire(Abort::Instructions);
         }
     }
+    if guard.pending.load(Relaxed) {
+        // Code runs again while a refused allocation was never satisfied: Lua raised
+        // "not enough memory" and someone caught it.
+        guard.fire(Abort::Memory);
+    }
     let why = guard.fired();
     if why != Abort::None {
         // Stay armed on this thread: whoever catches the error meets it again.
@@ -207,10 +255,7 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
         ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
         ffi::lua_error(state);
     }
-    if count != INTERVAL && guard.instruction_limit.is_none() {
-        // A coroutine that met an old abort: back to polling.
-        ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
-    }
+    guard.rest(state);
 }
 
 /// Counts every byte against the limit; the memory itself comes from the state's original
@@ -227,8 +272,24 @@ unsafe extern "C-unwind" fn counting_alloc(
     if nsize > old {
         let limit = guard.memory_limit.load(Relaxed);
         if limit != 0 && used.saturating_add(nsize - old) > limit {
-            guard.fire(Abort::Memory);
+            let request = (ptr as usize, nsize);
+            let last = (guard.refused.0.load(Relaxed), guard.refused.1.load(Relaxed));
+            if guard.pending.load(Relaxed) && last == request {
+                guard.fire(Abort::Memory);
+            } else {
+                guard.refused.0.store(request.0, Relaxed);
+                guard.refused.1.store(request.1, Relaxed);
+                guard.pending.store(true, Relaxed);
+                guard.arm_main();
+            }
             return std::ptr::null_mut();
+        }
+        if guard.pending.load(Relaxed)
+            && (ptr as usize, nsize)
+                == (guard.refused.0.load(Relaxed), guard.refused.1.load(Relaxed))
+        {
+            // The retry after the emergency collection fits: no limit was hit after all.
+            guard.pending.store(false, Relaxed);
         }
     }
     let new = (guard.inner_alloc)(guard.inner_ud.load(Relaxed), ptr, osize, nsize);

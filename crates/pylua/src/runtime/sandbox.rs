@@ -14,6 +14,15 @@
 //! | `package.loadlib`, C module searchers | yes | no | no |
 //! | `debug` | all (`sethook` refused while limits are set) | `traceback` only | none |
 //! | string metatable | visible | visible | hidden (`getmetatable("")` is `false`) |
+//! | `__gc` metamethods (finalizers) | yes | refused by `setmetatable` | refused by `setmetatable` |
+//!
+//! Why `__gc` is refused: Lua 5.4 runs finalizers with debug hooks switched off, so a
+//! finalizer that loops could not be stopped by any limit. For the same reason, while a limit
+//! is unwinding a run, `xpcall` message handlers are skipped (the error passes through as is).
+//!
+//! Known gap under every policy: a single call into Lua's C pattern matcher
+//! (`string.find`/`match`/`gmatch`/`gsub`) runs no Lua instructions, so a pathological
+//! pattern on a long subject is not interrupted until that call returns.
 //!
 //! Limits (memory, instructions, time) are enforced under every policy. Under `none` a script
 //! can still end the host process (`os.exit`) or load native code, which the host can't guard;

@@ -128,7 +128,8 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
     let guard = unsafe { Guard::attach(main, limits.memory, limits.instructions) };
     let install = || -> mlua::Result<()> {
         let out_ptr = output.as_ptr() as *mut c_void;
-        let (print, write, arm): (Function, Function, Option<Function>) = unsafe {
+        type Installed = (Function, Function, Option<Function>, Option<Function>);
+        let (print, write, arm, aborted): Installed = unsafe {
             lua.exec_raw((), |state| {
                 ffi::lua_pushlightuserdata(state, out_ptr);
                 ffi::lua_pushcclosure(state, captured_print, 1);
@@ -136,8 +137,10 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
                 ffi::lua_pushcclosure(state, captured_write, 1);
                 if limits.is_unlimited() {
                     ffi::lua_pushnil(state);
+                    ffi::lua_pushnil(state);
                 } else {
                     ffi::lua_pushcfunction(state, guard::arm_coroutine);
+                    ffi::lua_pushcfunction(state, guard::aborted);
                 }
             })?
         };
@@ -149,8 +152,9 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
             config.sandbox.as_str(),
             print,
             write,
-            arm,
             checker,
+            arm,
+            aborted,
         ))?;
         if config.sandbox != Sandbox::Strict {
             let package: mlua::Table = lua.globals().get("package")?;
@@ -366,6 +370,10 @@ impl Vm {
         drop(deadline);
         let fired = self.guard.fired();
         self.guard.reset_run();
+        if fired == Abort::Memory {
+            // Give the failed run's garbage back now, so the next run starts with room.
+            let _ = self.lua.gc_collect();
+        }
         match result {
             Ok(values) if fired == Abort::None => Ok(values.iter().map(to_json).collect()),
             Ok(_) => Err(limit_error(fired, &self.config.limits)),

@@ -1,7 +1,8 @@
 -- Runs once in every new VM, before any user code, to install the sandbox policy.
 -- The host passes: the policy name, the captured print and write functions, the coroutine
--- arming function (nil when the VM has no limits) and the path checker (standard policy).
-local policy, print, write, arm, allowed = ...
+-- path checker (standard policy), and, when the VM has limits, the coroutine arming function
+-- and the `aborted` flag reader (see runtime/guard.rs).
+local policy, print, write, allowed, arm, aborted = ...
 local G = _G
 local type, select, error, load, pairs, setmetatable = type, select, error, load, pairs, setmetatable
 
@@ -107,7 +108,27 @@ elseif policy == "standard" then
   package.searchers = { preload, lua_searcher }
 end
 
+if policy ~= "none" then
+  -- Lua runs finalizers with hooks disabled, so a looping `__gc` could never be stopped.
+  local setmetatable, rawget = setmetatable, rawget
+  G.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc metamethods are not available in the " .. policy
+        .. " sandbox: finalizers run where limits cannot stop them", 2)
+    end
+    return setmetatable(t, mt)
+  end
+end
+
 if arm then
+  -- A message handler called for a fired limit would run with hooks disabled: skip it.
+  local xpcall = xpcall
+  G.xpcall = function(f, handler, ...)
+    return xpcall(f, function(...)
+      if aborted() then return ... end
+      return handler(...)
+    end, ...)
+  end
   -- Every coroutine gets the limit hook (see runtime/guard.rs).
   local co = G.coroutine
   local create, resume, status, close = co.create, co.resume, co.status, co.close

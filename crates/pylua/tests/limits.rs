@@ -1,0 +1,238 @@
+//! The limits suite: runaway code in every shape the issue lists must end with the right
+//! error kind, while this test process, other VMs and the limited VM itself stay healthy.
+
+use pylua::runtime::{ErrorKind, Limits, Sandbox, Vm};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const LOOPS: &[(&str, &str)] = &[
+    ("plain loop", "while true do end"),
+    ("pcall in a loop", "while true do pcall(function() while true do end end) end"),
+    ("pcall of pcall", "while true do pcall(pcall, function() while true do end end) end"),
+    ("coroutine.wrap", "coroutine.wrap(function() while true do end end)()"),
+    (
+        "coroutine resumed in a loop",
+        "local co = coroutine.create(function() while true do pcall(function() while true do end end) end end)
+         while true do coroutine.resume(co) end",
+    ),
+    (
+        "nested coroutines",
+        "coroutine.wrap(function() coroutine.wrap(function() while true do end end)() end)()",
+    ),
+    (
+        "error handler that swallows",
+        "while true do xpcall(function() while true do end end, function() return 'ignored' end) end",
+    ),
+    (
+        "error handler that loops",
+        "xpcall(function() while true do end end, function() while true do end end) while true do end",
+    ),
+    (
+        "coroutine created before the loop, resumed under pcall",
+        "local co = coroutine.wrap(function() while true do coroutine.yield() end end)
+         while true do pcall(co) end",
+    ),
+    ("recursion caught each time", "local function f() pcall(f) end while true do f() end"),
+    (
+        "to-be-closed variable that loops",
+        "do local x <close> = setmetatable({}, { __close = function() while true do end end }) while true do end end",
+    ),
+];
+
+fn limited(limits: Limits, sandbox: Sandbox) -> Vm {
+    Vm::builder()
+        .sandbox(sandbox)
+        .limits(limits)
+        .build()
+        .unwrap()
+}
+
+/// After a limit fired, the same VM, a fresh VM and a reset VM all still work.
+fn assert_healthy(vm: &mut Vm) {
+    assert_eq!(vm.eval("return 1 + 1").unwrap(), vec![json!(2)]);
+    let mut other = Vm::new().unwrap();
+    assert_eq!(other.eval("return 'ok'").unwrap(), vec![json!("ok")]);
+    vm.reset().unwrap();
+    assert_eq!(vm.eval("return 40 + 2").unwrap(), vec![json!(42)]);
+}
+
+#[test]
+fn timeouts_fire_whatever_the_loop_hides_behind() {
+    for sandbox in [Sandbox::Strict, Sandbox::Standard, Sandbox::None] {
+        for (what, code) in LOOPS {
+            let mut vm = limited(Limits::new().timeout(Duration::from_millis(100)), sandbox);
+            let start = Instant::now();
+            let err = vm.eval(code).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Timeout, "{sandbox} {what}: {err}");
+            // Bounded: generous for a loaded machine, but far from hanging.
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what} took {:?}",
+                start.elapsed()
+            );
+            assert_healthy(&mut vm);
+        }
+    }
+}
+
+#[test]
+fn instruction_limits_fire_whatever_the_loop_hides_behind() {
+    for (what, code) in LOOPS {
+        let mut vm = limited(Limits::new().instructions(100_000), Sandbox::Strict);
+        let err = vm.eval(code).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InstructionLimit, "{what}: {err}");
+        assert_healthy(&mut vm);
+    }
+}
+
+#[test]
+fn instruction_budget_is_per_run_and_roughly_exact() {
+    let mut vm = limited(Limits::new().instructions(50_000), Sandbox::Strict);
+    // About 4 instructions per iteration: 5 000 iterations fit, 50 000 do not.
+    for _ in 0..5 {
+        assert_eq!(
+            vm.eval("local s = 0 for i = 1, 5000 do s = s + i end return s")
+                .unwrap(),
+            vec![json!(12502500)]
+        );
+    }
+    let err = vm
+        .eval("local s = 0 for i = 1, 50000 do s = s + i end return s")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InstructionLimit);
+}
+
+#[test]
+fn memory_limits_stop_big_strings_and_growing_tables() {
+    let cases = [
+        ("string.rep of a gigabyte", "return #string.rep('x', 1024 * 1024 * 1024)"),
+        ("string.rep under pcall, retried", "for i = 1, 100 do pcall(string.rep, 'x', 2^30) end return 'escaped'"),
+        ("doubling a string", "local s = 'x' while true do s = s .. s end"),
+        ("unbounded table growth", "local t = {} while true do t[#t + 1] = {} end"),
+        ("table growth under pcall", "local t = {} while true do pcall(function() for i = 1, 1e6 do t[#t + 1] = i end end) end"),
+        ("growth inside a coroutine", "local t = {} coroutine.wrap(function() while true do t[#t + 1] = ('y'):rep(100) .. #t end end)()"),
+        ("table.concat of a huge list", "local t = {} for i = 1, 1e7 do t[i] = 'abcdefgh' end return #table.concat(t)"),
+        ("error handler that allocates", "local t = {} xpcall(function() while true do t[#t+1] = {} end end, function() local u = {} for i = 1, 1e6 do u[i] = i end end) return 'escaped'"),
+    ];
+    for sandbox in [Sandbox::Strict, Sandbox::None] {
+        for (what, code) in cases {
+            let mut vm = limited(
+                Limits::new()
+                    .memory(32 << 20)
+                    .timeout(Duration::from_secs(20)),
+                sandbox,
+            );
+            let err = vm.eval(code).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::MemoryLimit, "{sandbox} {what}: {err}");
+            assert!(vm.used_memory() <= 32 << 20, "{what}: {}", vm.used_memory());
+            assert_healthy(&mut vm);
+        }
+    }
+}
+
+#[test]
+fn memory_is_given_back_after_a_limit() {
+    let mut vm = limited(Limits::new().memory(16 << 20), Sandbox::Strict);
+    for _ in 0..3 {
+        let err = vm
+            .eval("local t = {} while true do t[#t + 1] = {} end")
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::MemoryLimit);
+        // The garbage from the failed run is collectable: a modest allocation works again.
+        assert_eq!(
+            vm.eval("local t = {} for i = 1, 1000 do t[i] = {} end return #t")
+                .unwrap(),
+            vec![json!(1000)]
+        );
+    }
+}
+
+#[test]
+fn strings_beyond_what_lua_allows_are_runtime_errors() {
+    let mut vm = limited(Limits::new().memory(32 << 20), Sandbox::Strict);
+    let err = vm.eval("return #string.rep('x', 2^33)").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Runtime);
+    assert!(
+        err.message.contains("resulting string too large"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn deep_recursion_is_a_runtime_error_not_a_crash() {
+    let mut vm = Vm::new().unwrap();
+    let err = vm
+        .eval("local function f(n) return 1 + f(n + 1) end return f(1)")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Runtime);
+    assert!(err.message.contains("stack overflow"), "{}", err.message);
+    // Through C boundaries too (string.gsub calling back into Lua).
+    let err = vm
+        .eval("local function f(s) return (s:gsub('.', f)) end return f('ab')")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Runtime, "{err}");
+    assert_healthy(&mut vm);
+}
+
+#[test]
+fn limits_apply_to_calls_from_the_host() {
+    let mut vm = limited(
+        Limits::new().timeout(Duration::from_millis(100)),
+        Sandbox::Strict,
+    );
+    vm.eval("function spin(n) while true do n = n + 1 end end function add(a, b) return a + b end")
+        .unwrap();
+    assert_eq!(
+        vm.call("spin", &[json!(1)]).unwrap_err().kind,
+        ErrorKind::Timeout
+    );
+    assert_eq!(
+        vm.call("add", &[json!(2), json!(3)]).unwrap(),
+        vec![json!(5)]
+    );
+}
+
+#[test]
+fn many_limited_vms_on_many_threads() {
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut vm = limited(
+                    Limits::new()
+                        .timeout(Duration::from_millis(50 + 10 * i))
+                        .memory(16 << 20),
+                    Sandbox::Strict,
+                );
+                for _ in 0..3 {
+                    assert_eq!(
+                        vm.eval("while true do end").unwrap_err().kind,
+                        ErrorKind::Timeout
+                    );
+                    assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)]);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_vm_without_limits_is_not_slowed_by_others_timers() {
+    // A timer armed for one VM must never fire into another.
+    let mut limited_vm = limited(
+        Limits::new().timeout(Duration::from_millis(30)),
+        Sandbox::Strict,
+    );
+    let mut free = Vm::new().unwrap();
+    assert_eq!(
+        limited_vm.eval("while true do end").unwrap_err().kind,
+        ErrorKind::Timeout
+    );
+    let v = free
+        .eval("local s = 0 for i = 1, 3e6 do s = s + 1 end return s")
+        .unwrap();
+    assert_eq!(v, vec![json!(3000000)]);
+}
