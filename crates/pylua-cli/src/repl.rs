@@ -24,7 +24,7 @@ pub fn run(args: &VmArgs) -> ExitCode {
     let history = Paths::discover().repl_history();
     let _ = editor.load_history(&history);
     println!(
-        "pylua {} — {LUA_RELEASE} (embedded, sandbox {}). Ctrl-D or os.exit() to leave.",
+        "pylua {} — {LUA_RELEASE} (embedded, sandbox {}). Ctrl-D to leave.",
         env!("CARGO_PKG_VERSION"),
         vm.sandbox()
     );

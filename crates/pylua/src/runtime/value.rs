@@ -205,8 +205,22 @@ fn render_nested(value: &Json, indent: usize, out: &mut String) {
             out.push('}');
         }
         Json::Object(map) => {
+            // A Lua table with both a sequence and named keys arrives with its positions as
+            // "1".."n": show them as positions again, before the named keys.
+            let mut n = 0;
+            while map.contains_key(&(n + 1).to_string()) {
+                n += 1;
+            }
             out.push_str("{\n");
+            for i in 1..=n {
+                out.push_str(&"  ".repeat(indent + 1));
+                render_nested(&map[&i.to_string()], indent + 1, out);
+                out.push_str(",\n");
+            }
             for (k, v) in map {
+                if k.parse::<usize>().is_ok_and(|i| (1..=n).contains(&i)) {
+                    continue;
+                }
                 out.push_str(&"  ".repeat(indent + 1));
                 if is_identifier(k) {
                     out.push_str(k);
@@ -258,5 +272,9 @@ mod tests {
             "{\n  a = 1,\n  [\"b c\"] = { true },\n}"
         );
         assert_eq!(render_values(&[json!(1), json!(null)]), "1\tnil");
+        assert_eq!(
+            render_value(&json!({"1": "a", "2": "b", "n": 2})),
+            "{\n  \"a\",\n  \"b\",\n  n = 2,\n}"
+        );
     }
 }
