@@ -1,0 +1,5 @@
+//! Packages: LuaRocks formats (versions, constraints, rockspecs, server manifests), the
+//! resolver that picks versions, and access to rocks servers.
+
+pub mod rockspec;
+pub mod version;

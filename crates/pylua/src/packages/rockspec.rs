@@ -1,0 +1,716 @@
+//! Rockspecs: a rockspec is Lua code, so it is run in the strict sandbox with memory, time and
+//! instruction limits, then its globals are mapped to typed structs. Platform overrides
+//! (`platforms = { unix = {...} }`) are merged for the running platform, as LuaRocks does.
+
+use super::version::{Constraints, Version, VersionError};
+use crate::runtime::{Limits, Sandbox, Vm};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a rockspec could not be read: names the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rockspec {file}: {message}")]
+pub struct RockspecError {
+    pub file: String,
+    pub message: String,
+}
+
+/// A dependency: a package name (lower-cased, as LuaRocks matches names) and constraints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Dependency {
+    pub name: String,
+    #[serde(serialize_with = "display")]
+    pub constraints: Constraints,
+}
+
+fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+impl Dependency {
+    /// Parses `luasocket >= 3.0, < 4`, `lua ~> 5.1`, `LPeg`.
+    pub fn parse(text: &str) -> Result<Dependency, VersionError> {
+        let t = text.trim();
+        let end = t
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')))
+            .unwrap_or(t.len());
+        let name = &t[..end];
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(VersionError {
+                message: format!("invalid dependency '{t}': it must start with a package name"),
+            });
+        }
+        Ok(Dependency {
+            name: name.to_ascii_lowercase(),
+            constraints: Constraints::parse(&t[end..])?,
+        })
+    }
+}
+
+impl std::fmt::Display for Dependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.constraints.is_any() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{} {}", self.name, self.constraints)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Source {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Description {
+    pub summary: Option<String>,
+    pub detailed: Option<String>,
+    pub homepage: Option<String>,
+    pub license: Option<String>,
+    pub maintainer: Option<String>,
+    pub labels: Vec<String>,
+}
+
+/// How a module of a `builtin` build is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Module {
+    /// A Lua file copied into the tree.
+    Lua { path: String },
+    /// A C module compiled from sources.
+    C {
+        sources: Vec<String>,
+        incdirs: Vec<String>,
+        libdirs: Vec<String>,
+        libraries: Vec<String>,
+        defines: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildType {
+    Builtin,
+    Make,
+    Cmake,
+    Command,
+    None,
+    /// A build type provided by a LuaRocks plugin (`build.type = "rust"` …).
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Build {
+    pub build_type: BuildType,
+    pub modules: BTreeMap<String, Module>,
+    /// `install = { lua = {...}, lib = {...}, conf = {...}, bin = {...} }`: target → source.
+    pub install: BTreeMap<String, BTreeMap<String, String>>,
+    pub copy_directories: Vec<String>,
+    /// Every other field (`makefile`, `build_variables`, `build_command`, `variables`…),
+    /// after platform overrides, for the build backends.
+    pub extra: Map<String, Value>,
+}
+
+/// A parsed rockspec, with platform overrides applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rockspec {
+    pub format: String,
+    pub package: String,
+    pub version: Version,
+    pub source: Source,
+    pub description: Description,
+    pub supported_platforms: Vec<String>,
+    pub dependencies: Vec<Dependency>,
+    pub build_dependencies: Vec<Dependency>,
+    pub test_dependencies: Vec<Dependency>,
+    /// name → { header = "…", library = "…" }
+    pub external_dependencies: BTreeMap<String, BTreeMap<String, String>>,
+    pub build: Build,
+    /// The `test` table as written (type, flags…), if any.
+    pub test: Option<Value>,
+}
+
+/// The platform names that apply here, most general first (`unix`, then `linux`).
+pub fn platforms() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(unix) {
+        names.push("unix");
+    }
+    if cfg!(windows) {
+        names.extend(["windows", "win32"]);
+    }
+    if cfg!(target_os = "linux") {
+        names.push("linux");
+    }
+    if cfg!(target_os = "macos") {
+        names.extend(["macosx", "macos", "bsd"]);
+    }
+    if cfg!(target_os = "freebsd") {
+        names.extend(["bsd", "freebsd"]);
+    }
+    names
+}
+
+impl Rockspec {
+    /// Reads and evaluates a rockspec file.
+    pub fn from_file(path: &Path) -> Result<Rockspec, RockspecError> {
+        let name = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| RockspecError {
+            file: name.clone(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Rockspec::parse(&String::from_utf8_lossy(&text), &name)
+    }
+
+    /// Evaluates rockspec source text; `file` names it in errors.
+    pub fn parse(source: &str, file: &str) -> Result<Rockspec, RockspecError> {
+        let err = |message: String| RockspecError {
+            file: file.to_string(),
+            message,
+        };
+        let mut vm = Vm::builder()
+            .sandbox(Sandbox::Strict)
+            .limits(
+                Limits::new()
+                    .memory(32 << 20)
+                    .instructions(10_000_000)
+                    .timeout(Duration::from_secs(2)),
+            )
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        let chunk = Path::new(file)
+            .file_name()
+            .map_or(file.to_string(), |n| n.to_string_lossy().into_owned());
+        vm.exec(source, &chunk).map_err(|e| err(e.to_string()))?;
+        let get = |name: &str| vm.get_global(name).unwrap_or(Value::Null);
+        let globals: Map<String, Value> = [
+            "rockspec_format",
+            "package",
+            "version",
+            "source",
+            "description",
+            "supported_platforms",
+            "dependencies",
+            "build_dependencies",
+            "test_dependencies",
+            "external_dependencies",
+            "build",
+            "test",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), get(k)))
+        .collect();
+        from_globals(globals).map_err(err)
+    }
+}
+
+fn from_globals(mut g: Map<String, Value>) -> Result<Rockspec, String> {
+    let format = match g.get("rockspec_format") {
+        None | Some(Value::Null) => "1.0".to_string(),
+        Some(Value::String(s)) if ["1.0", "1.1", "3.0"].contains(&s.as_str()) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "field 'rockspec_format' is {other}: expected \"1.0\", \"1.1\" or \"3.0\""
+            ))
+        }
+    };
+    let package = required_string(&g, "package")?;
+    let version_text = required_string(&g, "version")?;
+    let version =
+        Version::parse(&version_text).map_err(|e| format!("field 'version': {}", e.message))?;
+    if version.revision().is_none() {
+        return Err(format!(
+            "field 'version' is \"{version_text}\": a rockspec version needs a revision, like \"{version_text}-1\""
+        ));
+    }
+    for key in [
+        "source",
+        "build",
+        "dependencies",
+        "build_dependencies",
+        "test_dependencies",
+        "external_dependencies",
+        "description",
+    ] {
+        if let Some(v) = g.get_mut(key) {
+            apply_platforms(v);
+        }
+    }
+    let source = parse_source(g.get("source"))?;
+    let description = parse_description(g.get("description"))?;
+    let build = parse_build(g.get("build"))?;
+    Ok(Rockspec {
+        format,
+        package,
+        version,
+        source,
+        description,
+        supported_platforms: string_list(g.get("supported_platforms"), "supported_platforms")?,
+        dependencies: deps(g.get("dependencies"), "dependencies")?,
+        build_dependencies: deps(g.get("build_dependencies"), "build_dependencies")?,
+        test_dependencies: deps(g.get("test_dependencies"), "test_dependencies")?,
+        external_dependencies: parse_external(g.get("external_dependencies"))?,
+        build,
+        test: g.get("test").filter(|v| !v.is_null()).cloned(),
+    })
+}
+
+/// Merges `t.platforms[p]` into `t` for each platform `p` that applies, recursively, and
+/// removes the `platforms` key.
+fn apply_platforms(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    if let Some(Value::Object(mut per_platform)) = map.remove("platforms") {
+        for name in platforms() {
+            if let Some(overrides) = per_platform.remove(name) {
+                merge(value, overrides);
+            }
+        }
+    }
+    if let Value::Object(map) = value {
+        for v in map.values_mut() {
+            apply_platforms(v);
+        }
+    }
+}
+
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(o)) => {
+            // Lists from a platform override are added (LuaRocks merges dependency lists).
+            b.extend(o);
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn required_string(g: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match g.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) => Err(format!("field '{key}' is missing")),
+        Some(other) => Err(format!(
+            "field '{key}' must be a string, not {}",
+            kind(other)
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nil",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+fn opt_string(map: &Map<String, Value>, key: &str, field: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(format!(
+            "field '{field}.{key}' must be a string, not {}",
+            kind(other)
+        )),
+    }
+}
+
+/// A Lua sequence as a list. Tables converted to JSON lose the difference between `{}` and
+/// `[]`, and a table with positions and names arrives as an object with keys "1".."n".
+fn positional(v: &Value) -> Option<Vec<&Value>> {
+    match v {
+        Value::Array(items) => Some(items.iter().collect()),
+        Value::Object(map) => {
+            let mut out = Vec::new();
+            while let Some(item) = map.get(&(out.len() + 1).to_string()) {
+                out.push(item);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn string_list(v: Option<&Value>, field: &str) -> Result<Vec<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(other) => positional(other)
+            .ok_or_else(|| {
+                format!(
+                    "field '{field}' must be a list of strings, not {}",
+                    kind(other)
+                )
+            })?
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(format!(
+                    "field '{field}[{}]' must be a string, not {}",
+                    i + 1,
+                    kind(other)
+                )),
+            })
+            .collect(),
+    }
+}
+
+fn deps(v: Option<&Value>, field: &str) -> Result<Vec<Dependency>, String> {
+    string_list(v, field)?
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            Dependency::parse(d).map_err(|e| format!("field '{field}[{}]': {}", i + 1, e.message))
+        })
+        .collect()
+}
+
+fn parse_source(v: Option<&Value>) -> Result<Source, String> {
+    let map = match v {
+        Some(Value::Object(m)) => m,
+        None | Some(Value::Null) => return Err("field 'source' is missing".into()),
+        Some(other) => {
+            return Err(format!(
+                "field 'source' must be a table, not {}",
+                kind(other)
+            ))
+        }
+    };
+    let url = opt_string(map, "url", "source")?.ok_or("field 'source.url' is missing")?;
+    Ok(Source {
+        url,
+        md5: opt_string(map, "md5", "source")?,
+        file: opt_string(map, "file", "source")?,
+        dir: opt_string(map, "dir", "source")?,
+        tag: opt_string(map, "tag", "source")?,
+        branch: opt_string(map, "branch", "source")?,
+    })
+}
+
+fn parse_description(v: Option<&Value>) -> Result<Description, String> {
+    let Some(Value::Object(map)) = v else {
+        return Ok(Description::default());
+    };
+    Ok(Description {
+        summary: opt_string(map, "summary", "description")?,
+        detailed: opt_string(map, "detailed", "description")?,
+        homepage: opt_string(map, "homepage", "description")?,
+        license: opt_string(map, "license", "description")?,
+        maintainer: opt_string(map, "maintainer", "description")?,
+        labels: string_list(map.get("labels"), "description.labels")?,
+    })
+}
+
+fn parse_external(v: Option<&Value>) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let mut out = BTreeMap::new();
+    let Some(Value::Object(map)) = v else {
+        return Ok(out);
+    };
+    for (name, spec) in map {
+        let Value::Object(fields) = spec else {
+            return Err(format!(
+                "field 'external_dependencies.{name}' must be a table, not {}",
+                kind(spec)
+            ));
+        };
+        let mut entry = BTreeMap::new();
+        for (k, val) in fields {
+            if let Value::String(s) = val {
+                entry.insert(k.clone(), s.clone());
+            }
+        }
+        out.insert(name.clone(), entry);
+    }
+    Ok(out)
+}
+
+fn parse_build(v: Option<&Value>) -> Result<Build, String> {
+    let empty = Map::new();
+    let map = match v {
+        Some(Value::Object(m)) => m,
+        None | Some(Value::Null) => &empty,
+        Some(other) => {
+            return Err(format!(
+                "field 'build' must be a table, not {}",
+                kind(other)
+            ))
+        }
+    };
+    let build_type = match opt_string(map, "type", "build")?.as_deref() {
+        None | Some("builtin") | Some("module") => BuildType::Builtin,
+        Some("make") => BuildType::Make,
+        Some("cmake") => BuildType::Cmake,
+        Some("command") => BuildType::Command,
+        Some("none") => BuildType::None,
+        Some(other) => BuildType::Other(other.to_string()),
+    };
+    let mut modules = BTreeMap::new();
+    if let Some(Value::Object(mods)) = map.get("modules") {
+        for (name, spec) in mods {
+            modules.insert(name.clone(), parse_module(name, spec)?);
+        }
+    }
+    let mut install = BTreeMap::new();
+    if let Some(Value::Object(sections)) = map.get("install") {
+        for (section, entries) in sections {
+            let mut files = BTreeMap::new();
+            match entries {
+                Value::Object(m) => {
+                    let positions = positional(entries).unwrap_or_default();
+                    for (i, item) in positions.iter().enumerate() {
+                        if let Value::String(s) = item {
+                            let target = Path::new(s)
+                                .file_name()
+                                .map_or(s.clone(), |n| n.to_string_lossy().into_owned());
+                            files.insert(target, s.clone());
+                        }
+                        let _ = i;
+                    }
+                    for (k, item) in m {
+                        if k.parse::<usize>()
+                            .is_ok_and(|i| i >= 1 && i <= positions.len())
+                        {
+                            continue;
+                        }
+                        if let Value::String(s) = item {
+                            files.insert(k.clone(), s.clone());
+                        }
+                    }
+                }
+                Value::Array(items) => {
+                    for item in items {
+                        if let Value::String(s) = item {
+                            let target = Path::new(s)
+                                .file_name()
+                                .map_or(s.clone(), |n| n.to_string_lossy().into_owned());
+                            files.insert(target, s.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+            install.insert(section.clone(), files);
+        }
+    }
+    let copy_directories = string_list(map.get("copy_directories"), "build.copy_directories")?;
+    let extra = map
+        .iter()
+        .filter(|(k, _)| !["type", "modules", "install", "copy_directories"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Build {
+        build_type,
+        modules,
+        install,
+        copy_directories,
+        extra,
+    })
+}
+
+fn parse_module(name: &str, spec: &Value) -> Result<Module, String> {
+    let field = format!("build.modules[\"{name}\"]");
+    match spec {
+        Value::String(path) if path.ends_with(".c") => Ok(Module::C {
+            sources: vec![path.clone()],
+            incdirs: vec![],
+            libdirs: vec![],
+            libraries: vec![],
+            defines: vec![],
+        }),
+        Value::String(path) => Ok(Module::Lua { path: path.clone() }),
+        Value::Array(_) | Value::Object(_) => {
+            let map = spec.as_object();
+            let mut sources = positional(spec)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect::<Vec<_>>();
+            let list =
+                |key: &str| string_list(map.and_then(|m| m.get(key)), &format!("{field}.{key}"));
+            sources.extend(list("sources")?);
+            if sources.is_empty() {
+                return Err(format!("field '{field}' has no sources"));
+            }
+            Ok(Module::C {
+                sources,
+                incdirs: list("incdirs")?,
+                libdirs: list("libdirs")?,
+                libraries: list("libraries")?,
+                defines: list("defines")?,
+            })
+        }
+        other => Err(format!(
+            "field '{field}' must be a path or a table, not {}",
+            kind(other)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LUASOCKET: &str = r#"
+package = "LuaSocket"
+version = "3.1.0-1"
+source = {
+   url = "git+https://github.com/lunarmodules/luasocket.git",
+   tag = "v3.1.0"
+}
+description = {
+   summary = "Network support for the Lua language",
+   homepage = "https://github.com/lunarmodules/luasocket",
+   license = "MIT"
+}
+dependencies = {
+   "lua >= 5.1"
+}
+
+local function make_plat(plat)
+   local defines = {
+      unix = { "LUASOCKET_DEBUG" },
+      mingw32 = { "LUASOCKET_DEBUG", "WINVER=0x0501" },
+   }
+   local modules = {
+      ["socket.core"] = {
+         sources = { "src/luasocket.c", "src/timeout.c" },
+         defines = defines[plat],
+         incdir = "/src"
+      },
+      ["socket.http"] = "src/http.lua",
+   }
+   if plat == "unix" then
+      modules["socket.unix"] = { sources = { "src/unix.c" }, defines = defines[plat] }
+   end
+   return { modules = modules }
+end
+
+build = {
+   type = "builtin",
+   platforms = {
+      unix = make_plat("unix"),
+      mingw32 = make_plat("mingw32"),
+   },
+   copy_directories = { "docs", "samples" }
+}
+"#;
+
+    #[test]
+    fn real_world_rockspec_with_helpers_and_platforms() {
+        let r = Rockspec::parse(LUASOCKET, "luasocket-3.1.0-1.rockspec").unwrap();
+        assert_eq!(r.package, "LuaSocket");
+        assert_eq!(r.version.as_str(), "3.1.0-1");
+        assert_eq!(r.source.tag.as_deref(), Some("v3.1.0"));
+        assert_eq!(
+            r.dependencies,
+            vec![Dependency::parse("lua >= 5.1").unwrap()]
+        );
+        assert_eq!(r.build.build_type, BuildType::Builtin);
+        assert_eq!(r.build.copy_directories, vec!["docs", "samples"]);
+        assert!(
+            r.build.modules.contains_key("socket.unix"),
+            "unix override merged"
+        );
+        match &r.build.modules["socket.core"] {
+            Module::C {
+                sources, defines, ..
+            } => {
+                assert_eq!(sources, &["src/luasocket.c", "src/timeout.c"]);
+                assert_eq!(defines, &["LUASOCKET_DEBUG"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r.build.modules["socket.http"],
+            Module::Lua {
+                path: "src/http.lua".into()
+            }
+        );
+    }
+
+    #[test]
+    fn later_assignments_win_and_module_is_builtin() {
+        let r = Rockspec::parse(
+            r#"package = "lpeg" version = "1.1.0-1"
+               source = { url = "http://old" }
+               source = { url = "https://new/lpeg-1.1.0.tar.gz", md5 = "abc" }
+               build = { type = "module", modules = { lpeg = { "lpcap.c", "lpcode.c", defines = { "NDEBUG" } } } }"#,
+            "lpeg-1.1.0-1.rockspec",
+        )
+        .unwrap();
+        assert_eq!(r.source.url, "https://new/lpeg-1.1.0.tar.gz");
+        assert_eq!(r.build.build_type, BuildType::Builtin);
+        assert_eq!(
+            r.build.modules["lpeg"],
+            Module::C {
+                sources: vec!["lpcap.c".into(), "lpcode.c".into()],
+                incdirs: vec![],
+                libdirs: vec![],
+                libraries: vec![],
+                defines: vec!["NDEBUG".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn dependency_names_are_lower_cased_and_constraints_parsed() {
+        let d = Dependency::parse("LPeg >= 1.0, < 2").unwrap();
+        assert_eq!(d.name, "lpeg");
+        assert_eq!(d.to_string(), "lpeg >= 1.0, < 2");
+        assert!(Dependency::parse(">= 1").is_err());
+    }
+
+    #[test]
+    fn invalid_rockspecs_name_the_file_and_field() {
+        let cases = [
+            ("version = '1.0-1' source = {url='x'}", "field 'package' is missing"),
+            ("package = 'a' source = {url='x'}", "field 'version' is missing"),
+            ("package = 'a' version = '1.0' source = {url='x'}", "needs a revision, like \"1.0-1\""),
+            ("package = 'a' version = '1.0-1'", "field 'source' is missing"),
+            ("package = 'a' version = '1.0-1' source = {}", "field 'source.url' is missing"),
+            ("package = 'a' version = '1.0-1' source = {url='x'} dependencies = {'>= 1'}", "field 'dependencies[1]'"),
+            ("package = {} version = '1.0-1' source = {url='x'}", "field 'package' must be a string, not a table"),
+            ("package = 'a' version = '1.0-1' source = {url='x'} build = { modules = { m = 5 } }", "build.modules[\"m\"]"),
+            ("package = = 'a'", "syntax error: a-1.0-1.rockspec:1:"),
+            ("error('nope')", "nope"),
+            ("os.execute('touch /tmp/pwned')", "attempt to call a nil value"),
+            ("while true do end", "limit exceeded"),
+            ("local t = {} while true do t[#t+1] = {} end", "memory limit exceeded"),
+        ];
+        for (source, expected) in cases {
+            let e = Rockspec::parse(source, "a-1.0-1.rockspec").unwrap_err();
+            assert_eq!(e.file, "a-1.0-1.rockspec");
+            assert!(
+                e.to_string().contains(expected),
+                "{source}\n  gave: {e}\n  expected: {expected}"
+            );
+        }
+    }
+}
