@@ -1,5 +1,6 @@
 //! Packages: LuaRocks formats (versions, constraints, rockspecs, server manifests), the
 //! resolver that picks versions, and access to rocks servers.
 
+pub mod resolve;
 pub mod rockspec;
 pub mod version;

@@ -137,6 +137,11 @@ impl Version {
         self.components.first().is_some_and(|c| *c >= 100_000_000.0)
     }
 
+    /// True when both name the same release, ignoring the revision.
+    pub fn same_release(&self, other: &Version) -> bool {
+        self.cmp_components(other) == Ordering::Equal
+    }
+
     /// The same components with a revision bound: the first or last version of this
     /// version's block of revisions (used to build ranges).
     fn with_revision(&self, revision: i64) -> Version {
@@ -176,8 +181,19 @@ impl Version {
         if let Some(last) = components.last_mut() {
             *last += 1.0;
         }
+        let text = components
+            .iter()
+            .map(|c| {
+                if c.fract() == 0.0 {
+                    format!("{}", *c as i64)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".");
         Version {
-            text: format!("{}+", self.text),
+            text,
             components,
             revision: Some(i64::MIN),
         }
