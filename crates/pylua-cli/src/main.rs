@@ -1,6 +1,7 @@
 //! The `pylua` command line: parses arguments, calls the library, renders results.
 //! No work happens here that the library could do.
 
+mod packages;
 mod render;
 mod repl;
 
@@ -19,12 +20,16 @@ Exit codes:
   2  usage error (unknown option, bad value such as --memory lots)
   3  a limit stopped the code (memory, instructions or time)
   4  an input file could not be read
+  5  no such package, or no versions satisfy the request
+  6  a rocks server could not be read
 
 Examples:
   pylua eval 'return 1 + 1'
   pylua run script.lua arg1 arg2
   pylua run --sandbox strict --timeout 2s --memory 64M untrusted.lua
-  pylua repl";
+  pylua repl
+  pylua search json --only-server file:///srv/rocks
+  pylua install --dry-run penlight lua-cjson@2.1.0";
 
 /// Run Lua code in managed, sandboxed VMs.
 #[derive(Parser)]
@@ -59,6 +64,30 @@ enum Command {
     Repl {
         #[command(flatten)]
         vm: VmArgs,
+    },
+    /// Search rocks servers for packages whose name contains TERM.
+    Search {
+        term: String,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+    },
+    /// Show a package: versions, dependencies, summary, license, homepage.
+    Show {
+        package: String,
+        /// A specific version (default: the newest release).
+        version: Option<String>,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+    },
+    /// Resolve packages and their dependencies (NAME, NAME@1.2, NAME@>=1.0,<2).
+    Install {
+        #[arg(required = true, value_name = "PACKAGE")]
+        packages: Vec<String>,
+        /// Print the resolved plan without installing anything.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
     },
     /// Show versions, directories and available backends.
     Info {
@@ -152,6 +181,17 @@ fn main() -> ExitCode {
             one_shot(&vm, None, |machine| eval_code(machine, &code), true)
         }
         Command::Repl { vm } => repl::run(&vm),
+        Command::Search { term, servers } => packages::search(&servers, &term),
+        Command::Show {
+            package,
+            version,
+            servers,
+        } => packages::show(&servers, &package, version.as_deref()),
+        Command::Install {
+            packages: list,
+            dry_run,
+            servers,
+        } => packages::install(&servers, &list, dry_run),
         Command::Info { json } => {
             render::info(json);
             ExitCode::SUCCESS

@@ -135,12 +135,18 @@ pub fn resolve(
             let formatter = Words {
                 lua: options.lua_version.clone(),
             };
+            // Folding away "no other versions exist" facts makes reports read naturally,
+            // except when that fact is the whole story (a package nobody has).
+            let mut collapsed = tree.clone();
+            collapsed.collapse_no_versions();
+            let tree = match collapsed {
+                DerivationTree::External(External::FromDependencyOf(..)) => tree,
+                collapsed => collapsed,
+            };
             let mut report = DefaultStringReporter::report_with_formatter(&tree, &formatter);
-            if report.contains("lua ") || report.contains("lua,") {
-                report.push_str(&format!(
-                    "\n(Packages are resolved for Lua {}.)",
-                    options.lua_version
-                ));
+            let lua = format!("Lua {}", options.lua_version);
+            if (report.contains("lua ") || report.contains("lua,")) && !report.contains(&lua) {
+                report.push_str(&format!("\n(Packages are resolved for {lua}.)"));
             }
             Err(ResolveError::NoSolution(report))
         }
@@ -447,9 +453,6 @@ impl pubgrub::ReportFormatter<Pkg, Range, String> for Words {
         )
     }
 }
-
-#[allow(dead_code)]
-fn _assert_tree_type(_: DerivationTree<Pkg, Range, String>) {}
 
 /// An in-memory index: a hand-made graph for tests, benchmarks and lockfile replays.
 #[derive(Debug, Clone, Default)]

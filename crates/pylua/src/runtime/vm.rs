@@ -203,17 +203,14 @@ impl Vm {
     /// Runs `source` as a chunk named `eval` and returns what it returns. The compiled chunk
     /// is cached, so running the same snippet again skips the compiler.
     pub fn eval(&mut self, source: &str) -> Result<Vec<Json>, VmError> {
-        let function = match self.chunks.get(source) {
-            Some(f) => f.clone(),
-            None => {
-                let f = self.compile(source, "=eval")?;
-                if self.chunks.len() >= CHUNK_CACHE_LIMIT {
-                    self.chunks.clear();
-                }
-                self.chunks.insert(source.to_string(), f.clone());
-                f
+        if !self.chunks.contains_key(source) {
+            let f = self.compile(source, "=eval")?;
+            if self.chunks.len() >= CHUNK_CACHE_LIMIT {
+                self.chunks.clear();
             }
-        };
+            self.chunks.insert(source.to_string(), f);
+        }
+        let function = &self.chunks[source];
         self.run(|| function.call::<MultiValue>(()))
     }
 

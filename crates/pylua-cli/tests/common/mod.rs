@@ -1,0 +1,188 @@
+//! Shared test helpers: local rocks servers built on disk, served over `file://` or over a
+//! small HTTP server on 127.0.0.1 (with fault injection).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A LuaRocks server directory under construction.
+pub struct RockServer {
+    pub dir: PathBuf,
+    entries: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+impl RockServer {
+    pub fn new(dir: &Path) -> RockServer {
+        std::fs::create_dir_all(dir).unwrap();
+        RockServer {
+            dir: dir.to_path_buf(),
+            entries: BTreeMap::new(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    /// Adds a pure-Lua package with a loose rockspec.
+    pub fn rock(&mut self, name: &str, version: &str, deps: &[&str]) -> &mut Self {
+        let text = rockspec(name, version, deps);
+        std::fs::write(self.dir.join(format!("{name}-{version}.rockspec")), text).unwrap();
+        self.list(name, version, "rockspec")
+    }
+
+    /// Adds a package available only as a `.src.rock` (a zip holding the rockspec).
+    pub fn src_rock(&mut self, name: &str, version: &str, deps: &[&str]) -> &mut Self {
+        let path = self.dir.join(format!("{name}-{version}.src.rock"));
+        let file = std::fs::File::create(path).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file(format!("{name}-{version}.rockspec"), opts)
+            .unwrap();
+        zip.write_all(rockspec(name, version, deps).as_bytes())
+            .unwrap();
+        zip.start_file(format!("{name}-{version}.tar.gz"), opts)
+            .unwrap();
+        zip.write_all(b"not really an archive").unwrap();
+        zip.finish().unwrap();
+        self.list(name, version, "src")
+    }
+
+    /// Writes a rockspec file with arbitrary text (for broken packages).
+    pub fn raw_rockspec(&mut self, name: &str, version: &str, text: &str) -> &mut Self {
+        std::fs::write(self.dir.join(format!("{name}-{version}.rockspec")), text).unwrap();
+        self.list(name, version, "rockspec")
+    }
+
+    fn list(&mut self, name: &str, version: &str, arch: &str) -> &mut Self {
+        self.entries
+            .entry(name.to_string())
+            .or_default()
+            .entry(version.to_string())
+            .or_default()
+            .push(arch.to_string());
+        self
+    }
+
+    /// Writes the `manifest` file as LuaRocks does.
+    pub fn publish(&self) -> &Self {
+        let mut out = String::from("commands = {}\nmodules = {}\nrepository = {\n");
+        for (name, versions) in &self.entries {
+            out.push_str(&format!("   [\"{name}\"] = {{\n"));
+            for (version, archs) in versions {
+                out.push_str(&format!("      [\"{version}\"] = {{\n"));
+                for arch in archs {
+                    out.push_str(&format!(
+                        "         {{\n            arch = \"{arch}\"\n         }},\n"
+                    ));
+                }
+                out.push_str("      },\n");
+            }
+            out.push_str("   },\n");
+        }
+        out.push_str("}\n");
+        std::fs::write(self.dir.join("manifest"), out).unwrap();
+        self
+    }
+}
+
+pub fn rockspec(name: &str, version: &str, deps: &[&str]) -> String {
+    let deps: Vec<String> = deps.iter().map(|d| format!("   {d:?},")).collect();
+    format!(
+        r#"package = "{name}"
+version = "{version}"
+source = {{
+   url = "https://example.invalid/{name}-{version}.tar.gz"
+}}
+description = {{
+   summary = "The {name} package",
+   license = "MIT",
+   homepage = "https://example.invalid/{name}"
+}}
+dependencies = {{
+{}
+}}
+build = {{
+   type = "builtin",
+   modules = {{
+      ["{module}"] = "src/{module}.lua"
+   }}
+}}
+"#,
+        deps.join("\n"),
+        module = name.replace('-', "_"),
+    )
+}
+
+/// A static HTTP server on 127.0.0.1 serving a directory, in a background thread. It stops
+/// when dropped. `fail_with` makes every request answer that HTTP status instead.
+pub struct HttpServer {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    pub fail_with: Arc<std::sync::Mutex<Option<u16>>>,
+}
+
+impl HttpServer {
+    pub fn serve(root: &Path) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let fail_with = Arc::new(std::sync::Mutex::new(None));
+        let (root, stop2, fail2) = (root.to_path_buf(), stop.clone(), fail_with.clone());
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            // Bounded: the server lives at most as long as the test (and at most 5 minutes).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let mut reader = BufReader::new(stream.try_clone().unwrap());
+                        let mut request = String::new();
+                        if reader.read_line(&mut request).is_err() {
+                            continue;
+                        }
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                        let fail = *fail2.lock().unwrap();
+                        let (status, body) = match fail {
+                            Some(code) => (code, b"server error".to_vec()),
+                            None => match std::fs::read(root.join(path.trim_start_matches('/'))) {
+                                Ok(bytes) => (200, bytes),
+                                Err(_) => (404, b"not found".to_vec()),
+                            },
+                        };
+                        let head = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(head.as_bytes());
+                        let _ = stream.write_all(&body);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        HttpServer {
+            url,
+            stop,
+            fail_with,
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,7 @@
+//! Operations: one module per thing a user asks for. Each takes typed options, does the
+//! work through the lower layers and returns a typed result that fronts render as text or
+//! JSON.
+
+pub mod query;
+
+pub use query::{plan, search, show, Plan, PlannedPackage, SearchHit, ServerOptions, ShowResult};

@@ -1,0 +1,259 @@
+//! Questions answered from rocks servers without changing anything: `search`, `show`, and
+//! the resolved plan of `install --dry-run`.
+
+use crate::packages::index::ServerIndex;
+use crate::packages::resolve::{resolve, ResolveError, ResolveOptions};
+use crate::packages::rockspec::{Dependency, Description};
+use crate::packages::server::{Server, DEFAULT_SERVER};
+use crate::packages::version::{Constraints, Version};
+use serde::Serialize;
+
+/// Which servers to ask, and for which Lua.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Servers asked before the defaults (`--server`).
+    pub extra: Vec<String>,
+    /// When not empty, only these servers (`--only-server`).
+    pub only: Vec<String>,
+    /// The Lua version packages are for (`5.4` for the embedded VM).
+    pub lua_version: String,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            extra: Vec::new(),
+            only: Vec::new(),
+            lua_version: "5.4".into(),
+        }
+    }
+}
+
+/// Why a query failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Server(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+}
+
+impl QueryError {
+    /// A stable name for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueryError::Server(_) => "server",
+            QueryError::BadRequest(_) => "usage",
+            QueryError::NotFound(_) => "not_found",
+            QueryError::Resolve(ResolveError::NoSolution(_)) => "no_solution",
+            QueryError::Resolve(ResolveError::Index(_)) => "server",
+        }
+    }
+}
+
+impl ServerOptions {
+    pub fn servers(&self) -> Result<Vec<Server>, QueryError> {
+        let urls: Vec<&str> = if self.only.is_empty() {
+            self.extra
+                .iter()
+                .map(String::as_str)
+                .chain([DEFAULT_SERVER])
+                .collect()
+        } else {
+            self.only.iter().map(String::as_str).collect()
+        };
+        urls.into_iter()
+            .map(|u| Server::new(u).map_err(|e| QueryError::Server(e.to_string())))
+            .collect()
+    }
+
+    pub fn index(&self) -> Result<ServerIndex, QueryError> {
+        if Version::parse(&self.lua_version).is_err() {
+            return Err(QueryError::BadRequest(format!(
+                "invalid Lua version '{}': expected 5.1, 5.2, 5.3 or 5.4",
+                self.lua_version
+            )));
+        }
+        ServerIndex::load(self.servers()?, &self.lua_version).map_err(|e| QueryError::Server(e.0))
+    }
+}
+
+/// One package found by `search`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub name: String,
+    /// Newest first.
+    pub versions: Vec<String>,
+    pub server: String,
+}
+
+pub fn search(options: &ServerOptions, term: &str) -> Result<Vec<SearchHit>, QueryError> {
+    let index = options.index()?;
+    Ok(index
+        .search(term)
+        .into_iter()
+        .filter(|(_, entries)| !entries.is_empty())
+        .map(|(_, entries)| SearchHit {
+            name: entries[0].name.clone(),
+            versions: entries.iter().map(|e| e.version.to_string()).collect(),
+            server: index.servers()[entries[0].server].url().to_string(),
+        })
+        .collect())
+}
+
+/// What `show` tells about one version of a package.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowResult {
+    pub name: String,
+    pub version: String,
+    /// Every version the servers have, newest first.
+    pub versions: Vec<String>,
+    pub description: Description,
+    pub dependencies: Vec<Dependency>,
+    pub build_type: String,
+    pub server: String,
+}
+
+/// `name [version]`: the newest release when no version is given.
+pub fn show(
+    options: &ServerOptions,
+    name: &str,
+    version: Option<&str>,
+) -> Result<ShowResult, QueryError> {
+    let index = options.index()?;
+    let entries = index.entries(name);
+    if entries.is_empty() {
+        return Err(QueryError::NotFound(not_found_message(&index, name)));
+    }
+    let entry = match version {
+        Some(text) => {
+            let wanted = Version::parse(text).map_err(|e| QueryError::BadRequest(e.message))?;
+            entries
+                .iter()
+                .find(|e| e.version.matches_eq(&wanted))
+                .ok_or_else(|| {
+                    QueryError::NotFound(format!(
+                        "{name} has no version {text}; available: {}",
+                        entries
+                            .iter()
+                            .map(|e| e.version.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?
+        }
+        None => entries
+            .iter()
+            .find(|e| !e.version.is_development())
+            .unwrap_or(&entries[0]),
+    };
+    let rockspec = index
+        .rockspec(&entry.name, &entry.version)
+        .map_err(QueryError::Server)?;
+    Ok(ShowResult {
+        name: entry.name.clone(),
+        version: entry.version.to_string(),
+        versions: entries.iter().map(|e| e.version.to_string()).collect(),
+        description: rockspec.description.clone(),
+        dependencies: rockspec.dependencies.clone(),
+        build_type: format!("{:?}", rockspec.build.build_type).to_ascii_lowercase(),
+        server: index.servers()[entry.server].url().to_string(),
+    })
+}
+
+fn not_found_message(index: &ServerIndex, name: &str) -> String {
+    let similar: Vec<&str> = index
+        .search(&name[..name.len().min(4)])
+        .into_iter()
+        .take(5)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let servers: Vec<&str> = index.servers().iter().map(|s| s.url()).collect();
+    let mut msg = format!("no package named '{name}' on {}", servers.join(", "));
+    if !similar.is_empty() {
+        msg.push_str(&format!(" (similar names: {})", similar.join(", ")));
+    }
+    msg
+}
+
+/// Parses `name`, `name@>=1.0,<2` or `name >= 1.0` into a dependency.
+pub fn parse_request(text: &str) -> Result<Dependency, QueryError> {
+    let bad =
+        |why: String| QueryError::BadRequest(format!("invalid package request '{text}': {why}"));
+    let dep = match text.split_once('@') {
+        Some((name, constraint)) => {
+            let name = Dependency::parse(name).map_err(|e| bad(e.message))?.name;
+            let constraints = Constraints::parse(constraint).map_err(|e| bad(e.message))?;
+            if constraints.is_any() {
+                return Err(bad(
+                    "nothing after '@' (write name@1.0 or name@>=1.0)".into()
+                ));
+            }
+            Dependency { name, constraints }
+        }
+        None => Dependency::parse(text).map_err(|e| bad(e.message))?,
+    };
+    Ok(dep)
+}
+
+/// One package of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPackage {
+    pub name: String,
+    pub version: String,
+    pub server: String,
+    /// Its dependencies among the planned packages.
+    pub dependencies: Vec<String>,
+    /// True when it was asked for, not pulled in.
+    pub requested: bool,
+}
+
+/// What `install --dry-run` would install, in install order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub lua_version: String,
+    pub packages: Vec<PlannedPackage>,
+}
+
+pub fn plan(options: &ServerOptions, requests: &[String]) -> Result<Plan, QueryError> {
+    if requests.is_empty() {
+        return Err(QueryError::BadRequest(
+            "name at least one package to install".into(),
+        ));
+    }
+    let deps = requests
+        .iter()
+        .map(|r| parse_request(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = options.index()?;
+    let resolution = resolve(
+        &index,
+        &deps,
+        &ResolveOptions::for_lua(&options.lua_version),
+    )?;
+    let packages = resolution
+        .install_order()
+        .into_iter()
+        .map(|name| {
+            let version = resolution.packages[&name].clone();
+            let entry = index.entries(&name).iter().find(|e| e.version == version);
+            PlannedPackage {
+                name: entry.map_or(name.clone(), |e| e.name.clone()),
+                version: version.to_string(),
+                server: entry.map_or(String::new(), |e| {
+                    index.servers()[e.server].url().to_string()
+                }),
+                dependencies: resolution.dependencies[&name].clone(),
+                requested: deps.iter().any(|d| d.name == name),
+            }
+        })
+        .collect();
+    Ok(Plan {
+        lua_version: options.lua_version.clone(),
+        packages,
+    })
+}

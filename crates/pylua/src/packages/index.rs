@@ -1,0 +1,207 @@
+//! The package index of a set of rocks servers: their manifests merged in priority order
+//! (the first server that lists a version wins), and each version's rockspec fetched on
+//! demand — from a loose `.rockspec` or from inside a `.src.rock` — and kept for the session.
+
+use super::manifest::Manifest;
+use super::resolve::{IndexError, PackageIndex};
+use super::rockspec::{Dependency, Rockspec};
+use super::server::{rockspec_from_rock, FetchError, Server};
+use super::version::Version;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// One installable version as a server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name as the server writes it.
+    pub name: String,
+    pub version: Version,
+    /// `rockspec`, `src`, `all` or a platform such as `linux-x86_64`.
+    pub archs: Vec<String>,
+    /// Index into [`ServerIndex::servers`].
+    pub server: usize,
+}
+
+type RockspecCache = Mutex<HashMap<(String, String), Result<Arc<Rockspec>, String>>>;
+
+/// The merged view of several servers.
+pub struct ServerIndex {
+    servers: Vec<Server>,
+    entries: BTreeMap<String, Vec<Entry>>,
+    rockspecs: RockspecCache,
+}
+
+/// The archs whose files carry a rockspec we can use here.
+fn usable_arch(arch: &str) -> bool {
+    matches!(arch, "rockspec" | "src" | "all") || arch == platform_arch()
+}
+
+/// LuaRocks' name for this platform's binary rocks, e.g. `linux-x86_64`.
+pub fn platform_arch() -> &'static str {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "linux-x86_64",
+        ("linux", "aarch64") => "linux-aarch64",
+        ("macos", "x86_64") => "macosx-x86_64",
+        ("macos", "aarch64") => "macosx-aarch64",
+        _ => "unknown",
+    }
+}
+
+impl ServerIndex {
+    /// Fetches and merges the manifests of `servers` (in priority order) for `lua_version`
+    /// (`5.4`): the versioned `manifest-5.4` when the server has one, else `manifest`.
+    pub fn load(servers: Vec<Server>, lua_version: &str) -> Result<ServerIndex, IndexError> {
+        let mut manifests = Vec::new();
+        for server in &servers {
+            let versioned = format!("manifest-{lua_version}");
+            let (file, bytes) = match server.fetch(&versioned) {
+                Ok(bytes) => (versioned, bytes),
+                Err(FetchError::NotFound { .. }) => match server.fetch("manifest") {
+                    Ok(bytes) => ("manifest".to_string(), bytes),
+                    Err(FetchError::NotFound { url }) => {
+                        return Err(IndexError(format!(
+                            "{url}: not found — is {} a LuaRocks server? It has neither manifest-{lua_version} nor manifest",
+                            server.url()
+                        )))
+                    }
+                    Err(e) => return Err(IndexError(e.to_string())),
+                },
+                Err(e) => return Err(IndexError(e.to_string())),
+            };
+            let manifest = Manifest::parse_bytes(&bytes)
+                .map_err(|e| IndexError(format!("{}: {e}", server.file_url(&file))))?;
+            manifests.push(manifest);
+        }
+        Ok(ServerIndex::from_manifests(servers, manifests))
+    }
+
+    /// Builds the index from manifests already read, one per server, in priority order
+    /// ([`Manifest::merge`] decides which server provides each version).
+    pub fn from_manifests(servers: Vec<Server>, manifests: Vec<Manifest>) -> ServerIndex {
+        let merged = Manifest::merge(servers.iter().map(|s| s.url().to_string()).zip(manifests));
+        let mut entries: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        for entry in merged.entries() {
+            let Ok(version) = Version::parse(entry.version) else {
+                continue; // A version LuaRocks could not parse either.
+            };
+            let list = entries
+                .entry(entry.package.to_ascii_lowercase())
+                .or_default();
+            if list.iter().any(|e| e.version == version) {
+                continue; // `1.0-1` and `1.0.0-1` are one version.
+            }
+            list.push(Entry {
+                name: entry.package.to_string(),
+                version,
+                archs: entry.archs.to_vec(),
+                server: entry.server_index,
+            });
+        }
+        for list in entries.values_mut() {
+            list.sort_by(|a, b| b.version.cmp(&a.version));
+        }
+        ServerIndex {
+            servers,
+            entries,
+            rockspecs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn servers(&self) -> &[Server] {
+        &self.servers
+    }
+
+    /// Every package name (lower-case) with its entries, newest first.
+    pub fn packages(&self) -> impl Iterator<Item = (&String, &Vec<Entry>)> {
+        self.entries.iter()
+    }
+
+    /// The entries of one package, newest first (case-insensitive).
+    pub fn entries(&self, name: &str) -> &[Entry] {
+        self.entries
+            .get(&name.to_ascii_lowercase())
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Packages whose name contains `term` (case-insensitive), sorted by name.
+    pub fn search(&self, term: &str) -> Vec<(&String, &Vec<Entry>)> {
+        let term = term.to_ascii_lowercase();
+        self.entries
+            .iter()
+            .filter(|(name, _)| name.contains(&term))
+            .collect()
+    }
+
+    /// The rockspec of `name` `version`, fetched once per session.
+    pub fn rockspec(&self, name: &str, version: &Version) -> Result<Arc<Rockspec>, String> {
+        let key = (name.to_ascii_lowercase(), version.to_string());
+        if let Some(hit) = self
+            .rockspecs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return hit.clone();
+        }
+        let result = self.fetch_rockspec(name, version).map(Arc::new);
+        self.rockspecs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, result.clone());
+        result
+    }
+
+    fn fetch_rockspec(&self, name: &str, version: &Version) -> Result<Rockspec, String> {
+        let entry = self
+            .entries(name)
+            .iter()
+            .find(|e| &e.version == version)
+            .ok_or_else(|| format!("{name} {version} is not listed by any server"))?;
+        let server = &self.servers[entry.server];
+        let base = format!("{}-{}", entry.name, entry.version);
+        let rockspec_name = format!("{base}.rockspec");
+        let text = if entry.archs.iter().any(|a| a == "rockspec") {
+            let bytes = server.fetch(&rockspec_name).map_err(|e| e.to_string())?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            let arch = entry.archs.iter().find(|a| usable_arch(a)).ok_or_else(|| {
+                format!(
+                    "{name} {version} has no rock for this platform (only {})",
+                    entry.archs.join(", ")
+                )
+            })?;
+            let rock_name = format!("{base}.{arch}.rock");
+            let bytes = server.fetch(&rock_name).map_err(|e| e.to_string())?;
+            rockspec_from_rock(&bytes, &rockspec_name)
+                .map_err(|e| format!("{}: {e}", server.file_url(&rock_name)))?
+        };
+        let rockspec =
+            Rockspec::parse(&text, &server.file_url(&rockspec_name)).map_err(|e| e.to_string())?;
+        if !rockspec.package.eq_ignore_ascii_case(name) || rockspec.version != *version {
+            return Err(format!(
+                "{} describes {} {} instead of {name} {version}",
+                server.file_url(&rockspec_name),
+                rockspec.package,
+                rockspec.version
+            ));
+        }
+        Ok(rockspec)
+    }
+}
+
+impl PackageIndex for ServerIndex {
+    fn versions(&self, name: &str) -> Result<Vec<Version>, IndexError> {
+        Ok(self
+            .entries(name)
+            .iter()
+            .filter(|e| e.archs.iter().any(|a| usable_arch(a)))
+            .map(|e| e.version.clone())
+            .collect())
+    }
+
+    fn dependencies(&self, name: &str, version: &Version) -> Result<Vec<Dependency>, IndexError> {
+        self.rockspec(name, version)
+            .map(|r| r.dependencies.clone())
+            .map_err(IndexError)
+    }
+}

@@ -1,0 +1,159 @@
+//! Rocks servers: reading files from a LuaRocks server over `file://`, `http://` or
+//! `https://` (rustls), with timeouts, a size bound and errors that say which URL failed and
+//! why.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The server real users get by default.
+pub const DEFAULT_SERVER: &str = "https://luarocks.org";
+
+/// Largest file accepted from a server (manifests of luarocks.org are ~10 MB).
+const MAX_DOWNLOAD: u64 = 512 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The server answered, but has no such file.
+    #[error("{url}: not found")]
+    NotFound { url: String },
+    /// The file could not be read (network, HTTP error, unreadable path).
+    #[error("{url}: {reason}")]
+    Failed { url: String, reason: String },
+}
+
+/// One rocks server, identified by its base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Server {
+    url: String,
+}
+
+impl Server {
+    /// Accepts `file:///path`, a plain local path, `http://…` and `https://…`.
+    pub fn new(url: &str) -> Result<Server, FetchError> {
+        let trimmed = url.trim().trim_end_matches('/');
+        let url = if trimmed.starts_with("http://")
+            || trimmed.starts_with("https://")
+            || trimmed.starts_with("file://")
+        {
+            trimmed.to_string()
+        } else if trimmed.contains("://") {
+            return Err(FetchError::Failed {
+                url: url.to_string(),
+                reason: "unsupported scheme: use file://, http:// or https://".into(),
+            });
+        } else if trimmed.is_empty() {
+            return Err(FetchError::Failed {
+                url: url.to_string(),
+                reason: "empty server URL".into(),
+            });
+        } else {
+            // A local directory given as a path.
+            let path = std::fs::canonicalize(trimmed).unwrap_or_else(|_| PathBuf::from(trimmed));
+            format!("file://{}", path.display())
+        };
+        Ok(Server { url })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of a file on this server.
+    pub fn file_url(&self, name: &str) -> String {
+        format!("{}/{}", self.url, name)
+    }
+
+    /// Reads one file of the server.
+    pub fn fetch(&self, name: &str) -> Result<Vec<u8>, FetchError> {
+        fetch_url(&self.file_url(name))
+    }
+}
+
+/// Reads a `file://`, `http://` or `https://` URL whole.
+pub fn fetch_url(url: &str) -> Result<Vec<u8>, FetchError> {
+    let failed = |reason: String| FetchError::Failed {
+        url: url.to_string(),
+        reason,
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        return match std::fs::read(path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::NotFound {
+                url: url.to_string(),
+            }),
+            Err(e) => Err(failed(e.to_string())),
+        };
+    }
+    match agent().get(url).call() {
+        Ok(response) => {
+            let mut bytes = Vec::new();
+            response
+                .into_reader()
+                .take(MAX_DOWNLOAD + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| failed(format!("download interrupted: {e}")))?;
+            if bytes.len() as u64 > MAX_DOWNLOAD {
+                return Err(failed(format!("larger than {} MiB", MAX_DOWNLOAD >> 20)));
+            }
+            Ok(bytes)
+        }
+        Err(ureq::Error::Status(404 | 410, _)) => Err(FetchError::NotFound {
+            url: url.to_string(),
+        }),
+        Err(ureq::Error::Status(code, response)) => Err(failed(format!(
+            "the server answered HTTP {code} {}",
+            response.status_text()
+        ))),
+        Err(ureq::Error::Transport(t)) => Err(failed(t.to_string())),
+    }
+}
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout_read(Duration::from_secs(30))
+            .user_agent(concat!("pylua/", env!("CARGO_PKG_VERSION")))
+            .build()
+    })
+}
+
+/// Takes the rockspec out of a `.src.rock` or `.all.rock` (a zip archive), reading no more
+/// than it needs.
+pub fn rockspec_from_rock(rock: &[u8], rockspec_name: &str) -> Result<String, String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(rock))
+        .map_err(|e| format!("not a valid rock archive: {e}"))?;
+    let mut file = archive
+        .by_name(rockspec_name)
+        .map_err(|_| format!("the rock has no {rockspec_name}"))?;
+    let mut text = String::new();
+    (&mut file)
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {rockspec_name} in the rock: {e}"))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls() {
+        assert_eq!(
+            Server::new("https://luarocks.org/").unwrap().url(),
+            "https://luarocks.org"
+        );
+        assert!(Server::new("ftp://x").is_err());
+        let dir = std::env::temp_dir();
+        let s = Server::new(dir.to_str().unwrap()).unwrap();
+        assert!(s.url().starts_with("file:///"));
+        match s.fetch("surely-not-here-12345") {
+            Err(FetchError::NotFound { url }) => assert!(url.ends_with("surely-not-here-12345")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
