@@ -151,6 +151,30 @@ impl ServerIndex {
         result
     }
 
+    /// Fetches the rockspecs of `wanted` that are not cached yet, several at a time.
+    pub fn prefetch(&self, wanted: &[(String, Version)]) {
+        const PARALLEL: usize = 8;
+        let missing: Vec<&(String, Version)> = {
+            let cache = self.rockspecs.lock().unwrap_or_else(|e| e.into_inner());
+            wanted
+                .iter()
+                .filter(|(n, v)| !cache.contains_key(&(n.to_ascii_lowercase(), v.to_string())))
+                .collect()
+        };
+        if missing.len() < 2 {
+            return;
+        }
+        for chunk in missing.chunks(PARALLEL) {
+            std::thread::scope(|scope| {
+                for (name, version) in chunk {
+                    scope.spawn(|| {
+                        let _ = self.rockspec(name, version);
+                    });
+                }
+            });
+        }
+    }
+
     fn fetch_rockspec(&self, name: &str, version: &Version) -> Result<Rockspec, String> {
         let entry = self
             .entries(name)
@@ -200,8 +224,23 @@ impl PackageIndex for ServerIndex {
     }
 
     fn dependencies(&self, name: &str, version: &Version) -> Result<Vec<Dependency>, IndexError> {
-        self.rockspec(name, version)
+        let deps = self
+            .rockspec(name, version)
             .map(|r| r.dependencies.clone())
-            .map_err(IndexError)
+            .map_err(IndexError)?;
+        // The solver will most likely ask next for the newest matching version of each
+        // dependency: fetch those rockspecs now, in parallel (loading metadata, not solving,
+        // is the slow part of resolution).
+        let wanted: Vec<(String, Version)> =
+            deps.iter()
+                .filter_map(|d| {
+                    let newest = self.entries(&d.name).iter().find(|e| {
+                        !e.version.is_development() && d.constraints.matches(&e.version)
+                    })?;
+                    Some((d.name.clone(), newest.version.clone()))
+                })
+                .collect();
+        self.prefetch(&wanted);
+        Ok(deps)
     }
 }
