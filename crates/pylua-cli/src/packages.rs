@@ -19,6 +19,9 @@ pub struct ServerArgs {
     /// The Lua version packages are for.
     #[arg(long = "lua", default_value = "5.4", value_name = "VERSION")]
     lua: String,
+    /// Use only what is in the download cache; never touch the network.
+    #[arg(long)]
+    offline: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -30,6 +33,8 @@ impl ServerArgs {
             extra: self.servers.clone(),
             only: self.only.clone(),
             lua_version: self.lua.clone(),
+            cache_dir: None,
+            offline: self.offline,
         }
     }
 }

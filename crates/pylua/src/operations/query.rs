@@ -1,6 +1,7 @@
 //! Questions answered from rocks servers without changing anything: `search`, `show`, and
 //! the resolved plan of `install --dry-run`.
 
+use crate::packages::cache::Fetcher;
 use crate::packages::index::ServerIndex;
 use crate::packages::resolve::{resolve, ResolveError, ResolveOptions};
 use crate::packages::rockspec::{Dependency, Description};
@@ -17,6 +18,10 @@ pub struct ServerOptions {
     pub only: Vec<String>,
     /// The Lua version packages are for (`5.4` for the embedded VM).
     pub lua_version: String,
+    /// Where downloads are cached (default: pylua's cache directory).
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Use only the cache; never download.
+    pub offline: bool,
 }
 
 impl Default for ServerOptions {
@@ -25,6 +30,8 @@ impl Default for ServerOptions {
             extra: Vec::new(),
             only: Vec::new(),
             lua_version: "5.4".into(),
+            cache_dir: None,
+            offline: false,
         }
     }
 }
@@ -78,7 +85,16 @@ impl ServerOptions {
                 self.lua_version
             )));
         }
-        ServerIndex::load(self.servers()?, &self.lua_version).map_err(|e| QueryError::Server(e.0))
+        ServerIndex::load(self.servers()?, &self.lua_version, self.fetcher())
+            .map_err(|e| QueryError::Server(e.0))
+    }
+
+    pub fn fetcher(&self) -> Fetcher {
+        let root = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| crate::paths::Paths::discover().cache);
+        Fetcher::new(root, self.offline)
     }
 }
 

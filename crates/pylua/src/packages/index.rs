@@ -2,6 +2,7 @@
 //! (the first server that lists a version wins), and each version's rockspec fetched on
 //! demand — from a loose `.rockspec` or from inside a `.src.rock` — and kept for the session.
 
+use super::cache::Fetcher;
 use super::manifest::Manifest;
 use super::resolve::{IndexError, PackageIndex};
 use super::rockspec::{Dependency, Rockspec};
@@ -27,6 +28,7 @@ type RockspecCache = Mutex<HashMap<(String, String), Result<Arc<Rockspec>, Strin
 /// The merged view of several servers.
 pub struct ServerIndex {
     servers: Vec<Server>,
+    fetcher: Fetcher,
     entries: BTreeMap<String, Vec<Entry>>,
     rockspecs: RockspecCache,
 }
@@ -50,13 +52,18 @@ pub fn platform_arch() -> &'static str {
 impl ServerIndex {
     /// Fetches and merges the manifests of `servers` (in priority order) for `lua_version`
     /// (`5.4`): the versioned `manifest-5.4` when the server has one, else `manifest`.
-    pub fn load(servers: Vec<Server>, lua_version: &str) -> Result<ServerIndex, IndexError> {
+    pub fn load(
+        servers: Vec<Server>,
+        lua_version: &str,
+        fetcher: Fetcher,
+    ) -> Result<ServerIndex, IndexError> {
         let mut manifests = Vec::new();
         for server in &servers {
             let versioned = format!("manifest-{lua_version}");
-            let (file, bytes) = match server.fetch(&versioned) {
+            let get = |name: &str| fetcher.get_fresh(&server.file_url(name));
+            let (file, bytes) = match get(&versioned) {
                 Ok(bytes) => (versioned, bytes),
-                Err(FetchError::NotFound { .. }) => match server.fetch("manifest") {
+                Err(FetchError::NotFound { .. }) => match get("manifest") {
                     Ok(bytes) => ("manifest".to_string(), bytes),
                     Err(FetchError::NotFound { url }) => {
                         return Err(IndexError(format!(
@@ -72,12 +79,16 @@ impl ServerIndex {
                 .map_err(|e| IndexError(format!("{}: {e}", server.file_url(&file))))?;
             manifests.push(manifest);
         }
-        Ok(ServerIndex::from_manifests(servers, manifests))
+        Ok(ServerIndex::from_manifests(servers, manifests, fetcher))
     }
 
     /// Builds the index from manifests already read, one per server, in priority order
     /// ([`Manifest::merge`] decides which server provides each version).
-    pub fn from_manifests(servers: Vec<Server>, manifests: Vec<Manifest>) -> ServerIndex {
+    pub fn from_manifests(
+        servers: Vec<Server>,
+        manifests: Vec<Manifest>,
+        fetcher: Fetcher,
+    ) -> ServerIndex {
         let merged = Manifest::merge(servers.iter().map(|s| s.url().to_string()).zip(manifests));
         let mut entries: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         for entry in merged.entries() {
@@ -102,9 +113,32 @@ impl ServerIndex {
         }
         ServerIndex {
             servers,
+            fetcher,
             entries,
             rockspecs: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The entry of one exact version.
+    pub fn entry(&self, name: &str, version: &Version) -> Option<&Entry> {
+        self.entries(name).iter().find(|e| &e.version == version)
+    }
+
+    /// The URL of the file that carries `entry`'s sources: its `.src.rock` (or `.all.rock`,
+    /// or a binary rock for this platform), else its loose rockspec.
+    pub fn rock_url(&self, entry: &Entry) -> String {
+        let server = &self.servers[entry.server];
+        let base = format!("{}-{}", entry.name, entry.version);
+        for arch in ["src", "all", platform_arch()] {
+            if entry.archs.iter().any(|a| a == arch) {
+                return server.file_url(&format!("{base}.{arch}.rock"));
+            }
+        }
+        server.file_url(&format!("{base}.rockspec"))
     }
 
     pub fn servers(&self) -> &[Server] {
@@ -185,8 +219,11 @@ impl ServerIndex {
         let base = format!("{}-{}", entry.name, entry.version);
         let rockspec_name = format!("{base}.rockspec");
         let text = if entry.archs.iter().any(|a| a == "rockspec") {
-            let bytes = server.fetch(&rockspec_name).map_err(|e| e.to_string())?;
-            String::from_utf8_lossy(&bytes).into_owned()
+            let fetched = self
+                .fetcher
+                .get(&server.file_url(&rockspec_name))
+                .map_err(|e| e.to_string())?;
+            String::from_utf8_lossy(&fetched.bytes).into_owned()
         } else {
             let arch = entry.archs.iter().find(|a| usable_arch(a)).ok_or_else(|| {
                 format!(
@@ -195,8 +232,11 @@ impl ServerIndex {
                 )
             })?;
             let rock_name = format!("{base}.{arch}.rock");
-            let bytes = server.fetch(&rock_name).map_err(|e| e.to_string())?;
-            rockspec_from_rock(&bytes, &rockspec_name)
+            let fetched = self
+                .fetcher
+                .get(&server.file_url(&rock_name))
+                .map_err(|e| e.to_string())?;
+            rockspec_from_rock(&fetched.bytes, &rockspec_name)
                 .map_err(|e| format!("{}: {e}", server.file_url(&rock_name)))?
         };
         let rockspec =

@@ -1,6 +1,9 @@
 //! Packages: LuaRocks formats (versions, constraints, rockspecs, server manifests), the
 //! resolver that picks versions, and access to rocks servers.
 
+pub mod archive;
+pub mod build;
+pub mod cache;
 pub mod index;
 pub mod manifest;
 pub mod resolve;

@@ -71,23 +71,56 @@ impl Server {
     }
 }
 
+/// Validators from an earlier download of the same URL, for a conditional request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revalidate {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
 /// Reads a `file://`, `http://` or `https://` URL whole.
 pub fn fetch_url(url: &str) -> Result<Vec<u8>, FetchError> {
+    fetch_url_with(url, None).map(|(bytes, _)| bytes)
+}
+
+/// Reads a URL; with `validators`, a `304 Not Modified` answer returns no bytes and `None`.
+/// Otherwise returns the bytes and the new validators.
+pub fn fetch_url_with(
+    url: &str,
+    validators: Option<&Revalidate>,
+) -> Result<(Vec<u8>, Option<Revalidate>), FetchError> {
     let failed = |reason: String| FetchError::Failed {
         url: url.to_string(),
         reason,
     };
     if let Some(path) = url.strip_prefix("file://") {
         return match std::fs::read(path) {
-            Ok(bytes) => Ok(bytes),
+            Ok(bytes) => Ok((bytes, Some(Revalidate::default()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::NotFound {
                 url: url.to_string(),
             }),
             Err(e) => Err(failed(e.to_string())),
         };
     }
-    match agent().get(url).call() {
+    let mut request = agent().get(url);
+    if let Some(v) = validators {
+        if let Some(etag) = &v.etag {
+            request = request.set("If-None-Match", etag);
+        }
+        if let Some(lm) = &v.last_modified {
+            request = request.set("If-Modified-Since", lm);
+        }
+    }
+    match request.call() {
+        Ok(response) if response.status() == 304 => Ok((Vec::new(), None)),
         Ok(response) => {
+            let fresh = Revalidate {
+                etag: response.header("ETag").map(String::from),
+                last_modified: response.header("Last-Modified").map(String::from),
+            };
+            let expected: Option<u64> = response
+                .header("Content-Length")
+                .and_then(|l| l.parse().ok());
             let mut bytes = Vec::new();
             response
                 .into_reader()
@@ -97,7 +130,15 @@ pub fn fetch_url(url: &str) -> Result<Vec<u8>, FetchError> {
             if bytes.len() as u64 > MAX_DOWNLOAD {
                 return Err(failed(format!("larger than {} MiB", MAX_DOWNLOAD >> 20)));
             }
-            Ok(bytes)
+            if let Some(expected) = expected {
+                if bytes.len() as u64 != expected {
+                    return Err(failed(format!(
+                        "download truncated: got {} of {expected} bytes",
+                        bytes.len()
+                    )));
+                }
+            }
+            Ok((bytes, Some(fresh)))
         }
         Err(ureq::Error::Status(404 | 410, _)) => Err(FetchError::NotFound {
             url: url.to_string(),

@@ -1,0 +1,717 @@
+//! Building a package from its unpacked sources into a staging directory, with the build
+//! types LuaRocks defines — `builtin` (Lua files copied, C modules compiled with the system
+//! C compiler), `make`, `cmake`, `command`, `none` — plus the `install` tables and
+//! `copy_directories`, and the variables LuaRocks gives rockspecs (`$(LUA_INCDIR)`,
+//! `$(CFLAGS)`, `$(LIBFLAG)`, `$(PREFIX)`…).
+//!
+//! The staging layout is `lua/` (Lua modules), `lib/` (C modules), `bin/` (scripts),
+//! `conf/`, and `rock/` (the rockspec and copied directories), which the tree installs into
+//! its LuaRocks layout.
+
+use super::rockspec::{BuildType, Module, Rockspec};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Lua a package is built for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `5.4`, `5.1`…
+    pub lua_version: String,
+    /// Directory holding `lua.h` and friends.
+    pub incdir: PathBuf,
+    /// Directory of the Lua library to link C modules against, if the target needs it.
+    pub libdir: Option<PathBuf>,
+    /// The library name for `-l` (e.g. `lua5.1`), if C modules must link it.
+    pub lualib: Option<String>,
+    /// The interpreter (`$(LUA)`, used by bin wrappers).
+    pub interpreter: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{package}: {message}")]
+    Failed { package: String, message: String },
+    #[error("{package}: the C compiler failed:\n  $ {command}\n{output}")]
+    Compiler {
+        package: String,
+        command: String,
+        output: String,
+    },
+    #[error("{package}: missing external dependency {name}: {what} not found (looked in {looked}); install the system package that provides it, or set {var}")]
+    MissingExternal {
+        package: String,
+        name: String,
+        what: String,
+        looked: String,
+        var: String,
+    },
+}
+
+/// What a build put into the staging directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Built {
+    /// module name → path relative to `lua/` or `lib/` (as the tree manifest records it).
+    pub modules: BTreeMap<String, String>,
+    /// command name → script path relative to `bin/`.
+    pub commands: BTreeMap<String, String>,
+}
+
+/// Builds `rockspec` from `source_dir` into `stage`.
+pub fn build(
+    rockspec: &Rockspec,
+    source_dir: &Path,
+    stage: &Path,
+    target: &Target,
+) -> Result<Built, BuildError> {
+    let package = format!("{} {}", rockspec.package, rockspec.version);
+    let fail = |message: String| BuildError::Failed {
+        package: package.clone(),
+        message,
+    };
+    for dir in ["lua", "lib", "bin", "conf", "rock"] {
+        fs::create_dir_all(stage.join(dir))
+            .map_err(|e| fail(format!("cannot create {}: {e}", stage.display())))?;
+    }
+    let mut vars = variables(rockspec, stage, target);
+    find_externals(rockspec, &package, &mut vars)?;
+    let mut built = Built::default();
+    match &rockspec.build.build_type {
+        BuildType::Builtin => builtin(rockspec, source_dir, stage, target, &vars, &package, &mut built)?,
+        BuildType::Make => make(rockspec, source_dir, &vars, &package)?,
+        BuildType::Cmake => cmake(rockspec, source_dir, &vars, &package)?,
+        BuildType::Command => {
+            for key in ["build_command", "install_command"] {
+                if let Some(Value::String(cmd)) = rockspec.build.extra.get(key) {
+                    run_shell(&subst(cmd, &vars), source_dir, &vars, &package)?;
+                }
+            }
+        }
+        BuildType::None => {}
+        BuildType::Other(kind) => {
+            return Err(fail(format!(
+                "build type '{kind}' needs a LuaRocks plugin; supported types are builtin, make, cmake, command and none"
+            )))
+        }
+    }
+    install_tables(rockspec, source_dir, stage, &vars, &mut built).map_err(fail)?;
+    for dir in &rockspec.build.copy_directories {
+        let from = source_dir.join(dir);
+        if from.is_dir() {
+            copy_tree(&from, &stage.join("rock").join(dir))
+                .map_err(|e| fail(format!("copying {dir}: {e}")))?;
+        }
+    }
+    // Lua modules a make/cmake/command build installed into $(LUADIR)/$(LIBDIR).
+    record_modules(
+        &stage.join("lua"),
+        &stage.join("lua"),
+        "lua",
+        &mut built.modules,
+    );
+    record_modules(
+        &stage.join("lib"),
+        &stage.join("lib"),
+        "so",
+        &mut built.modules,
+    );
+    Ok(built)
+}
+
+/// The variables LuaRocks defines for rockspecs and build tools.
+fn variables(rockspec: &Rockspec, stage: &Path, target: &Target) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    let s = |p: &Path| p.display().to_string();
+    let cflags = std::env::var("CFLAGS").unwrap_or_else(|_| "-O2 -fPIC".into());
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    v.insert("CC".into(), cc.clone());
+    v.insert("LD".into(), cc);
+    v.insert("CFLAGS".into(), cflags);
+    v.insert("LIBFLAG".into(), "-shared".into());
+    v.insert("OBJ_EXTENSION".into(), "o".into());
+    v.insert("LIB_EXTENSION".into(), "so".into());
+    v.insert("LUA_VERSION".into(), target.lua_version.clone());
+    v.insert("LUA_INCDIR".into(), s(&target.incdir));
+    v.insert(
+        "LUA_LIBDIR".into(),
+        target
+            .libdir
+            .as_deref()
+            .map(s)
+            .unwrap_or_else(|| s(&target.incdir)),
+    );
+    v.insert(
+        "LUA_BINDIR".into(),
+        target
+            .interpreter
+            .as_deref()
+            .and_then(Path::parent)
+            .map(s)
+            .unwrap_or_default(),
+    );
+    v.insert(
+        "LUA".into(),
+        target
+            .interpreter
+            .as_deref()
+            .map(s)
+            .unwrap_or_else(|| "lua".into()),
+    );
+    v.insert(
+        "LUALIB".into(),
+        target
+            .lualib
+            .clone()
+            .map(|l| format!("lib{l}.so"))
+            .unwrap_or_default(),
+    );
+    v.insert("PREFIX".into(), s(&stage.join("rock")));
+    v.insert("LUADIR".into(), s(&stage.join("lua")));
+    v.insert("LIBDIR".into(), s(&stage.join("lib")));
+    v.insert("BINDIR".into(), s(&stage.join("bin")));
+    v.insert("CONFDIR".into(), s(&stage.join("conf")));
+    v.insert("DOCDIR".into(), s(&stage.join("rock").join("doc")));
+    v.insert("PACKAGE".into(), rockspec.package.clone());
+    v.insert("VERSION".into(), rockspec.version.to_string());
+    v
+}
+
+/// Replaces `$(NAME)` with variables; unknown names become empty, as in LuaRocks.
+pub fn subst(text: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find(')') {
+            Some(end) => {
+                let name = &rest[start + 2..start + 2 + end];
+                out.push_str(vars.get(name).map(String::as_str).unwrap_or(""));
+                rest = &rest[start + 2 + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+const INCLUDE_DIRS: &[&str] = &["/usr/local/include", "/usr/include"];
+const LIB_DIRS: &[&str] = &[
+    "/usr/local/lib",
+    "/usr/lib",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib64",
+];
+
+/// Looks up `external_dependencies` and defines `$(NAME_DIR)`, `$(NAME_INCDIR)`, `$(NAME_LIBDIR)`.
+fn find_externals(
+    rockspec: &Rockspec,
+    package: &str,
+    vars: &mut BTreeMap<String, String>,
+) -> Result<(), BuildError> {
+    for (name, spec) in &rockspec.external_dependencies {
+        let var = name.to_ascii_uppercase().replace(['-', '.'], "_");
+        // A user-set NAME_DIR wins, as in LuaRocks.
+        let base = std::env::var(format!("{var}_DIR")).ok();
+        let incdirs: Vec<PathBuf> = match &base {
+            Some(b) => vec![Path::new(b).join("include")],
+            None => INCLUDE_DIRS.iter().map(PathBuf::from).collect(),
+        };
+        let libdirs: Vec<PathBuf> = match &base {
+            Some(b) => vec![Path::new(b).join("lib")],
+            None => LIB_DIRS.iter().map(PathBuf::from).collect(),
+        };
+        let mut incdir = incdirs.first().cloned().unwrap_or_default();
+        let mut libdir = libdirs.first().cloned().unwrap_or_default();
+        if let Some(header) = spec.get("header") {
+            incdir = incdirs
+                .iter()
+                .find(|d| d.join(header).is_file())
+                .cloned()
+                .ok_or_else(|| BuildError::MissingExternal {
+                    package: package.into(),
+                    name: name.clone(),
+                    what: format!("header {header}"),
+                    looked: incdirs
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    var: format!("{var}_DIR"),
+                })?;
+        }
+        if let Some(library) = spec.get("library") {
+            let candidates = [
+                format!("lib{library}.so"),
+                format!("lib{library}.a"),
+                library.clone(),
+            ];
+            libdir = libdirs
+                .iter()
+                .find(|d| candidates.iter().any(|c| d.join(c).is_file()))
+                .cloned()
+                .ok_or_else(|| BuildError::MissingExternal {
+                    package: package.into(),
+                    name: name.clone(),
+                    what: format!("library {library}"),
+                    looked: libdirs
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    var: format!("{var}_DIR"),
+                })?;
+        }
+        vars.insert(format!("{var}_INCDIR"), incdir.display().to_string());
+        vars.insert(format!("{var}_LIBDIR"), libdir.display().to_string());
+        vars.insert(
+            format!("{var}_DIR"),
+            incdir
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// `a.b` → `a/b` (the path of a module, without extension).
+fn module_path(module: &str) -> String {
+    module.replace('.', "/")
+}
+
+fn builtin(
+    rockspec: &Rockspec,
+    source_dir: &Path,
+    stage: &Path,
+    target: &Target,
+    vars: &BTreeMap<String, String>,
+    package: &str,
+    built: &mut Built,
+) -> Result<(), BuildError> {
+    let fail = |message: String| BuildError::Failed {
+        package: package.into(),
+        message,
+    };
+    let objects_dir = stage.join("obj");
+    fs::create_dir_all(&objects_dir).map_err(|e| fail(e.to_string()))?;
+    for (name, module) in &rockspec.build.modules {
+        match module {
+            Module::Lua { path } => {
+                let from = source_dir.join(subst(path, vars));
+                let mut rel = module_path(name);
+                rel.push_str(if from.file_name().is_some_and(|n| n == "init.lua") {
+                    "/init.lua"
+                } else {
+                    ".lua"
+                });
+                copy_file(&from, &stage.join("lua").join(&rel)).map_err(|e| {
+                    fail(format!(
+                        "module {name}: cannot copy {}: {e}",
+                        from.display()
+                    ))
+                })?;
+                built.modules.insert(name.clone(), rel);
+            }
+            Module::C {
+                sources,
+                incdirs,
+                libdirs,
+                libraries,
+                defines,
+            } => {
+                let rel = format!("{}.so", module_path(name));
+                let out = stage.join("lib").join(&rel);
+                if let Some(parent) = out.parent() {
+                    fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+                }
+                let cc = vars["CC"].clone();
+                let cflags: Vec<String> = vars["CFLAGS"]
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect();
+                let mut objects = Vec::new();
+                for (i, src) in sources.iter().enumerate() {
+                    let src = subst(src, vars);
+                    let obj = objects_dir.join(format!("{}-{i}.o", name.replace('.', "_")));
+                    let mut cmd = Command::new(&cc);
+                    cmd.current_dir(source_dir)
+                        .args(&cflags)
+                        .arg("-c")
+                        .arg(&src)
+                        .arg("-o")
+                        .arg(&obj);
+                    cmd.arg(format!("-I{}", target.incdir.display()));
+                    for d in incdirs {
+                        cmd.arg(format!("-I{}", subst(d, vars)));
+                    }
+                    for d in defines {
+                        cmd.arg(format!("-D{}", subst(d, vars)));
+                    }
+                    run(&mut cmd, package)?;
+                    objects.push(obj);
+                }
+                let mut link = Command::new(&cc);
+                link.current_dir(source_dir)
+                    .arg("-shared")
+                    .arg("-o")
+                    .arg(&out)
+                    .args(&objects);
+                for d in libdirs {
+                    link.arg(format!("-L{}", subst(d, vars)));
+                }
+                if let (Some(dir), Some(lib)) = (&target.libdir, &target.lualib) {
+                    link.arg(format!("-L{}", dir.display()))
+                        .arg(format!("-l{lib}"));
+                }
+                for l in libraries {
+                    link.arg(format!("-l{}", subst(l, vars)));
+                }
+                run(&mut link, package)?;
+                built.modules.insert(name.clone(), rel);
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&objects_dir);
+    Ok(())
+}
+
+fn make(
+    rockspec: &Rockspec,
+    source_dir: &Path,
+    vars: &BTreeMap<String, String>,
+    package: &str,
+) -> Result<(), BuildError> {
+    let extra = &rockspec.build.extra;
+    let get_str = |k: &str, default: &str| match extra.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        _ => default.to_string(),
+    };
+    let table_vars = |k: &str| -> Vec<String> {
+        match extra.get(k) {
+            Some(Value::Object(map)) => map
+                .iter()
+                .filter_map(|(name, v)| v.as_str().map(|s| format!("{name}={}", subst(s, vars))))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let makefile = get_str("makefile", "Makefile");
+    let pass = |target: String, assignments: Vec<String>| -> Result<(), BuildError> {
+        let mut cmd = Command::new("make");
+        cmd.current_dir(source_dir).arg("-f").arg(&makefile);
+        if !target.is_empty() {
+            cmd.arg(target);
+        }
+        cmd.args(assignments);
+        run(&mut cmd, package)
+    };
+    if !matches!(extra.get("build_pass"), Some(Value::Bool(false))) {
+        pass(get_str("build_target", ""), table_vars("build_variables"))?;
+    }
+    if !matches!(extra.get("install_pass"), Some(Value::Bool(false))) {
+        pass(
+            get_str("install_target", "install"),
+            table_vars("install_variables"),
+        )?;
+    }
+    Ok(())
+}
+
+fn cmake(
+    rockspec: &Rockspec,
+    source_dir: &Path,
+    vars: &BTreeMap<String, String>,
+    package: &str,
+) -> Result<(), BuildError> {
+    let mut configure = Command::new("cmake");
+    configure
+        .current_dir(source_dir)
+        .args(["-H.", "-Bbuild.pylua", "-DCMAKE_BUILD_TYPE=Release"])
+        .arg(format!("-DCMAKE_INSTALL_PREFIX={}", vars["PREFIX"]));
+    if let Some(Value::Object(map)) = rockspec.build.extra.get("variables") {
+        for (k, v) in map {
+            if let Some(s) = v.as_str() {
+                configure.arg(format!("-D{k}={}", subst(s, vars)));
+            }
+        }
+    }
+    run(&mut configure, package)?;
+    run(
+        Command::new("cmake").current_dir(source_dir).args([
+            "--build",
+            "build.pylua",
+            "--config",
+            "Release",
+        ]),
+        package,
+    )?;
+    run(
+        Command::new("cmake").current_dir(source_dir).args([
+            "--build",
+            "build.pylua",
+            "--target",
+            "install",
+            "--config",
+            "Release",
+        ]),
+        package,
+    )
+}
+
+fn run_shell(
+    script: &str,
+    dir: &Path,
+    vars: &BTreeMap<String, String>,
+    package: &str,
+) -> Result<(), BuildError> {
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(dir).arg("-c").arg(script).envs(vars);
+    run(&mut cmd, package)
+}
+
+fn run(cmd: &mut Command, package: &str) -> Result<(), BuildError> {
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let output = cmd.output().map_err(|e| BuildError::Failed {
+        package: package.into(),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "cannot run '{}': it is not installed (a C compiler and make are needed to build C modules: on Debian, apt-get install build-essential)",
+                cmd.get_program().to_string_lossy()
+            )
+        } else {
+            format!("cannot run '{shown}': {e}")
+        },
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    Err(BuildError::Compiler {
+        package: package.into(),
+        command: shown,
+        output: tail,
+    })
+}
+
+/// The `install` tables: `lua` (module name → file), `lib`, `conf`, `bin`.
+fn install_tables(
+    rockspec: &Rockspec,
+    source_dir: &Path,
+    stage: &Path,
+    vars: &BTreeMap<String, String>,
+    built: &mut Built,
+) -> Result<(), String> {
+    for (section, files) in &rockspec.build.install {
+        for (key, src) in files {
+            let from = source_dir.join(subst(src, vars));
+            let (dest, record) = match section.as_str() {
+                "lua" => {
+                    let rel = if key.ends_with(".lua") {
+                        key.clone()
+                    } else {
+                        format!("{}.lua", module_path(key))
+                    };
+                    (
+                        stage.join("lua").join(&rel),
+                        Some((key.trim_end_matches(".lua").to_string(), rel)),
+                    )
+                }
+                "lib" => {
+                    let rel = if key.contains('.') && !key.ends_with(".so") {
+                        format!("{}.so", module_path(key))
+                    } else {
+                        key.clone()
+                    };
+                    (stage.join("lib").join(&rel), None)
+                }
+                "conf" => (stage.join("conf").join(key), None),
+                "bin" => {
+                    built.commands.insert(key.clone(), key.clone());
+                    (stage.join("bin").join(key), None)
+                }
+                other => {
+                    return Err(format!(
+                        "unknown install section '{other}' (expected lua, lib, conf or bin)"
+                    ))
+                }
+            };
+            copy_file(&from, &dest)
+                .map_err(|e| format!("install.{section}: cannot copy {}: {e}", from.display()))?;
+            if section == "bin" {
+                set_executable(&dest);
+            }
+            if let Some((module, rel)) = record {
+                built.modules.insert(module, rel);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds every file under `dir` with extension `ext` as a module (for make/cmake builds).
+fn record_modules(root: &Path, dir: &Path, ext: &str, modules: &mut BTreeMap<String, String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            record_modules(root, &path, ext, modules);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let module = rel
+                .trim_end_matches(&format!(".{ext}"))
+                .trim_end_matches("/init")
+                .replace('/', ".");
+            modules.entry(module).or_insert(rel);
+        }
+    }
+}
+
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::copy(from, to).map(|_| ())
+}
+
+/// Copies a directory tree (regular files and directories; links are skipped).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let dest = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn set_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o755));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_variables() {
+        let vars: BTreeMap<String, String> = [("A".to_string(), "1".to_string())].into();
+        assert_eq!(subst("x$(A)y$(B)z$(", &vars), "x1yz$(");
+    }
+
+    #[test]
+    fn builds_lua_and_c_modules() {
+        let src = tempfile::tempdir().unwrap();
+        let stage = tempfile::tempdir().unwrap();
+        fs::create_dir_all(src.path().join("src/pkg")).unwrap();
+        fs::write(src.path().join("src/pkg/init.lua"), "return {}").unwrap();
+        fs::write(src.path().join("src/util.lua"), "return 1").unwrap();
+        fs::write(
+            src.path().join("hello.c"),
+            "int luaopen_hello(void *L) { (void)L; return 0; }\n",
+        )
+        .unwrap();
+        let rockspec = Rockspec::parse(
+            r#"package = "demo" version = "1.0-1" source = { url = "x" }
+               build = { type = "builtin", modules = {
+                 pkg = "src/pkg/init.lua", ["pkg.util"] = "src/util.lua", hello = "hello.c" } }"#,
+            "demo-1.0-1.rockspec",
+        )
+        .unwrap();
+        let target = Target {
+            lua_version: "5.4".into(),
+            incdir: src.path().to_path_buf(),
+            libdir: None,
+            lualib: None,
+            interpreter: None,
+        };
+        let built = build(&rockspec, src.path(), stage.path(), &target).unwrap();
+        assert_eq!(built.modules["pkg"], "pkg/init.lua");
+        assert_eq!(built.modules["pkg.util"], "pkg/util.lua");
+        assert_eq!(built.modules["hello"], "hello.so");
+        assert!(stage.path().join("lib/hello.so").is_file());
+        assert!(stage.path().join("lua/pkg/init.lua").is_file());
+    }
+
+    #[test]
+    fn compiler_errors_show_the_command_and_output() {
+        let src = tempfile::tempdir().unwrap();
+        let stage = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("bad.c"), "this is not C;\n").unwrap();
+        let rockspec = Rockspec::parse(
+            r#"package = "bad" version = "1.0-1" source = { url = "x" }
+               build = { type = "builtin", modules = { bad = "bad.c" } }"#,
+            "bad-1.0-1.rockspec",
+        )
+        .unwrap();
+        let target = Target {
+            lua_version: "5.4".into(),
+            incdir: src.path().to_path_buf(),
+            libdir: None,
+            lualib: None,
+            interpreter: None,
+        };
+        let err = build(&rockspec, src.path(), stage.path(), &target)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the C compiler failed"), "{err}");
+        assert!(err.contains("bad.c"), "{err}");
+        assert!(err.contains("error"), "{err}");
+    }
+
+    #[test]
+    fn missing_external_dependencies_are_named() {
+        let rockspec = Rockspec::parse(
+            r#"package = "ext" version = "1.0-1" source = { url = "x" }
+               external_dependencies = { FOO = { header = "surely_missing_foo.h" } }
+               build = { type = "none" }"#,
+            "ext-1.0-1.rockspec",
+        )
+        .unwrap();
+        let stage = tempfile::tempdir().unwrap();
+        let target = Target {
+            lua_version: "5.4".into(),
+            incdir: stage.path().to_path_buf(),
+            libdir: None,
+            lualib: None,
+            interpreter: None,
+        };
+        let err = build(&rockspec, stage.path(), stage.path(), &target)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing external dependency FOO: header surely_missing_foo.h not found"),
+            "{err}"
+        );
+        assert!(err.contains("FOO_DIR"), "{err}");
+    }
+}
