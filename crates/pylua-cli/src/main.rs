@@ -21,7 +21,9 @@ Exit codes:
   3  a limit stopped the code (memory, instructions or time)
   4  an input file could not be read
   5  no such package, or no versions satisfy the request
-  6  a rocks server could not be read
+  6  a rocks server or the tree could not be read or written
+  7  a package failed to fetch, verify or build (nothing was installed)
+  8  refused: other installed packages depend on what you asked to remove
 
 Examples:
   pylua eval 'return 1 + 1'
@@ -79,15 +81,62 @@ enum Command {
         #[command(flatten)]
         servers: packages::ServerArgs,
     },
-    /// Resolve packages and their dependencies (NAME, NAME@1.2, NAME@>=1.0,<2).
+    /// Install packages and their dependencies (NAME, NAME@1.2, NAME@>=1.0,<2, or a path
+    /// to a .rockspec) into a rocks tree, all at once or not at all.
     Install {
         #[arg(required = true, value_name = "PACKAGE")]
         packages: Vec<String>,
         /// Print the resolved plan without installing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Parallel fetch and build jobs (default: the number of CPUs).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
         #[command(flatten)]
         servers: packages::ServerArgs,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Remove installed packages (refused while others depend on them, unless --force).
+    Remove {
+        #[arg(required = true, value_name = "PACKAGE")]
+        packages: Vec<String>,
+        /// Remove even if other installed packages depend on them.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// List the packages installed in a tree.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Print shell commands that let `lua` and scripts use a tree (like `luarocks path`).
+    Path {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Show which installed file provides a module.
+    Which {
+        module: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// The download cache: where it is, how big, or empty it.
+    Cache {
+        #[arg(value_parser = ["dir", "size", "clean"])]
+        action: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Show versions, directories and available backends.
     Info {
@@ -120,6 +169,9 @@ struct VmArgs {
     /// Print one JSON object (values, output, error, timings) instead of text.
     #[arg(long)]
     json: bool,
+    /// Make this rocks tree's modules available to `require` (default: your per-user tree).
+    #[arg(long, value_name = "DIR")]
+    tree: Option<PathBuf>,
 }
 
 fn parse_sandbox(s: &str) -> Result<Sandbox, String> {
@@ -143,7 +195,18 @@ impl VmArgs {
 
     /// Builds the VM; output streams to stdout unless JSON was asked for.
     fn build(&self, script_dir: Option<PathBuf>) -> Result<Vm, VmError> {
-        let mut builder = Vm::builder().sandbox(self.sandbox).limits(self.limits());
+        let tree = packages::TreeArgs {
+            tree: self.tree.clone(),
+        }
+        .tree();
+        let mut builder = Vm::builder()
+            .sandbox(self.sandbox)
+            .limits(self.limits())
+            .package_path(tree.package_path())
+            .package_cpath(tree.package_cpath());
+        if tree.root().is_dir() {
+            builder = builder.allow_dir(tree.root());
+        }
         if self.allow_dirs.is_empty() {
             builder = builder.allow_dir(".");
             if let Some(dir) = script_dir {
@@ -190,8 +253,20 @@ fn main() -> ExitCode {
         Command::Install {
             packages: list,
             dry_run,
+            jobs,
             servers,
-        } => packages::install(&servers, &list, dry_run),
+            tree,
+        } => packages::install(&servers, &tree, &list, dry_run, jobs),
+        Command::Remove {
+            packages: list,
+            force,
+            json,
+            tree,
+        } => packages::remove(&tree, &list, force, json),
+        Command::List { json, tree } => packages::list(&tree, json),
+        Command::Path { json, tree } => packages::path(&tree, json),
+        Command::Which { module, json, tree } => packages::which(&tree, &module, json),
+        Command::Cache { action, json } => packages::cache(&action, json),
         Command::Info { json } => {
             render::info(json);
             ExitCode::SUCCESS

@@ -1,9 +1,17 @@
 //! `pylua search`, `show` and `install --dry-run`: rendering of the library's query results.
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use pylua::operations::install::{default_jobs, InstallError, InstallOptions, Progress};
+use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
+use pylua::packages::build::Target;
+use pylua::packages::tree::Tree;
+use pylua::paths::Paths;
 use serde::Serialize;
 use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which rocks servers to ask.
@@ -24,7 +32,7 @@ pub struct ServerArgs {
     offline: bool,
     /// Print JSON instead of text.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 impl ServerArgs {
@@ -126,24 +134,268 @@ pub fn show(args: &ServerArgs, name: &str, version: Option<&str>) -> ExitCode {
     )
 }
 
-pub fn install(args: &ServerArgs, packages: &[String], dry_run: bool) -> ExitCode {
-    if !dry_run {
-        eprintln!(
-            "pylua: this version resolves packages but does not install them yet; run `pylua install --dry-run {}` to see the plan",
-            packages.join(" ")
-        );
-        return ExitCode::from(2);
+/// Which tree to work on.
+#[derive(Args, Clone)]
+pub struct TreeArgs {
+    /// The rocks tree (default: your per-user tree in pylua's data directory).
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
+}
+
+impl TreeArgs {
+    pub fn tree(&self) -> Tree {
+        Tree::new(
+            self.tree
+                .clone()
+                .unwrap_or_else(|| Paths::discover().data.join("tree")),
+            "5.4",
+        )
     }
-    finish(args, operations::plan(&args.options(), packages), |plan| {
-        println!(
-            "Would install {} package{} for Lua {}:",
-            plan.packages.len(),
-            if plan.packages.len() == 1 { "" } else { "s" },
-            plan.lua_version
-        );
-        for p in &plan.packages {
-            let why = if p.requested { "" } else { "  (dependency)" };
-            println!("  {} {}{why}", p.name, p.version);
+}
+
+pub fn install(
+    args: &ServerArgs,
+    tree: &TreeArgs,
+    packages: &[String],
+    dry_run: bool,
+    jobs: Option<usize>,
+) -> ExitCode {
+    if dry_run {
+        return finish(args, operations::plan(&args.options(), packages), |plan| {
+            println!(
+                "Would install {} package{} for Lua {}:",
+                plan.packages.len(),
+                if plan.packages.len() == 1 { "" } else { "s" },
+                plan.lua_version
+            );
+            for p in &plan.packages {
+                let why = if p.requested { "" } else { "  (dependency)" };
+                println!("  {} {}{why}", p.name, p.version);
+            }
+        });
+    }
+    let options = args.options();
+    let target = match Target::embedded(options.fetcher().root()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pylua: cannot write the Lua headers into the cache: {e}");
+            return ExitCode::from(6);
         }
+    };
+    let tree = tree.tree();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
+    let launcher = format!("'{}' run --tree '{}'", exe.display(), tree.root().display());
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<40} [{bar:30}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message("resolving");
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    });
+    let progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            match p {
+                Progress::Planned { total } => {
+                    bar.set_length(total as u64);
+                    bar.set_message("fetching and building");
+                }
+                Progress::Done { name, version } => {
+                    bar.inc(1);
+                    bar.set_message(format!("built {name} {version}"));
+                }
+                Progress::Installing => bar.set_message("installing"),
+            }
+        }
+    };
+    let install_options = InstallOptions {
+        servers: options,
+        tree,
+        target,
+        launcher,
+        jobs: jobs.unwrap_or_else(default_jobs),
+        progress: Some(&progress),
+    };
+    let result = operations::install::install(&install_options, packages);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{}", json!({"ok": true, "result": report}));
+            } else {
+                let changed = report
+                    .packages
+                    .iter()
+                    .filter(|p| p.action != "unchanged")
+                    .count();
+                println!(
+                    "{} {changed} package{} into {} (Lua {}) in {:.2}s",
+                    if changed == 0 {
+                        "Nothing to do: installed"
+                    } else {
+                        "Installed"
+                    },
+                    if changed == 1 { "" } else { "s" },
+                    report.tree,
+                    report.lua_version,
+                    report.seconds
+                );
+                for p in &report.packages {
+                    match p.action {
+                        "installed" => println!("  + {} {}", p.name, p.version),
+                        "upgraded" => println!(
+                            "  ~ {} {} (was {})",
+                            p.name,
+                            p.version,
+                            p.previous.as_deref().unwrap_or("?")
+                        ),
+                        _ => println!("  = {} {} (already installed)", p.name, p.version),
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("pylua: {e}");
+                eprintln!("nothing was installed; the tree is unchanged");
+            }
+            ExitCode::from(match &e {
+                InstallError::Query(q) => exit_code(q),
+                InstallError::Tree(_) => 6,
+                InstallError::Package(_) => 7,
+            })
+        }
+    }
+}
+
+fn tree_fail(e: &TreeOpError, json_output: bool) -> ExitCode {
+    if json_output {
+        println!(
+            "{}",
+            json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
+        );
+    } else {
+        eprintln!("pylua: {e}");
+    }
+    ExitCode::from(match e {
+        TreeOpError::Tree(_) => 6,
+        TreeOpError::NotInstalled(_) => 5,
+        TreeOpError::InUse(_) => 8,
     })
+}
+
+pub fn list(tree: &TreeArgs, json_output: bool) -> ExitCode {
+    let tree = tree.tree();
+    match tree_ops::list(&tree) {
+        Ok(rocks) => {
+            if json_output {
+                println!(
+                    "{}",
+                    json!({"ok": true, "result": {"tree": tree.root(), "packages": rocks}})
+                );
+            } else if rocks.is_empty() {
+                println!("no packages installed in {}", tree.root().display());
+            } else {
+                for r in &rocks {
+                    println!("{:<24} {}", r.name, r.version);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => tree_fail(&e, json_output),
+    }
+}
+
+pub fn remove(tree: &TreeArgs, names: &[String], force: bool, json_output: bool) -> ExitCode {
+    let tree = tree.tree();
+    match tree_ops::remove(&tree, names, force) {
+        Ok(removed) => {
+            if json_output {
+                println!("{}", json!({"ok": true, "result": {"removed": removed}}));
+            } else {
+                for r in &removed {
+                    println!("  - {} {}", r.name, r.version);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => tree_fail(&e, json_output),
+    }
+}
+
+pub fn path(tree: &TreeArgs, json_output: bool) -> ExitCode {
+    let p = tree_ops::path(&tree.tree());
+    if json_output {
+        println!("{}", json!({"ok": true, "result": p}));
+    } else {
+        println!("export LUA_PATH='{}'", p.lua_path);
+        println!("export LUA_CPATH='{}'", p.lua_cpath);
+        println!("export PATH='{}':\"$PATH\"", p.bin);
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn which(tree: &TreeArgs, module: &str, json_output: bool) -> ExitCode {
+    match tree_ops::which(&tree.tree(), module) {
+        Ok(loc) => {
+            if json_output {
+                println!("{}", json!({"ok": true, "result": loc}));
+            } else {
+                println!("{}", loc.file.display());
+                println!("  (provided by {} {})", loc.package, loc.version);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => tree_fail(&e, json_output),
+    }
+}
+
+pub fn cache(action: &str, json_output: bool) -> ExitCode {
+    let fetcher = ServerOptions::default().fetcher();
+    let root = fetcher.root().display().to_string();
+    match action {
+        "dir" => println!("{root}"),
+        "size" => {
+            let size = fetcher.size();
+            if json_output {
+                println!(
+                    "{}",
+                    json!({"ok": true, "result": {"dir": root, "bytes": size}})
+                );
+            } else {
+                println!("{:.1} MiB in {root}", size as f64 / (1024.0 * 1024.0));
+            }
+        }
+        _ => match fetcher.clean() {
+            Ok(freed) => {
+                if json_output {
+                    println!(
+                        "{}",
+                        json!({"ok": true, "result": {"dir": root, "freed_bytes": freed}})
+                    );
+                } else {
+                    println!(
+                        "removed {:.1} MiB from {root}",
+                        freed as f64 / (1024.0 * 1024.0)
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("pylua: cannot clean {root}: {e}");
+                return ExitCode::from(6);
+            }
+        },
+    }
+    ExitCode::SUCCESS
 }

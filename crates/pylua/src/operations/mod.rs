@@ -2,6 +2,8 @@
 //! work through the lower layers and returns a typed result that fronts render as text or
 //! JSON.
 
+pub mod install;
 pub mod query;
+pub mod tree;
 
 pub use query::{plan, search, show, Plan, PlannedPackage, SearchHit, ServerOptions, ShowResult};

@@ -30,6 +30,36 @@ pub struct Target {
     pub interpreter: Option<PathBuf>,
 }
 
+/// The headers of the embedded Lua (the exact release compiled into pylua), shipped with
+/// pylua so C modules can be built for it on a machine with no Lua installed.
+const EMBEDDED_HEADERS: &[(&str, &[u8])] = &[
+    ("lua.h", include_bytes!("include/lua5.4/lua.h")),
+    ("luaconf.h", include_bytes!("include/lua5.4/luaconf.h")),
+    ("lualib.h", include_bytes!("include/lua5.4/lualib.h")),
+    ("lauxlib.h", include_bytes!("include/lua5.4/lauxlib.h")),
+];
+
+impl Target {
+    /// The embedded Lua 5.4: C modules are compiled against the shipped headers and not
+    /// linked against any Lua library — the `pylua` binary exports the Lua C API, and the
+    /// dynamic loader resolves the modules' Lua symbols against it.
+    pub fn embedded(cache_root: &Path) -> std::io::Result<Target> {
+        let incdir = cache_root.join("include").join("lua-5.4.7");
+        if !incdir.join("lauxlib.h").is_file() {
+            for (name, bytes) in EMBEDDED_HEADERS {
+                super::cache::write_atomic(&incdir.join(name), bytes)?;
+            }
+        }
+        Ok(Target {
+            lua_version: "5.4".into(),
+            incdir,
+            libdir: None,
+            lualib: None,
+            interpreter: None,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{package}: {message}")]

@@ -9,4 +9,5 @@ pub mod manifest;
 pub mod resolve;
 pub mod rockspec;
 pub mod server;
+pub mod tree;
 pub mod version;

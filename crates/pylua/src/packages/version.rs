@@ -127,6 +127,11 @@ impl Version {
         &self.text
     }
 
+    /// The numeric components (words already mapped to their LuaRocks values).
+    pub fn components(&self) -> &[f64] {
+        &self.components
+    }
+
     /// The revision (`-N`), if written.
     pub fn revision(&self) -> Option<i64> {
         self.revision
@@ -263,7 +268,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "==",
             Op::Ne => "~=",

@@ -50,12 +50,14 @@ impl VmBuilder {
         self.allowed_dirs.push(dir.into());
         self
     }
-    /// Sets `package.path` (ignored under `strict`, which has no `require`).
+    /// Puts these `;`-separated templates in front of `package.path` (ignored under `strict`,
+    /// which has no `require`). A rocks tree gives them with `Tree::package_path`.
     pub fn package_path(mut self, path: impl Into<String>) -> Self {
         self.package_path = Some(path.into());
         self
     }
-    /// Sets `package.cpath` (used only under `none`).
+    /// Puts these templates in front of `package.cpath` (used only under `none`: the other
+    /// policies load no native code).
     pub fn package_cpath(mut self, cpath: impl Into<String>) -> Self {
         self.package_cpath = Some(cpath.into());
         self
@@ -158,12 +160,16 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
         ))?;
         if config.sandbox != Sandbox::Strict {
             let package: mlua::Table = lua.globals().get("package")?;
+            let prepend = |key: &str, extra: &str| -> mlua::Result<()> {
+                let current: String = package.get(key)?;
+                package.set(key, format!("{extra};{current}"))
+            };
             if let Some(path) = &config.package_path {
-                package.set("path", path.as_str())?;
+                prepend("path", path)?;
             }
             if config.sandbox == Sandbox::None {
                 if let Some(cpath) = &config.package_cpath {
-                    package.set("cpath", cpath.as_str())?;
+                    prepend("cpath", cpath)?;
                 }
             }
         }

@@ -1,0 +1,451 @@
+//! `install`: resolve the request, fetch every package's sources (in parallel, through the
+//! cache, checking `source.md5` and recording sha256), build them (in parallel, each in its
+//! own staging directory inside the tree), and install them all in one transaction — so the
+//! tree is never left half-installed.
+
+use super::query::{parse_request, QueryError, ServerOptions};
+use crate::packages::archive::{self, Bounds};
+use crate::packages::build::{self, Target};
+use crate::packages::cache::{hex, Fetcher};
+use crate::packages::index::{Entry, ServerIndex};
+use crate::packages::resolve::{resolve, ResolveOptions};
+use crate::packages::rockspec::{Dependency, Rockspec};
+use crate::packages::tree::{InstalledRock, StagedRock, Tree, TreeError};
+use crate::packages::version::Version;
+use md5::{Digest, Md5};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// What a front shows while an install runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The plan is known: this many packages will be fetched and built.
+    Planned { total: usize },
+    /// One package is fetched and built (or failed).
+    Done { name: String, version: String },
+    /// Everything is built; the tree is being updated.
+    Installing,
+}
+
+/// Settings of an install.
+pub struct InstallOptions<'a> {
+    pub servers: ServerOptions,
+    pub tree: Tree,
+    pub target: Target,
+    /// Shell words that start a script in this tree (for `bin/` wrappers).
+    pub launcher: String,
+    /// Parallel fetch/build jobs.
+    pub jobs: usize,
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+}
+
+/// One package an install touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledPackage {
+    pub name: String,
+    pub version: String,
+    /// `installed`, `upgraded` (from the version in `previous`) or `unchanged`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// sha256 of the file the sources came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    pub tree: String,
+    pub lua_version: String,
+    pub packages: Vec<InstalledPackage>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// Fetching, verifying, unpacking or building one package failed.
+    #[error("{0}")]
+    Package(String),
+}
+
+impl InstallError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InstallError::Query(q) => q.kind(),
+            InstallError::Tree(_) => "tree",
+            InstallError::Package(_) => "build",
+        }
+    }
+}
+
+/// A staged package with the sha256 of its source, or why it failed.
+type Prepared = Result<(StagedRock, Option<String>), String>;
+
+/// A package to fetch and build.
+struct Job {
+    name: String,
+    version: Version,
+    /// Where it comes from: a server entry, or a local rockspec file.
+    origin: Origin,
+}
+
+enum Origin {
+    Server(Entry),
+    LocalRockspec(PathBuf),
+}
+
+/// Installs `requests` (`name`, `name@constraint`, or a path to a `.rockspec`).
+pub fn install(
+    options: &InstallOptions,
+    requests: &[String],
+) -> Result<InstallReport, InstallError> {
+    let started = Instant::now();
+    if requests.is_empty() {
+        return Err(QueryError::BadRequest("name at least one package to install".into()).into());
+    }
+    let mut deps: Vec<Dependency> = Vec::new();
+    let mut local: Vec<(Rockspec, PathBuf)> = Vec::new();
+    for r in requests {
+        if r.ends_with(".rockspec") {
+            let path = PathBuf::from(r);
+            let spec =
+                Rockspec::from_file(&path).map_err(|e| QueryError::BadRequest(e.to_string()))?;
+            local.push((spec, path));
+        } else {
+            deps.push(parse_request(r)?);
+        }
+    }
+    // A local rockspec's dependencies are resolved like a request of their own.
+    for (spec, _) in &local {
+        deps.extend(spec.dependencies.iter().cloned());
+    }
+
+    let tree = &options.tree;
+    let lock = tree.lock()?;
+    let installed = tree.installed()?;
+    let index = options.servers.index()?;
+    let mut resolve_options = ResolveOptions::for_lua(&options.target.lua_version);
+    for rock in installed.values() {
+        resolve_options
+            .preferred
+            .insert(rock.name.clone(), rock.version.clone());
+    }
+    let resolution = resolve(&index, &deps, &resolve_options).map_err(QueryError::from)?;
+
+    let mut report = Vec::new();
+    let mut jobs = Vec::new();
+    for name in resolution.install_order() {
+        let version = resolution.packages[&name].clone();
+        let current = installed.get(&name);
+        if current.is_some_and(|c| c.version == version) {
+            report.push(InstalledPackage {
+                name: name.clone(),
+                version: version.to_string(),
+                action: "unchanged",
+                previous: None,
+                sha256: None,
+            });
+            continue;
+        }
+        let entry = index.entry(&name, &version).cloned().ok_or_else(|| {
+            InstallError::Package(format!("{name} {version} vanished from the index"))
+        })?;
+        jobs.push(Job {
+            name,
+            version,
+            origin: Origin::Server(entry),
+        });
+    }
+    for (spec, path) in &local {
+        jobs.push(Job {
+            name: spec.package.to_ascii_lowercase(),
+            version: spec.version.clone(),
+            origin: Origin::LocalRockspec(path.clone()),
+        });
+    }
+    if let Some(p) = options.progress {
+        p(Progress::Planned { total: jobs.len() });
+    }
+
+    // Fetch and build in parallel; the first failure is reported, and nothing is installed.
+    let results: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    let workers = options.jobs.clamp(1, 16).min(jobs.len().max(1));
+    let resolved: BTreeMap<String, String> = resolution
+        .packages
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some(job) = jobs.get(i) else { break };
+                let outcome = prepare(job, &index, options, &lock, &resolved);
+                if let Some(p) = options.progress {
+                    p(Progress::Done {
+                        name: job.name.clone(),
+                        version: job.version.to_string(),
+                    });
+                }
+                let failed = outcome.is_err();
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(outcome);
+                if failed {
+                    // Stop handing out work.
+                    *next.lock().unwrap_or_else(|e| e.into_inner()) = jobs.len();
+                }
+            });
+        }
+    });
+    let mut staged = Vec::new();
+    for r in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        staged.push(r.map_err(InstallError::Package)?);
+    }
+
+    if let Some(p) = options.progress {
+        p(Progress::Installing);
+    }
+    let mut txn = tree.transaction(&lock);
+    for (rock, sha) in staged {
+        let previous = installed.get(&rock.rock.name).cloned();
+        report.push(InstalledPackage {
+            name: rock.rock.name.clone(),
+            version: rock.rock.version.to_string(),
+            action: if previous.is_some() {
+                "upgraded"
+            } else {
+                "installed"
+            },
+            previous: previous.as_ref().map(|p| p.version.to_string()),
+            sha256: sha,
+        });
+        if let Some(old) = previous {
+            txn.remove(old);
+        }
+        txn.add(rock);
+    }
+    txn.commit()?;
+    Ok(InstallReport {
+        tree: tree.root().display().to_string(),
+        lua_version: options.target.lua_version.clone(),
+        packages: report,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Fetches, verifies, unpacks and builds one package into its staging directory.
+fn prepare(
+    job: &Job,
+    index: &ServerIndex,
+    options: &InstallOptions,
+    lock: &crate::packages::tree::TreeLock,
+    resolved: &BTreeMap<String, String>,
+) -> Prepared {
+    let label = format!("{}-{}", job.name, job.version);
+    let work = options
+        .tree
+        .staging_dir(lock, &label)
+        .map_err(|e| e.to_string())?;
+    let unpacked = work.join("src");
+    fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
+    let fetcher = index.fetcher();
+    let (rockspec, rockspec_text, source_root, sha) = match &job.origin {
+        Origin::Server(entry) => {
+            let url = index.rock_url(entry);
+            let fetched = fetcher.get(&url).map_err(|e| e.to_string())?;
+            if url.ends_with(".rockspec") {
+                let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
+                let spec = Rockspec::parse(&text, &url).map_err(|e| e.to_string())?;
+                let sha = fetch_source(&spec, fetcher, &unpacked, None)?;
+                (spec, text, unpacked.clone(), Some(sha))
+            } else {
+                let rock_dir = work.join("rock");
+                fs::create_dir_all(&rock_dir).map_err(|e| e.to_string())?;
+                archive::unpack(&fetched.bytes, &url, &rock_dir, Bounds::default())
+                    .map_err(|e| e.to_string())?;
+                let name = format!("{}-{}.rockspec", entry.name, entry.version);
+                let text = fs::read_to_string(rock_dir.join(&name))
+                    .map_err(|_| format!("{url}: the rock has no {name}"))?;
+                let spec =
+                    Rockspec::parse(&text, &format!("{url}!/{name}")).map_err(|e| e.to_string())?;
+                if url.ends_with(".src.rock") {
+                    fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir))?;
+                    (spec, text, unpacked.clone(), Some(fetched.sha256))
+                } else {
+                    // A binary or .all rock carries built files: lua/, lib/, bin/.
+                    (spec, text, rock_dir, Some(fetched.sha256))
+                }
+            }
+        }
+        Origin::LocalRockspec(path) => {
+            let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let spec =
+                Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base))?;
+            (spec, text, unpacked.clone(), Some(sha))
+        }
+    };
+    let source_dir = match &rockspec.source.dir {
+        Some(dir) if source_root.join(dir).is_dir() => source_root.join(dir),
+        _ => archive::single_root(&source_root).unwrap_or(source_root.clone()),
+    };
+    let stage = work.join("stage");
+    let is_binary_rock = matches!(&job.origin, Origin::Server(e) if !index.rock_url(e).ends_with(".src.rock") && !index.rock_url(e).ends_with(".rockspec"));
+    let built = if is_binary_rock {
+        fs::create_dir_all(&stage).map_err(|e| e.to_string())?;
+        for dir in ["lua", "lib", "bin"] {
+            if source_dir.join(dir).is_dir() {
+                build::copy_tree(&source_dir.join(dir), &stage.join(dir))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        build::Built::default()
+    } else {
+        build::build(&rockspec, &source_dir, &stage, &options.target).map_err(|e| e.to_string())?
+    };
+    let dependencies = rockspec
+        .dependencies
+        .iter()
+        .filter_map(|d| resolved.get(&d.name).map(|v| (d.name.clone(), v.clone())))
+        .collect();
+    let rock = InstalledRock {
+        name: job.name.clone(),
+        version: job.version.clone(),
+        modules: built.modules,
+        commands: built.commands,
+        dependencies,
+        constraints: rockspec.dependencies.clone(),
+    };
+    Ok((
+        StagedRock {
+            rock,
+            stage,
+            rockspec_text,
+            launcher: options.launcher.clone(),
+        },
+        sha,
+    ))
+}
+
+/// Gets the sources a rockspec names into `dest`: from inside the rock (`.src.rock`), from a
+/// file next to a local rockspec, from a URL (through the cache), or from git. Checks
+/// `source.md5`; returns the sha256 of the archive.
+fn fetch_source(
+    spec: &Rockspec,
+    fetcher: &Fetcher,
+    dest: &Path,
+    local: Option<&Path>,
+) -> Result<String, String> {
+    let url = &spec.source.url;
+    if let Some(git) = git_url(url) {
+        return git_clone(&git, spec, dest);
+    }
+    let file_name = spec
+        .source
+        .file
+        .clone()
+        .unwrap_or_else(|| url.rsplit('/').next().unwrap_or(url).to_string());
+    let (bytes, origin) = match local.map(|d| d.join(&file_name)).filter(|p| p.is_file()) {
+        Some(path) => (
+            fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => {
+            let fetched = fetcher.get(url).map_err(|e| {
+                format!(
+                    "{} {}: cannot fetch sources: {e}",
+                    spec.package, spec.version
+                )
+            })?;
+            (fetched.bytes, url.clone())
+        }
+    };
+    if let Some(expected) = &spec.source.md5 {
+        let actual = hex(&Md5::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(format!(
+                "{} {}: checksum mismatch for {origin}: the rockspec says md5 {expected}, the file has {actual}; refusing to build it",
+                spec.package, spec.version
+            ));
+        }
+    }
+    if archive::is_archive(&file_name) {
+        archive::unpack(&bytes, &file_name, dest, Bounds::default()).map_err(|e| e.to_string())?;
+    } else {
+        // A single source file (some rockspecs point at one .lua file).
+        fs::write(dest.join(&file_name), &bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(crate::packages::cache::sha256_hex(&bytes))
+}
+
+fn git_url(url: &str) -> Option<String> {
+    if let Some(rest) = url.strip_prefix("git+") {
+        Some(rest.to_string())
+    } else if url.starts_with("git://") {
+        Some(url.to_string())
+    } else {
+        None
+    }
+}
+
+fn git_clone(url: &str, spec: &Rockspec, dest: &Path) -> Result<String, String> {
+    let checkout = dest.join(spec.source.dir.clone().unwrap_or_else(|| {
+        url.trim_end_matches(".git")
+            .rsplit('/')
+            .next()
+            .unwrap_or("src")
+            .to_string()
+    }));
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["clone", "--quiet", "--depth", "1"]);
+    if let Some(r) = spec.source.tag.as_ref().or(spec.source.branch.as_ref()) {
+        cmd.args(["--branch", r]);
+    }
+    cmd.arg(url).arg(&checkout).env("GIT_TERMINAL_PROMPT", "0");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run git (needed for {url}): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {}: git clone {url} failed: {}",
+            spec.package,
+            spec.version,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let head = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&checkout)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(checkout.join(".git"));
+    Ok(format!(
+        "git:{}",
+        String::from_utf8_lossy(&head.stdout).trim()
+    ))
+}
+
+/// Default number of parallel jobs.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
+}
