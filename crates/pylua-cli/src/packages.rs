@@ -6,6 +6,7 @@ use pylua::operations::install::{default_jobs, InstallError, InstallOptions, Pro
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
 use pylua::packages::build::Target;
+use pylua::packages::resolve::ResolveError;
 use pylua::packages::tree::Tree;
 use pylua::paths::Paths;
 use serde::Serialize;
@@ -51,8 +52,8 @@ impl ServerArgs {
 fn exit_code(e: &QueryError) -> u8 {
     match e {
         QueryError::BadRequest(_) => 2,
-        QueryError::NotFound(_) | QueryError::Resolve(_) => 5,
-        QueryError::Server(_) => 6,
+        QueryError::NotFound(_) | QueryError::Resolve(ResolveError::NoSolution(_)) => 5,
+        QueryError::Server(_) | QueryError::Resolve(ResolveError::Index(_)) => 6,
     }
 }
 

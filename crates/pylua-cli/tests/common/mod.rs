@@ -53,6 +53,41 @@ impl RockServer {
         self.list(name, version, "src")
     }
 
+    /// Adds a package with real sources: a `.src.rock` holding the rockspec and a
+    /// `NAME-VERSION.tar.gz` of `files` (path, content) under `NAME-VERSION/`. `build` is the
+    /// rockspec's `build` table body (Lua), e.g. `type = "builtin", modules = { m = "m.lua" }`.
+    pub fn package(
+        &mut self,
+        name: &str,
+        version: &str,
+        deps: &[&str],
+        files: &[(&str, &str)],
+        build: &str,
+    ) -> &mut Self {
+        let upstream = version.rsplit_once('-').map_or(version, |(v, _)| v);
+        let dir = format!("{name}-{upstream}");
+        let tarball = tar_gz(&dir, files);
+        let text = rockspec_with(
+            name,
+            version,
+            deps,
+            &format!("{dir}.tar.gz"),
+            &dir,
+            None,
+            build,
+        );
+        let path = self.dir.join(format!("{name}-{version}.src.rock"));
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file(format!("{name}-{version}.rockspec"), opts)
+            .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+        zip.start_file(format!("{dir}.tar.gz"), opts).unwrap();
+        zip.write_all(&tarball).unwrap();
+        zip.finish().unwrap();
+        self.list(name, version, "src")
+    }
+
     /// Writes a rockspec file with arbitrary text (for broken packages).
     pub fn raw_rockspec(&mut self, name: &str, version: &str, text: &str) -> &mut Self {
         std::fs::write(self.dir.join(format!("{name}-{version}.rockspec")), text).unwrap();
@@ -91,6 +126,43 @@ impl RockServer {
     }
 }
 
+/// A `.tar.gz` of `files` under `dir/`.
+pub fn tar_gz(dir: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_path(format!("{dir}/{path}")).unwrap();
+        header.set_cksum();
+        builder.append(&header, content.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// A rockspec with the given source and build table.
+pub fn rockspec_with(
+    name: &str,
+    version: &str,
+    deps: &[&str],
+    url: &str,
+    dir: &str,
+    md5: Option<&str>,
+    build: &str,
+) -> String {
+    let deps: Vec<String> = deps.iter().map(|d| format!("   {d:?},")).collect();
+    let md5 = md5
+        .map(|m| format!("   md5 = {m:?},\n"))
+        .unwrap_or_default();
+    format!(
+        "package = {name:?}\nversion = {version:?}\nsource = {{\n   url = {url:?},\n   dir = {dir:?},\n{md5}}}\ndescription = {{ summary = \"{name} for tests\", license = \"MIT\" }}\ndependencies = {{\n{}\n}}\nbuild = {{ {build} }}\n",
+        deps.join("\n")
+    )
+}
+
 pub fn rockspec(name: &str, version: &str, deps: &[&str]) -> String {
     let deps: Vec<String> = deps.iter().map(|d| format!("   {d:?},")).collect();
     format!(
@@ -120,11 +192,14 @@ build = {{
 }
 
 /// A static HTTP server on 127.0.0.1 serving a directory, in a background thread. It stops
-/// when dropped. `fail_with` makes every request answer that HTTP status instead.
+/// when dropped. `fail_with` makes requests for paths containing the given text answer with
+/// the given status; `truncate` makes them send only half of the body they announce.
 pub struct HttpServer {
     pub url: String,
     stop: Arc<AtomicBool>,
     pub fail_with: Arc<std::sync::Mutex<Option<u16>>>,
+    pub fail_only: Arc<std::sync::Mutex<Option<String>>>,
+    pub truncate: Arc<AtomicBool>,
 }
 
 impl HttpServer {
@@ -133,7 +208,11 @@ impl HttpServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let fail_with = Arc::new(std::sync::Mutex::new(None));
+        let fail_only: Arc<std::sync::Mutex<Option<String>>> =
+            Arc::new(std::sync::Mutex::new(None));
+        let truncate = Arc::new(AtomicBool::new(false));
         let (root, stop2, fail2) = (root.to_path_buf(), stop.clone(), fail_with.clone());
+        let (only2, trunc2) = (fail_only.clone(), truncate.clone());
         listener.set_nonblocking(true).unwrap();
         std::thread::spawn(move || {
             // Bounded: the server lives at most as long as the test (and at most 5 minutes).
@@ -154,7 +233,17 @@ impl HttpServer {
                             }
                         }
                         let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                        let fail = *fail2.lock().unwrap();
+                        let applies = only2
+                            .lock()
+                            .unwrap()
+                            .as_ref()
+                            .is_none_or(|o| path.contains(o.as_str()));
+                        let fail = if applies {
+                            *fail2.lock().unwrap()
+                        } else {
+                            None
+                        };
+                        let cut = applies && trunc2.load(Ordering::Relaxed);
                         let (status, body) = match fail {
                             Some(code) => (code, b"server error".to_vec()),
                             None => match std::fs::read(root.join(path.trim_start_matches('/'))) {
@@ -167,7 +256,7 @@ impl HttpServer {
                             body.len()
                         );
                         let _ = stream.write_all(head.as_bytes());
-                        let _ = stream.write_all(&body);
+                        let _ = stream.write_all(if cut { &body[..body.len() / 2] } else { &body });
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
                 }
@@ -177,6 +266,8 @@ impl HttpServer {
             url,
             stop,
             fail_with,
+            fail_only,
+            truncate,
         }
     }
 }

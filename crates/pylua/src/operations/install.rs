@@ -131,6 +131,32 @@ pub fn install(
     let tree = &options.tree;
     let lock = tree.lock()?;
     let installed = tree.installed()?;
+    if local.is_empty() {
+        if let Some(report) = already_satisfied(&deps, &installed) {
+            return Ok(InstallReport {
+                tree: tree.root().display().to_string(),
+                lua_version: options.target.lua_version.clone(),
+                packages: report,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let result = resolve_and_install(options, &deps, &local, &lock, &installed, started);
+    if result.is_err() {
+        tree.discard_staging(&lock);
+    }
+    result
+}
+
+fn resolve_and_install(
+    options: &InstallOptions,
+    deps: &[Dependency],
+    local: &[(Rockspec, PathBuf)],
+    lock: &crate::packages::tree::TreeLock,
+    installed: &BTreeMap<String, InstalledRock>,
+    started: Instant,
+) -> Result<InstallReport, InstallError> {
+    let tree = &options.tree;
     let index = options.servers.index()?;
     let mut resolve_options = ResolveOptions::for_lua(&options.target.lua_version);
     for rock in installed.values() {
@@ -138,7 +164,7 @@ pub fn install(
             .preferred
             .insert(rock.name.clone(), rock.version.clone());
     }
-    let resolution = resolve(&index, &deps, &resolve_options).map_err(QueryError::from)?;
+    let resolution = resolve(&index, deps, &resolve_options).map_err(QueryError::from)?;
 
     let mut report = Vec::new();
     let mut jobs = Vec::new();
@@ -164,7 +190,7 @@ pub fn install(
             origin: Origin::Server(entry),
         });
     }
-    for (spec, path) in &local {
+    for (spec, path) in local {
         jobs.push(Job {
             name: spec.package.to_ascii_lowercase(),
             version: spec.version.clone(),
@@ -194,7 +220,7 @@ pub fn install(
                     i
                 };
                 let Some(job) = jobs.get(i) else { break };
-                let outcome = prepare(job, &index, options, &lock, &resolved);
+                let outcome = prepare(job, &index, options, lock, &resolved);
                 if let Some(p) = options.progress {
                     p(Progress::Done {
                         name: job.name.clone(),
@@ -221,7 +247,7 @@ pub fn install(
     if let Some(p) = options.progress {
         p(Progress::Installing);
     }
-    let mut txn = tree.transaction(&lock);
+    let mut txn = tree.transaction(lock);
     for (rock, sha) in staged {
         let previous = installed.get(&rock.rock.name).cloned();
         report.push(InstalledPackage {
@@ -247,6 +273,43 @@ pub fn install(
         packages: report,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// When every request is installed at a matching version and everything those packages
+/// need is installed too, there is nothing to do — and no server needs asking (as uv and
+/// cargo do for a satisfied requirement).
+fn already_satisfied(
+    requests: &[Dependency],
+    installed: &BTreeMap<String, InstalledRock>,
+) -> Option<Vec<InstalledPackage>> {
+    let mut seen = BTreeMap::new();
+    let mut queue: Vec<Dependency> = requests.to_vec();
+    while let Some(dep) = queue.pop() {
+        if dep.name == "lua" {
+            continue;
+        }
+        let rock = installed.get(&dep.name)?;
+        if !dep.constraints.matches(&rock.version) {
+            return None;
+        }
+        if seen
+            .insert(rock.name.clone(), rock.version.to_string())
+            .is_none()
+        {
+            queue.extend(rock.constraints.iter().cloned());
+        }
+    }
+    Some(
+        seen.into_iter()
+            .map(|(name, version)| InstalledPackage {
+                name,
+                version,
+                action: "unchanged",
+                previous: None,
+                sha256: None,
+            })
+            .collect(),
+    )
 }
 
 /// Fetches, verifies, unpacks and builds one package into its staging directory.

@@ -169,7 +169,7 @@ pub fn show(
     };
     let rockspec = index
         .rockspec(&entry.name, &entry.version)
-        .map_err(QueryError::Server)?;
+        .map_err(|e| QueryError::Server(e.to_string()))?;
     Ok(ShowResult {
         name: entry.name.clone(),
         version: entry.version.to_string(),

@@ -26,7 +26,7 @@ impl TreeOpError {
 
 /// Everything installed in `tree`, by name.
 pub fn list(tree: &Tree) -> Result<Vec<InstalledRock>, TreeOpError> {
-    Ok(tree.installed()?.into_values().collect())
+    Ok(tree.read()?.into_values().collect())
 }
 
 /// Removes `names` from the tree in one transaction. Refuses while another installed
@@ -103,7 +103,7 @@ pub struct ModuleLocation {
 }
 
 pub fn which(tree: &Tree, module: &str) -> Result<ModuleLocation, TreeOpError> {
-    for rock in tree.installed()?.values() {
+    for rock in tree.read()?.values() {
         if let Some(rel) = rock.modules.get(module) {
             let base = if rel.ends_with(".lua") {
                 tree.lua_dir()

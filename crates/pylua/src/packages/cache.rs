@@ -96,9 +96,17 @@ impl Fetcher {
         let key = Self::url_key(url);
         let body_path = dir.join(format!("{key}.body"));
         let meta_path = dir.join(format!("{key}.meta"));
+        // A server without a versioned manifest answers 404; remembering that lets offline
+        // runs fall back to the plain manifest the same way.
+        let missing_path = dir.join(format!("{key}.missing"));
         let cached = fs::read(&body_path).ok();
         let meta = fs::read_to_string(&meta_path).unwrap_or_default();
         if self.offline {
+            if cached.is_none() && missing_path.exists() {
+                return Err(FetchError::NotFound {
+                    url: url.to_string(),
+                });
+            }
             return cached.ok_or_else(|| FetchError::Failed {
                 url: url.to_string(),
                 reason: "not in the cache, and --offline forbids downloading it".into(),
@@ -109,7 +117,13 @@ impl Fetcher {
             etag: lines.next().filter(|s| !s.is_empty()).map(String::from),
             last_modified: lines.next().filter(|s| !s.is_empty()).map(String::from),
         });
-        let (bytes, fresh) = fetch_url_with(url, validators.as_ref())?;
+        let (bytes, fresh) = match fetch_url_with(url, validators.as_ref()) {
+            Err(FetchError::NotFound { url }) => {
+                let _ = write_atomic(&missing_path, b"");
+                return Err(FetchError::NotFound { url });
+            }
+            other => other?,
+        };
         match fresh {
             // 304 Not Modified.
             None => Ok(cached.unwrap_or_default()),

@@ -4,8 +4,8 @@
 
 use super::cache::Fetcher;
 use super::manifest::Manifest;
-use super::resolve::{IndexError, PackageIndex};
-use super::rockspec::{Dependency, Rockspec};
+use super::resolve::{IndexError, Metadata, PackageIndex};
+use super::rockspec::Rockspec;
 use super::server::{rockspec_from_rock, FetchError, Server};
 use super::version::Version;
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +23,23 @@ pub struct Entry {
     pub server: usize,
 }
 
-type RockspecCache = Mutex<HashMap<(String, String), Result<Arc<Rockspec>, String>>>;
+/// Why a rockspec could not be had: the server failed (fatal), or it is broken (that
+/// version is unusable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RockspecProblem {
+    Fetch(String),
+    Invalid(String),
+}
+
+impl std::fmt::Display for RockspecProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RockspecProblem::Fetch(m) | RockspecProblem::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+type RockspecCache = Mutex<HashMap<(String, String), Result<Arc<Rockspec>, RockspecProblem>>>;
 
 /// The merged view of several servers.
 pub struct ServerIndex {
@@ -167,7 +183,11 @@ impl ServerIndex {
     }
 
     /// The rockspec of `name` `version`, fetched once per session.
-    pub fn rockspec(&self, name: &str, version: &Version) -> Result<Arc<Rockspec>, String> {
+    pub fn rockspec(
+        &self,
+        name: &str,
+        version: &Version,
+    ) -> Result<Arc<Rockspec>, RockspecProblem> {
         let key = (name.to_ascii_lowercase(), version.to_string());
         if let Some(hit) = self
             .rockspecs
@@ -209,12 +229,13 @@ impl ServerIndex {
         }
     }
 
-    fn fetch_rockspec(&self, name: &str, version: &Version) -> Result<Rockspec, String> {
+    fn fetch_rockspec(&self, name: &str, version: &Version) -> Result<Rockspec, RockspecProblem> {
+        use RockspecProblem::{Fetch, Invalid};
         let entry = self
             .entries(name)
             .iter()
             .find(|e| &e.version == version)
-            .ok_or_else(|| format!("{name} {version} is not listed by any server"))?;
+            .ok_or_else(|| Invalid(format!("{name} {version} is not listed by any server")))?;
         let server = &self.servers[entry.server];
         let base = format!("{}-{}", entry.name, entry.version);
         let rockspec_name = format!("{base}.rockspec");
@@ -222,32 +243,32 @@ impl ServerIndex {
             let fetched = self
                 .fetcher
                 .get(&server.file_url(&rockspec_name))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Fetch(e.to_string()))?;
             String::from_utf8_lossy(&fetched.bytes).into_owned()
         } else {
             let arch = entry.archs.iter().find(|a| usable_arch(a)).ok_or_else(|| {
-                format!(
+                Invalid(format!(
                     "{name} {version} has no rock for this platform (only {})",
                     entry.archs.join(", ")
-                )
+                ))
             })?;
             let rock_name = format!("{base}.{arch}.rock");
             let fetched = self
                 .fetcher
                 .get(&server.file_url(&rock_name))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Fetch(e.to_string()))?;
             rockspec_from_rock(&fetched.bytes, &rockspec_name)
-                .map_err(|e| format!("{}: {e}", server.file_url(&rock_name)))?
+                .map_err(|e| Invalid(format!("{}: {e}", server.file_url(&rock_name))))?
         };
-        let rockspec =
-            Rockspec::parse(&text, &server.file_url(&rockspec_name)).map_err(|e| e.to_string())?;
+        let rockspec = Rockspec::parse(&text, &server.file_url(&rockspec_name))
+            .map_err(|e| Invalid(e.to_string()))?;
         if !rockspec.package.eq_ignore_ascii_case(name) || rockspec.version != *version {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "{} describes {} {} instead of {name} {version}",
                 server.file_url(&rockspec_name),
                 rockspec.package,
                 rockspec.version
-            ));
+            )));
         }
         Ok(rockspec)
     }
@@ -263,11 +284,12 @@ impl PackageIndex for ServerIndex {
             .collect())
     }
 
-    fn dependencies(&self, name: &str, version: &Version) -> Result<Vec<Dependency>, IndexError> {
-        let deps = self
-            .rockspec(name, version)
-            .map(|r| r.dependencies.clone())
-            .map_err(IndexError)?;
+    fn dependencies(&self, name: &str, version: &Version) -> Result<Metadata, IndexError> {
+        let deps = match self.rockspec(name, version) {
+            Ok(r) => r.dependencies.clone(),
+            Err(RockspecProblem::Invalid(why)) => return Ok(Metadata::Unusable(why)),
+            Err(RockspecProblem::Fetch(why)) => return Err(IndexError(why)),
+        };
         // The solver will most likely ask next for the newest matching version of each
         // dependency: fetch those rockspecs now, in parallel (loading metadata, not solving,
         // is the slow part of resolution).
@@ -281,6 +303,6 @@ impl PackageIndex for ServerIndex {
                 })
                 .collect();
         self.prefetch(&wanted);
-        Ok(deps)
+        Ok(Metadata::Available(deps))
     }
 }

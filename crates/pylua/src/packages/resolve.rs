@@ -17,9 +17,17 @@ use std::ops::Bound;
 pub trait PackageIndex {
     /// Every available version of `name` (lower-case), in any order.
     fn versions(&self, name: &str) -> Result<Vec<Version>, IndexError>;
-    /// The dependencies of one version; an error makes that version unusable (with the
-    /// reason in the report), not the whole resolution.
-    fn dependencies(&self, name: &str, version: &Version) -> Result<Vec<Dependency>, IndexError>;
+    /// The dependencies of one version. [`Metadata::Unusable`] rules out that version (the
+    /// reason shows in reports); an error (a server that fails) stops the resolution.
+    fn dependencies(&self, name: &str, version: &Version) -> Result<Metadata, IndexError>;
+}
+
+/// What is known about one version's dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metadata {
+    Available(Vec<Dependency>),
+    /// Its metadata exists but cannot be used (a broken rockspec), with the reason.
+    Unusable(String),
 }
 
 /// A failure to read package metadata.
@@ -114,9 +122,11 @@ pub fn resolve(
             }
             let mut dependencies = BTreeMap::new();
             for (name, version) in &packages {
-                let deps = index
-                    .dependencies(name, version)
-                    .map_err(|e| ResolveError::Index(e.0))?;
+                let deps = match index.dependencies(name, version) {
+                    Ok(Metadata::Available(deps)) => deps,
+                    Ok(Metadata::Unusable(why)) => return Err(ResolveError::Index(why)),
+                    Err(e) => return Err(ResolveError::Index(e.0)),
+                };
                 let mut names: Vec<String> = deps
                     .into_iter()
                     .map(|d| d.name)
@@ -272,9 +282,11 @@ impl DependencyProvider for Provider<'_> {
         match package {
             Pkg::Root => Ok(Dependencies::Available(self.to_constraints(self.requests))),
             Pkg::Lua => Ok(Dependencies::Available(Map::default())),
-            Pkg::Rock(name) => match self.index.dependencies(name, version) {
-                Ok(deps) => Ok(Dependencies::Available(self.to_constraints(&deps))),
-                Err(e) => Ok(Dependencies::Unavailable(e.0)),
+            Pkg::Rock(name) => match self.index.dependencies(name, version)? {
+                Metadata::Available(deps) => {
+                    Ok(Dependencies::Available(self.to_constraints(&deps)))
+                }
+                Metadata::Unusable(why) => Ok(Dependencies::Unavailable(why)),
             },
         }
     }
@@ -499,10 +511,10 @@ impl PackageIndex for MemoryIndex {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default())
     }
-    fn dependencies(&self, name: &str, version: &Version) -> Result<Vec<Dependency>, IndexError> {
+    fn dependencies(&self, name: &str, version: &Version) -> Result<Metadata, IndexError> {
         match self.packages.get(name).and_then(|m| m.get(version)) {
-            Some(Ok(deps)) => Ok(deps.clone()),
-            Some(Err(why)) => Err(IndexError(why.clone())),
+            Some(Ok(deps)) => Ok(Metadata::Available(deps.clone())),
+            Some(Err(why)) => Ok(Metadata::Unusable(why.clone())),
             None => Err(IndexError(format!("{name} {version} is not in the index"))),
         }
     }

@@ -126,7 +126,7 @@ pub fn fetch_url_with(
                 .into_reader()
                 .take(MAX_DOWNLOAD + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| failed(format!("download interrupted: {e}")))?;
+                .map_err(|e| failed(format!("download truncated or interrupted: {e}")))?;
             if bytes.len() as u64 > MAX_DOWNLOAD {
                 return Err(failed(format!("larger than {} MiB", MAX_DOWNLOAD >> 20)));
             }

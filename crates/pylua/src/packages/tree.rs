@@ -165,6 +165,16 @@ impl Tree {
         Ok(out)
     }
 
+    /// The installed packages, for readers: if a killed process left a change half done,
+    /// it is rolled back first (under the lock), so readers never see a half state.
+    pub fn read(&self) -> Result<BTreeMap<String, InstalledRock>, TreeError> {
+        if self.root.join(TXN_DIR).join("journal").exists() {
+            let _lock = self.lock()?;
+            return self.installed();
+        }
+        self.installed()
+    }
+
     /// Takes the tree's exclusive lock (waiting for other pylua processes), creating the
     /// tree if needed, and rolls back any change a killed process left half done.
     pub fn lock(&self) -> Result<TreeLock, TreeError> {
@@ -187,6 +197,15 @@ impl Tree {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         Ok(dir)
+    }
+
+    /// Removes staging directories after a failed attempt (only while no journal exists:
+    /// a journal means a commit is under way, and only [`Tree::lock`] may touch it).
+    pub fn discard_staging(&self, _lock: &TreeLock) {
+        let txn = self.root.join(TXN_DIR);
+        if !txn.join("journal").exists() {
+            let _ = fs::remove_dir_all(&txn);
+        }
     }
 
     pub fn transaction<'a>(&'a self, _lock: &'a TreeLock) -> Transaction<'a> {
