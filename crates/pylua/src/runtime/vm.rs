@@ -146,18 +146,21 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
                 }
             })?
         };
-        let allowed = config.allowed.clone();
-        let checker = lua.create_function(move |_, (path, _writing): (String, bool)| {
-            Ok(allowed.allows(&path))
-        })?;
-        lua.load(PRELUDE).set_name("=pylua.prelude").call::<()>((
-            config.sandbox.as_str(),
-            print,
-            write,
-            checker,
-            arm,
-            aborted,
-        ))?;
+        // Only the standard policy checks paths.
+        let checker = if config.sandbox == Sandbox::Standard {
+            let allowed = config.allowed.clone();
+            Some(
+                lua.create_function(move |_, (path, _writing): (String, bool)| {
+                    Ok(allowed.allows(&path))
+                })?,
+            )
+        } else {
+            None
+        };
+        lua.load(prelude_bytecode())
+            .set_name("=pylua.prelude")
+            .set_mode(mlua::ChunkMode::Binary)
+            .call::<()>((config.sandbox.as_str(), print, write, checker, arm, aborted))?;
         if config.sandbox != Sandbox::Strict {
             let package: mlua::Table = lua.globals().get("package")?;
             let prepend = |key: &str, extra: &str| -> mlua::Result<()> {
@@ -181,6 +184,21 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
         return Err(classify(e, fired, &config.limits));
     }
     Ok((lua, guard))
+}
+
+/// The prelude compiled once per process: loading bytecode skips the parser, which is most
+/// of the cost of building a VM. It is our own code, compiled by the same Lua, so loading it
+/// as a binary chunk is safe (user code is never loaded as bytecode under a sandbox).
+fn prelude_bytecode() -> &'static [u8] {
+    static BYTECODE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTECODE.get_or_init(|| {
+        let lua = Lua::new();
+        lua.load(PRELUDE)
+            .set_name("=pylua.prelude")
+            .into_function()
+            .expect("the prelude compiles")
+            .dump(false)
+    })
 }
 
 fn internal(e: &mlua::Error) -> VmError {
