@@ -233,6 +233,23 @@ fn installs_lua_and_c_packages_that_the_embedded_vm_loads() {
             "export LUA_PATH='{}/share/lua/5.4/?.lua;",
             ctx.tree()
         )));
+    // Into a second tree, the builds come from the cache: no C compiler needed this time.
+    let empty_path = ctx.path("no-tools");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let mut cmd = ctx.pylua();
+    cmd.env("PATH", &empty_path)
+        .args(["install", "app", "--only-server", &s.url(), "--tree"])
+        .arg(ctx.path("tree2"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Installed 3 packages"));
+    let mut cmd = ctx.pylua();
+    cmd.args(["eval", "--tree"])
+        .arg(ctx.path("tree2"))
+        .arg("return require('greet.core').hello('cache')")
+        .assert()
+        .success()
+        .stdout("hello, cache\n");
     // A second install of the same thing does nothing, without asking any server.
     ctx.install(&["app", "--only-server", "file:///nonexistent"])
         .assert()

@@ -328,6 +328,8 @@ fn prepare(
     let unpacked = work.join("src");
     fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
     let fetcher = index.fetcher();
+    // Set for self-contained rocks: where their build for this target is (or will be) cached.
+    let mut build_cache: Option<PathBuf> = None;
     let (rockspec, rockspec_text, source_root, sha) = match &job.origin {
         Origin::Server(entry) => {
             let url = index.rock_url(entry);
@@ -348,7 +350,11 @@ fn prepare(
                 let spec =
                     Rockspec::parse(&text, &format!("{url}!/{name}")).map_err(|e| e.to_string())?;
                 if url.ends_with(".src.rock") {
-                    fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir))?;
+                    let cached = build_cache_dir(fetcher, &fetched.sha256, &options.target);
+                    if !cached.join(BUILT_FILE).is_file() {
+                        fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir))?;
+                    }
+                    build_cache = Some(cached);
                     (spec, text, unpacked.clone(), Some(fetched.sha256))
                 } else {
                     // A binary or .all rock carries built files: lua/, lib/, bin/.
@@ -371,7 +377,12 @@ fn prepare(
     };
     let stage = work.join("stage");
     let is_binary_rock = matches!(&job.origin, Origin::Server(e) if !index.rock_url(e).ends_with(".src.rock") && !index.rock_url(e).ends_with(".rockspec"));
-    let built = if is_binary_rock {
+    let cached_build = build_cache
+        .as_ref()
+        .and_then(|dir| load_cached_build(dir, &stage));
+    let built = if let Some(built) = cached_build {
+        built
+    } else if is_binary_rock {
         fs::create_dir_all(&stage).map_err(|e| e.to_string())?;
         for dir in ["lua", "lib", "bin"] {
             if source_dir.join(dir).is_dir() {
@@ -381,7 +392,12 @@ fn prepare(
         }
         build::Built::default()
     } else {
-        build::build(&rockspec, &source_dir, &stage, &options.target).map_err(|e| e.to_string())?
+        let built = build::build(&rockspec, &source_dir, &stage, &options.target)
+            .map_err(|e| e.to_string())?;
+        if let Some(dir) = &build_cache {
+            store_cached_build(dir, &stage, &built);
+        }
+        built
     };
     let dependencies = rockspec
         .dependencies
@@ -405,6 +421,70 @@ fn prepare(
         },
         sha,
     ))
+}
+
+const BUILT_FILE: &str = "built.json";
+
+/// Where the build of a self-contained rock (identified by its sha256) for `target` is kept:
+/// a rebuild with the same sources, Lua, headers, compiler and flags gives the same files, so
+/// a warm install copies them instead of compiling again.
+fn build_cache_dir(fetcher: &Fetcher, rock_sha256: &str, target: &Target) -> PathBuf {
+    let identity = format!(
+        "{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}\n{}",
+        target.lua_version,
+        target.incdir.display(),
+        target.libdir,
+        target.lualib,
+        std::env::var("CC").unwrap_or_default(),
+        std::env::var("CFLAGS").unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    fetcher
+        .root()
+        .join("builds")
+        .join(crate::packages::cache::sha256_hex(identity.as_bytes()))
+}
+
+fn load_cached_build(dir: &Path, stage: &Path) -> Option<build::Built> {
+    let text = fs::read_to_string(dir.join(BUILT_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let map = |key: &str| -> Option<BTreeMap<String, String>> {
+        value.get(key)?.as_object().map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+    };
+    let built = build::Built {
+        modules: map("modules")?,
+        commands: map("commands")?,
+    };
+    let _ = fs::remove_dir_all(stage);
+    build::copy_tree(&dir.join("stage"), stage).ok()?;
+    Some(built)
+}
+
+/// Keeps a finished build; a cache that cannot be written only costs a rebuild later.
+fn store_cached_build(dir: &Path, stage: &Path, built: &build::Built) {
+    let Some(parent) = dir.parent() else { return };
+    let tmp = parent.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let _ = fs::remove_dir_all(&tmp);
+    let saved = build::copy_tree(stage, &tmp.join("stage")).is_ok()
+        && fs::write(
+            tmp.join(BUILT_FILE),
+            serde_json::json!({"modules": built.modules, "commands": built.commands}).to_string(),
+        )
+        .is_ok()
+        && fs::rename(&tmp, dir).is_ok();
+    if !saved {
+        let _ = fs::remove_dir_all(&tmp);
+    }
 }
 
 /// Gets the sources a rockspec names into `dest`: from inside the rock (`.src.rock`), from a
