@@ -21,6 +21,7 @@
 //! assert_eq!(vm.take_output(), "hi\n");
 //! ```
 
+pub mod interpreters;
 pub mod operations;
 pub mod packages;
 pub mod paths;
