@@ -1,17 +1,21 @@
 //! The runtime layer: Lua VMs, the sandbox policies they run under and the limits that stop
 //! them. It knows nothing about packages — a VM is given search paths and a policy, no more.
 
+mod backend;
 mod error;
 mod guard;
 mod limits;
 mod output;
+mod process;
 mod sandbox;
 mod value;
 mod vm;
 
+pub use backend::{AnyVm, AnyVmBuilder, Backend};
 pub use error::{ErrorKind, VmError};
 pub use limits::{parse_duration, parse_size, Limits};
 pub use output::Output;
+pub use process::{ProcessVm, ProcessVmBuilder};
 pub use sandbox::Sandbox;
 pub use value::{render_value, render_values};
 pub use vm::{Vm, VmBuilder, LUA_RELEASE};

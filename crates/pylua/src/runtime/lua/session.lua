@@ -1,0 +1,656 @@
+-- The interpreter's side of a process VM session (see runtime/process.rs). It runs inside an
+-- external interpreter — Lua 5.1, 5.2, 5.3, 5.4 or LuaJIT, so it sticks to what they share —
+-- reads requests on fd 3, writes replies on fd 4, installs the sandbox policy and the limits,
+-- and keeps the state of the session between requests.
+--
+-- Requests: one header line `<op> <len> <len> ...`, then the fields, back to back.
+-- Replies: frames `<kind><len>\n<payload>`: `o` output, `p` a path to check (the host answers
+-- `1` or `0` on a line), `h` hello, `r` the returned values (JSON), `e` an error (JSON).
+local rin, rout = ...
+
+-- Everything used here is captured before user code runs: the session works whatever the
+-- user's code does to the globals and the library tables.
+local G = _G
+local type, tostring, tonumber, select, error, next, rawget, rawset =
+  type, tostring, tonumber, select, error, next, rawget, rawset
+local pcall, xpcall, setmetatable, getmetatable = pcall, xpcall, setmetatable, getmetatable
+local load, loadstring, loadfile = load, loadstring, loadfile
+local unpack = table.unpack or unpack
+local format, byte, sub, gsub, find, gmatch =
+  string.format, string.byte, string.sub, string.gsub, string.find, string.gmatch
+local concat = table.concat
+local floor, huge, mtype = math.floor, math.huge, math.type
+local collectgarbage = collectgarbage
+local sethook, gethook, getinfo, traceback =
+  debug.sethook, debug.gethook, debug.getinfo, debug.traceback
+local cocreate, coresume, costatus, coclose =
+  coroutine.create, coroutine.resume, coroutine.status, coroutine.close
+local exit = os.exit
+local read, write, flush, setvbuf = rin.read, rout.write, rout.flush, rout.setvbuf
+local open = io.open
+local jit = rawget(G, "jit")
+-- Pure Lua 5.1 has no load modes; everything else (LuaJIT included) has them.
+local PLAIN51 = G._VERSION == "Lua 5.1" and not jit
+local SOURCE = "=pylua.session"
+
+setvbuf(rout, "full", 65536)
+
+local function send(kind, payload)
+  write(rout, kind, tostring(#payload), "\n", payload)
+end
+
+local function read_request()
+  local header = read(rin, "*l")
+  if header == nil then exit(0) end -- the host is gone
+  local fields = {}
+  for len in gmatch(header, "%d+") do
+    len = tonumber(len)
+    fields[#fields + 1] = len == 0 and "" or read(rin, len)
+  end
+  return sub(header, 1, 1), fields
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+------------------------------------------------------------------------------------------
+-- JSON for replies: the same rules as the embedded VM's conversion (runtime/value.rs).
+
+local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape_char(c) return escapes[c] or format("\\u%04x", byte(c)) end
+local function json_string(s) return '"' .. (gsub(s, '[%c"\\]', escape_char)) .. '"' end
+
+local function json_number(x)
+  if x ~= x or x == huge or x == -huge then return '"' .. tostring(x) .. '"' end
+  if mtype then
+    if mtype(x) == "integer" then return format("%d", x) end
+    local s = format("%.17g", x)
+    if not find(s, "[%.eEn]") then s = s .. ".0" end
+    return s
+  end
+  -- One number type (5.1, 5.2, LuaJIT): integral values print as integers, as Lua does.
+  if x == floor(x) and x >= -2 ^ 53 and x <= 2 ^ 53 then return format("%.0f", x) end
+  return format("%.17g", x)
+end
+
+local function key_string(k)
+  local t = type(k)
+  if t == "string" then return k end
+  if t == "number" then
+    if mtype and mtype(k) == "integer" then return format("%d", k) end
+    return tostring(k)
+  end
+  if t == "boolean" then return tostring(k) end
+  return "<" .. t .. ">"
+end
+
+local function encode(v, buf, seen, depth)
+  local t = type(v)
+  if t == "nil" then
+    buf[#buf + 1] = "null"
+  elseif t == "boolean" then
+    buf[#buf + 1] = v and "true" or "false"
+  elseif t == "number" then
+    buf[#buf + 1] = json_number(v)
+  elseif t == "string" then
+    buf[#buf + 1] = json_string(v)
+  elseif t == "table" then
+    if depth >= 64 or seen[v] then
+      buf[#buf + 1] = '"<cycle>"'
+      return
+    end
+    seen[v] = true
+    local n = 0
+    for _ in next, v do n = n + 1 end
+    local array = n > 0
+    if array then
+      for k in next, v do
+        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then
+          array = false
+          break
+        end
+      end
+    end
+    if array then
+      buf[#buf + 1] = "["
+      for i = 1, n do
+        if i > 1 then buf[#buf + 1] = "," end
+        encode(rawget(v, i), buf, seen, depth + 1)
+      end
+      buf[#buf + 1] = "]"
+    else
+      buf[#buf + 1] = "{"
+      local first = true
+      for k, x in next, v do
+        if not first then buf[#buf + 1] = "," end
+        first = false
+        buf[#buf + 1] = json_string(key_string(k))
+        buf[#buf + 1] = ":"
+        encode(x, buf, seen, depth + 1)
+      end
+      buf[#buf + 1] = "}"
+    end
+    seen[v] = nil
+  else
+    buf[#buf + 1] = '"<' .. t .. '>"'
+  end
+end
+
+local function encode_values(r, from)
+  local buf = { "[" }
+  for i = from, r.n do
+    if i > from then buf[#buf + 1] = "," end
+    encode(r[i], buf, {}, 0)
+  end
+  buf[#buf + 1] = "]"
+  return concat(buf)
+end
+
+local function send_error(kind, message, tb, incomplete)
+  local buf = { '{"kind":', json_string(kind), ',"message":', json_string(message) }
+  if tb then buf[#buf + 1] = ',"traceback":' .. json_string(tb) end
+  if incomplete then buf[#buf + 1] = ',"incomplete":true' end
+  buf[#buf + 1] = "}"
+  send("e", concat(buf))
+end
+
+------------------------------------------------------------------------------------------
+-- Loading text only: bytecode is not verified by Lua and can corrupt the interpreter.
+
+local BINARY = "attempt to load a binary chunk (mode is 't')"
+
+local function load_text(chunk, name, env)
+  if PLAIN51 then
+    if type(chunk) == "function" then
+      local parts = {}
+      while true do
+        local piece = chunk()
+        if piece == nil or piece == "" then break end
+        if type(piece) ~= "string" then return nil, "reader function must return a string" end
+        parts[#parts + 1] = piece
+      end
+      chunk = concat(parts)
+    end
+    if type(chunk) == "string" and byte(chunk, 1) == 27 then return nil, BINARY end
+    return loadstring(chunk, name)
+  end
+  if env ~= nil then return load(chunk, name, "t", env) end
+  return load(chunk, name, "t")
+end
+
+local function compile(source, name)
+  if byte(source, 1) == 27 then return nil, BINARY end
+  return load_text(source, name)
+end
+
+------------------------------------------------------------------------------------------
+-- Configuration (the first request) and the sandbox policy.
+
+local op0, fields0 = read_request()
+if op0 ~= "c" then error("pylua session: expected the configuration first") end
+local config = assert(compile("return " .. fields0[1], "=pylua.config"))()
+local policy = config.policy
+local stream = config.stream
+local limit_instructions = config.instructions
+local limit_kb = config.memory and config.memory / 1024
+local hooking = limit_instructions ~= nil or limit_kb ~= nil
+
+local function emit(s)
+  send("o", s)
+  if stream then flush(rout) end
+end
+
+local function captured_print(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  emit(concat(parts, "\t") .. "\n")
+end
+
+local function captured_write(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    local t = type(v)
+    if t == "string" then
+      parts[i] = v
+    elseif t == "number" then
+      parts[i] = (mtype and mtype(v) == "integer") and format("%d", v) or format("%.14g", v)
+    else
+      error(format("bad argument #%d to 'write' (string expected, got %s)", i, t), 3)
+    end
+  end
+  emit(concat(parts))
+end
+
+local function allowed(path, writing)
+  send("p", (writing and "w" or "r") .. path)
+  flush(rout)
+  return read(rin, "*l") == "1"
+end
+
+local out = setmetatable({}, { __name = "pylua.output" })
+function out.write(self, ...) captured_write(...) return self end
+function out.flush(self) return self end
+function out.setvbuf() return true end
+function out.close() return nil, "the captured output cannot be closed" end
+G.print = captured_print
+if policy == "strict" then
+  G.io = { write = function(...) captured_write(...) return out end, stdout = out }
+else
+  G.io.write = function(...) captured_write(...) return out end
+  G.io.stdout = out
+end
+G.arg = nil
+if config.path and G.package then G.package.path = config.path end
+if config.cpath and G.package and policy == "none" then G.package.cpath = config.cpath end
+
+local function text_only_load(chunk, name, mode, env)
+  return load_text(chunk, name, env)
+end
+
+local function keep_only(t, names)
+  local drop = {}
+  for k in next, t do if not names[k] then drop[#drop + 1] = k end end
+  for i = 1, #drop do t[drop[i]] = nil end
+end
+
+-- LuaJIT: no FFI (native code) and no switching the compiler back on (limits need it off).
+local function restrict_jit()
+  if not jit then return end
+  local safe = { version = jit.version, version_num = jit.version_num, os = jit.os,
+    arch = jit.arch, status = jit.status }
+  G.jit = safe
+  local package = rawget(G, "package")
+  if package then
+    for _, name in next, { "ffi", "jit.util", "jit.profile", "jit.opt", "jit.p", "jit.v",
+        "jit.dump", "jit.bcsave", "jit.zone" } do
+      package.preload[name] = nil
+      package.loaded[name] = nil
+    end
+    package.loaded.jit = safe
+  end
+end
+
+if policy == "strict" then
+  G.dofile, G.loadfile, G.require, G.package, G.debug = nil, nil, nil, nil, nil
+  G.module, G.setfenv, G.getfenv, G.newproxy = nil, nil, nil, nil
+  G.load = text_only_load
+  if G.loadstring then G.loadstring = function(s, name) return load_text(s, name) end end
+  G.collectgarbage = function(opt)
+    if opt == "count" then return collectgarbage("count") end
+    error("collectgarbage(" .. (opt == nil and "" or ("'" .. tostring(opt) .. "'"))
+      .. ") is not available in the strict sandbox; only collectgarbage('count') is", 2)
+  end
+  G.string.dump = nil
+  keep_only(G.os, { time = true, clock = true, date = true })
+  restrict_jit()
+  getmetatable("").__metatable = false
+elseif policy == "standard" then
+  local io, os, package = G.io, G.os, G.package
+  os.execute, os.exit, os.tmpname, io.popen, package.loadlib = nil, nil, nil, nil, nil
+  package.cpath = ""
+  G.debug = { traceback = traceback }
+  package.loaded.debug = G.debug
+  G.newproxy = nil
+  G.load = text_only_load
+  if G.loadstring then G.loadstring = function(s, name) return load_text(s, name) end end
+  restrict_jit()
+
+  local function check(path, writing)
+    if type(path) == "string" and not allowed(path, writing) then
+      error("access to '" .. path .. "' is denied: it is outside the directories this sandbox allows", 3)
+    end
+  end
+  local lines, input, output = io.lines, io.input, io.output
+  local remove, rename = os.remove, os.rename
+  io.open = function(path, mode, ...)
+    check(path, type(mode) == "string" and find(mode, "[wa+]") ~= nil)
+    return open(path, mode, ...)
+  end
+  io.lines = function(path, ...) check(path, false) return lines(path, ...) end
+  io.input = function(file) check(file, false) return input(file) end
+  io.output = function(file) check(file, true) return output(file) end
+  os.remove = function(path) check(path, true) return remove(path) end
+  os.rename = function(from, to) check(from, true) check(to, true) return rename(from, to) end
+
+  local function loadfile_text(path, env)
+    if not PLAIN51 then
+      if env ~= nil then return loadfile(path, "t", env) end
+      return loadfile(path, "t")
+    end
+    local f, err = open(path, "rb")
+    if not f then return nil, "cannot open " .. tostring(err) end
+    local text = f:read("*a")
+    f:close()
+    if byte(text, 1) == 35 then text = "--" .. text end -- a `#!` line, kept for line numbers
+    if byte(text, 1) == 27 then return nil, BINARY end
+    return loadstring(text, "@" .. path)
+  end
+  G.loadfile = function(path, mode, env)
+    check(path, false)
+    if path == nil then -- standard input
+      if PLAIN51 then return loadfile() end
+      return loadfile(nil, "t")
+    end
+    return loadfile_text(path, env)
+  end
+  G.dofile = function(path)
+    local f, err = G.loadfile(path)
+    if not f then error(err, 2) end
+    return f()
+  end
+  -- require: only Lua modules, and only from allowed directories.
+  local function searchpath(name, path, sep, rep)
+    sep, rep = sep or ".", rep or "/"
+    if sep ~= "" then name = gsub(name, "%" .. sep, rep) end
+    local tried = {}
+    for template in gmatch(path, "[^;]+") do
+      local file = gsub(template, "%?", name)
+      if allowed(file, false) then
+        local f = open(file, "r")
+        if f then f:close() return file end
+      end
+      tried[#tried + 1] = "\n\tno file '" .. file .. "'"
+    end
+    return nil, concat(tried)
+  end
+  package.searchpath = searchpath
+  local searchers = package.searchers or package.loaders
+  local preload = searchers[1]
+  local function lua_searcher(name)
+    local file, err = searchpath(name, package.path)
+    if not file then return err end
+    local f, msg = loadfile_text(file)
+    if not f then
+      error("error loading module '" .. name .. "' from file '" .. file .. "':\n\t" .. msg, 3)
+    end
+    return f, file
+  end
+  for i = #searchers, 1, -1 do searchers[i] = nil end
+  searchers[1], searchers[2] = preload, lua_searcher
+end
+
+if policy ~= "none" then
+  -- The embedded VM refuses finalizers (they run where limits can't stop them); so does
+  -- this one, so code behaves the same on every backend.
+  G.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc metamethods are not available in the " .. policy
+        .. " sandbox: finalizers run where limits cannot stop them", 2)
+    end
+    return setmetatable(t, mt)
+  end
+end
+
+------------------------------------------------------------------------------------------
+-- Limits inside the interpreter: a count hook for the instruction budget and the Lua heap
+-- (the host kills the process for a timeout, and caps its address space with RLIMIT_AS).
+-- Once a limit fires it stays fired until the request ends: the hook fires on every
+-- instruction and pcall, xpcall and coroutine.resume raise again, so code that catches the
+-- error meets it again at once.
+
+local INTERVAL = 1000
+local MESSAGES = {
+  instructions = "instruction limit exceeded",
+  memory = "not enough memory (memory limit exceeded)",
+}
+local aborted = nil
+local budget = 0
+local hook
+
+local function abort(kind)
+  if not aborted then aborted = kind end
+  sethook(hook, "", 1)
+  error(MESSAGES[aborted], 0)
+end
+
+hook = function()
+  if aborted then
+    local info = getinfo(2, "S")
+    if info and info.source ~= SOURCE then error(MESSAGES[aborted], 0) end
+    return
+  end
+  local _, _, count = gethook()
+  if count ~= INTERVAL then sethook(hook, "", INTERVAL) end
+  if limit_instructions then
+    budget = budget - (count or INTERVAL)
+    if budget < 0 then abort("instructions") end
+  end
+  if limit_kb and collectgarbage("count") > limit_kb then
+    collectgarbage() -- garbage does not count: only what is still reachable
+    if collectgarbage("count") > limit_kb then abort("memory") end
+  end
+end
+
+-- Allocation failures: Lua's own error, or a library's message about it (5.3's buffers).
+local function out_of_memory(e)
+  return limit_kb ~= nil and type(e) == "string" and find(e, "not enough memory", 1, true) ~= nil
+end
+
+local function after(ok, ...)
+  if aborted then error(MESSAGES[aborted], 0) end
+  if not ok and out_of_memory((...)) then abort("memory") end
+  return ok, ...
+end
+
+if hooking then
+  if jit then
+    -- LuaJIT runs no hooks inside compiled code.
+    jit.off()
+    jit.flush()
+  end
+  G.pcall = function(f, ...) return after(pcall(f, ...)) end
+  G.xpcall = function(f, handler, ...)
+    return after(xpcall(f, function(...)
+      -- A handler called for a fired limit is skipped: it could loop or allocate.
+      if aborted then return ... end
+      return handler(...)
+    end, ...))
+  end
+  local co = G.coroutine
+  local function arm(c) sethook(c, hook, "", INTERVAL) return c end
+  co.create = function(f) return arm(cocreate(f)) end
+  co.resume = function(c, ...) return after(coresume(c, ...)) end
+  co.wrap = function(f)
+    local c = arm(cocreate(f))
+    local function finish(ok, ...)
+      if aborted then error(MESSAGES[aborted], 0) end
+      if ok then return ... end
+      local e = ...
+      if out_of_memory(e) then abort("memory") end
+      if coclose and costatus(c) == "dead" then coclose(c) end
+      error(e, 0)
+    end
+    return function(...) return finish(coresume(c, ...)) end
+  end
+  if G.debug and G.debug.sethook then
+    G.debug.sethook = function()
+      error("debug.sethook is not available while limits are set", 2)
+    end
+  end
+  if jit and G.jit == jit then
+    jit.on = function()
+      error("jit.on is not available while limits are set", 2)
+    end
+  end
+end
+
+------------------------------------------------------------------------------------------
+-- Running code.
+
+-- Tracebacks show the user's frames only: the session's own, and the frames that called
+-- into it, are dropped.
+local function clean_traceback(tb)
+  local lines = {}
+  for line in gmatch(tb, "[^\n]+") do
+    if not find(line, "pylua.session", 1, true) then lines[#lines + 1] = line end
+  end
+  while #lines > 1 do
+    local last = lines[#lines]
+    if find(last, "^%s*%[C%]:") or find(last, "(command line)", 1, true)
+        or find(last, "(...tail calls...)", 1, true) or find(last, "(tail call)", 1, true) then
+      lines[#lines] = nil
+    else
+      break
+    end
+  end
+  if #lines <= 1 then return nil end
+  return concat(lines, "\n")
+end
+
+local function describe(e)
+  if type(e) == "string" then return e end
+  local mt = getmetatable(e)
+  if mt and mt.__tostring then
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+  end
+  return format("(error object is a %s value)", type(e))
+end
+
+local function handler(e)
+  if aborted then return e end
+  if out_of_memory(e) then
+    aborted = "memory"
+    return e
+  end
+  local message = describe(e)
+  return { message = message, traceback = traceback("", 2) }
+end
+
+local function run(f, ...)
+  local args = pack(...)
+  local call = args.n == 0 and f or function() return f(unpack(args, 1, args.n)) end
+  aborted, budget = nil, limit_instructions or 0
+  if hooking then sethook(hook, "", INTERVAL) end
+  local r = pack(xpcall(call, handler))
+  if hooking then sethook() end
+  local fired = aborted
+  aborted = nil
+  if fired then
+    r = nil
+    collectgarbage()
+    return send_error(fired == "memory" and "memory_limit" or "instruction_limit", MESSAGES[fired])
+  end
+  if not r[1] then
+    local e = r[2]
+    if type(e) == "table" and type(e.message) == "string" then
+      local tb = e.traceback and clean_traceback(e.traceback)
+      return send_error("runtime", e.message, tb)
+    end
+    r = nil
+    collectgarbage()
+    if out_of_memory(e) then return send_error("memory_limit", MESSAGES.memory) end
+    return send_error("runtime", describe(e))
+  end
+  local ok, json = pcall(encode_values, r, 2)
+  if not ok then
+    r = nil
+    collectgarbage()
+    if limit_kb then return send_error("memory_limit", MESSAGES.memory) end
+    return send_error("runtime", "cannot convert the returned values: " .. describe(json))
+  end
+  send("r", json)
+end
+
+local function syntax_error(message)
+  local incomplete = find(message, "<eof>$") ~= nil or find(message, "'<eof>'$") ~= nil
+  return send_error("syntax", message, nil, incomplete)
+end
+
+local cache, cached = {}, 0
+
+local handlers = {}
+
+-- x: run a chunk (name, source); chunks named "=eval" are compiled once and cached.
+handlers.x = function(f)
+  local name, source = f[1], f[2]
+  local fn = name == "=eval" and cache[source]
+  if not fn then
+    local err
+    fn, err = compile(source, name)
+    if not fn then return syntax_error(err) end
+    if name == "=eval" then
+      if cached >= 256 then cache, cached = {}, 0 end
+      cache[source], cached = fn, cached + 1
+    end
+  end
+  return run(fn)
+end
+
+-- i: a line typed at a prompt: an expression when it is one, else a statement.
+handlers.i = function(f)
+  local fn = compile("return " .. f[1], "=stdin")
+  if not fn then
+    local err
+    fn, err = compile(f[1], "=stdin")
+    if not fn then return syntax_error(err) end
+  end
+  return run(fn)
+end
+
+-- f: a script file (chunk name, source, arg[0], args...).
+handlers.f = function(f)
+  local fn, err = compile(f[2], f[1])
+  if not fn then return syntax_error(err) end
+  local arg = { [-1] = "pylua", [0] = f[3] }
+  for i = 4, #f do arg[i - 3] = f[i] end
+  G.arg = arg
+  return run(fn, unpack(f, 4, #f))
+end
+
+-- c: call a global function (name, `return args...`, count).
+handlers.c = function(f)
+  local name = f[1]
+  local fn = G[name]
+  if type(fn) ~= "function" then
+    return send_error("runtime", "'" .. name .. "' is not a function (it is " .. type(fn) .. ")")
+  end
+  local args = pack(assert(compile(f[2], "=pylua.args"))())
+  return run(fn, unpack(args, 1, tonumber(f[3])))
+end
+
+-- s: set a global (name, `return value`).
+handlers.s = function(f)
+  rawset(G, f[1], (assert(compile(f[2], "=pylua.value"))()))
+  send("r", "[]")
+end
+
+-- g: read a global.
+handlers.g = function(f)
+  send("r", encode_values(pack(rawget(G, f[1])), 1))
+end
+
+-- m: bytes the Lua heap holds.
+handlers.m = function()
+  send("r", "[" .. format("%.0f", collectgarbage("count") * 1024) .. "]")
+end
+
+handlers.q = function() flush(rout) exit(0) end
+
+local function hello()
+  local buf = { '{"version":', json_string(G._VERSION) }
+  if jit then buf[#buf + 1] = ',"jit":' .. json_string(jit.version) end
+  buf[#buf + 1] = "}"
+  send("h", concat(buf))
+end
+
+hello()
+flush(rout)
+while true do
+  local op, fields = read_request()
+  local h = handlers[op]
+  local ok, err
+  if h then
+    ok, err = pcall(h, fields)
+  else
+    ok, err = false, "unknown request '" .. op .. "'"
+  end
+  if not ok then
+    if hooking then sethook() end
+    aborted = nil
+    pcall(send_error, "runtime", "pylua session: " .. describe(err))
+  end
+  flush(rout)
+end
