@@ -1,12 +1,16 @@
 //! The `pylua` command line: parses arguments, calls the library, renders results.
 //! No work happens here that the library could do.
 
+mod lua_cmd;
 mod packages;
 mod render;
 mod repl;
 
 use clap::{Args, Parser, Subcommand};
-use pylua::runtime::{parse_duration, parse_size, Limits, Output, Sandbox, Vm, VmError};
+use pylua::interpreters::LuaVersion;
+use pylua::runtime::{
+    parse_duration, parse_size, AnyVm, Backend, Limits, Output, Sandbox, VmError,
+};
 use render::{exit_code, Report};
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,12 +28,14 @@ Exit codes:
   6  a rocks server or the tree could not be read or written
   7  a package failed to fetch, verify or build (nothing was installed)
   8  refused: other installed packages depend on what you asked to remove
+  9  no such Lua interpreter, or it could not be built (pylua lua ...)
 
 Examples:
   pylua eval 'return 1 + 1'
   pylua run script.lua arg1 arg2
   pylua run --sandbox strict --timeout 2s --memory 64M untrusted.lua
   pylua repl
+  pylua lua install luajit && pylua eval --lua luajit 'return jit.version'
   pylua search json --only-server file:///srv/rocks
   pylua install --dry-run penlight lua-cjson@2.1.0";
 
@@ -138,6 +144,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// External Lua interpreters (5.1-5.4, LuaJIT): list, which, install, uninstall.
+    Lua {
+        #[command(subcommand)]
+        command: lua_cmd::LuaCommand,
+    },
     /// Show versions, directories and available backends.
     Info {
         /// Print JSON instead of text.
@@ -172,6 +183,14 @@ struct VmArgs {
     /// Make this rocks tree's modules available to `require` (default: your per-user tree).
     #[arg(long, value_name = "DIR")]
     tree: Option<PathBuf>,
+    /// Lua version: 5.1, 5.2, 5.3, 5.4 or luajit (default: the embedded 5.4). Versions other
+    /// than 5.4 run in an external interpreter (see `pylua lua list`).
+    #[arg(long = "lua", value_parser = lua_cmd::parse_version, value_name = "VERSION")]
+    lua: Option<LuaVersion>,
+    /// Where the code runs: embedded (Lua 5.4 compiled into pylua) or process (an external
+    /// interpreter, kept running for the session).
+    #[arg(long, value_parser = parse_backend, value_name = "BACKEND")]
+    backend: Option<Backend>,
 }
 
 fn parse_sandbox(s: &str) -> Result<Sandbox, String> {
@@ -182,6 +201,9 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 }
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.message)
+}
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse().map_err(|e: VmError| e.message)
 }
 
 impl VmArgs {
@@ -194,12 +216,21 @@ impl VmArgs {
     }
 
     /// Builds the VM; output streams to stdout unless JSON was asked for.
-    fn build(&self, script_dir: Option<PathBuf>) -> Result<Vm, VmError> {
-        let tree = packages::TreeArgs {
+    fn build(&self, script_dir: Option<PathBuf>) -> Result<AnyVm, VmError> {
+        let mut tree = packages::TreeArgs {
             tree: self.tree.clone(),
         }
         .tree();
-        let mut builder = Vm::builder()
+        let mut builder = AnyVm::builder().inherit_stdin(true);
+        if let Some(version) = self.lua {
+            builder = builder.lua(version);
+            // The tree's modules for that version's layout (LuaJIT uses 5.1's).
+            tree = pylua::packages::tree::Tree::new(tree.root(), version.api());
+        }
+        if let Some(backend) = self.backend {
+            builder = builder.backend(backend);
+        }
+        builder = builder
             .sandbox(self.sandbox)
             .limits(self.limits())
             .package_path(tree.package_path())
@@ -267,6 +298,7 @@ fn main() -> ExitCode {
         Command::Path { json, tree } => packages::path(&tree, json),
         Command::Which { module, json, tree } => packages::which(&tree, &module, json),
         Command::Cache { action, json } => packages::cache(&action, json),
+        Command::Lua { command } => lua_cmd::run(command),
         Command::Info { json } => {
             render::info(json);
             ExitCode::SUCCESS
@@ -275,7 +307,7 @@ fn main() -> ExitCode {
 }
 
 /// `eval`: the code as a chunk, or as an expression when it is one.
-fn eval_code(vm: &mut Vm, code: &str) -> Result<Vec<serde_json::Value>, VmError> {
+fn eval_code(vm: &mut AnyVm, code: &str) -> Result<Vec<serde_json::Value>, VmError> {
     match vm.eval(code) {
         Err(e) if e.kind == pylua::ErrorKind::Syntax => match vm.eval(&format!("return {code}")) {
             Ok(values) => Ok(values),
@@ -288,7 +320,7 @@ fn eval_code(vm: &mut Vm, code: &str) -> Result<Vec<serde_json::Value>, VmError>
 fn one_shot(
     args: &VmArgs,
     script_dir: Option<PathBuf>,
-    job: impl FnOnce(&mut Vm) -> Result<Vec<serde_json::Value>, VmError>,
+    job: impl FnOnce(&mut AnyVm) -> Result<Vec<serde_json::Value>, VmError>,
     print_values: bool,
 ) -> ExitCode {
     let start = Instant::now();

@@ -4,7 +4,7 @@
 use crate::render::print_error;
 use crate::VmArgs;
 use pylua::paths::Paths;
-use pylua::runtime::{render_values, LUA_RELEASE};
+use pylua::runtime::render_values;
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 use std::process::ExitCode;
@@ -24,8 +24,10 @@ pub fn run(args: &VmArgs) -> ExitCode {
     let history = Paths::discover().repl_history();
     let _ = editor.load_history(&history);
     println!(
-        "pylua {} — {LUA_RELEASE} (embedded, sandbox {}). Ctrl-D to leave.",
+        "pylua {} — {} ({}, sandbox {}). Ctrl-D to leave.",
         env!("CARGO_PKG_VERSION"),
+        vm.release(),
+        vm.backend(),
         vm.sandbox()
     );
     let mut pending = String::new();
