@@ -11,7 +11,9 @@ use serde_json::Value;
 #[test]
 fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
     let Some(mirror) = std::env::var_os("PYLUA_REALROCKS") else {
-        eprintln!("realrocks suite skipped: set PYLUA_REALROCKS to a mirror built by build-mirror.py");
+        eprintln!(
+            "realrocks suite skipped: set PYLUA_REALROCKS to a mirror built by build-mirror.py"
+        );
         return;
     };
     let mirror = mirror.to_string_lossy().into_owned();
@@ -21,7 +23,10 @@ fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
         c.env("PYLUA_HOME", home.path().join("home"));
         c
     };
-    let out = pylua().args(["search", "", "--json", "--only-server", &mirror]).output().unwrap();
+    let out = pylua()
+        .args(["search", "", "--json", "--only-server", &mirror])
+        .output()
+        .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<String> = doc["result"]
         .as_array()
@@ -29,37 +34,75 @@ fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
         .iter()
         .map(|h| h["name"].as_str().unwrap().to_string())
         .collect();
-    assert!(names.len() >= 10, "the mirror has too few packages: {names:?}");
+    assert!(
+        names.len() >= 10,
+        "the mirror has too few packages: {names:?}"
+    );
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for name in &names {
         let tree = home.path().join(format!("tree-{name}"));
         let tree = tree.to_str().unwrap();
-        let install = pylua().args(["install", name, "--only-server", &mirror, "--tree", tree]).output().unwrap();
+        let install = pylua()
+            .args(["install", name, "--only-server", &mirror, "--tree", tree])
+            .output()
+            .unwrap();
         if !install.status.success() {
-            failures.push(format!("{name}: install failed: {}", String::from_utf8_lossy(&install.stderr)));
+            failures.push(format!(
+                "{name}: install failed: {}",
+                String::from_utf8_lossy(&install.stderr)
+            ));
             continue;
         }
-        let listed: Value =
-            serde_json::from_slice(&pylua().args(["list", "--json", "--tree", tree]).output().unwrap().stdout).unwrap();
+        let listed: Value = serde_json::from_slice(
+            &pylua()
+                .args(["list", "--json", "--tree", tree])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
         let modules: Vec<String> = listed["result"]["packages"]
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|p| p["modules"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+            .flat_map(|p| {
+                p["modules"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let mut loaded = 0;
         for module in &modules {
             let code = format!("local ok, err = pcall(require, {module:?}) if not ok then error(err, 0) end return 'ok'");
-            let run = pylua().args(["eval", "--tree", tree, &code]).output().unwrap();
+            let run = pylua()
+                .args(["eval", "--tree", tree, &code])
+                .output()
+                .unwrap();
             if run.status.success() {
                 loaded += 1;
             } else {
-                failures.push(format!("{name}: require '{module}': {}", String::from_utf8_lossy(&run.stderr).trim()));
+                failures.push(format!(
+                    "{name}: require '{module}': {}",
+                    String::from_utf8_lossy(&run.stderr).trim()
+                ));
             }
         }
-        report.push(format!("{name:<18} installed, {loaded}/{} modules load", modules.len()));
+        report.push(format!(
+            "{name:<18} installed, {loaded}/{} modules load",
+            modules.len()
+        ));
     }
-    eprintln!("realrocks on the embedded Lua 5.4:\n  {}", report.join("\n  "));
-    assert!(failures.is_empty(), "failures:\n  {}", failures.join("\n  "));
+    eprintln!(
+        "realrocks on the embedded Lua 5.4:\n  {}",
+        report.join("\n  ")
+    );
+    assert!(
+        failures.is_empty(),
+        "failures:\n  {}",
+        failures.join("\n  ")
+    );
 }
