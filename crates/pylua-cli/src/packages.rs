@@ -2,6 +2,7 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use pylua::interpreters::LuaVersion;
 use pylua::operations::install::{default_jobs, InstallError, InstallOptions, Progress};
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
@@ -25,7 +26,8 @@ pub struct ServerArgs {
     /// Ask only this server (repeatable); the default server is not used.
     #[arg(long = "only-server", value_name = "URL")]
     only: Vec<String>,
-    /// The Lua version packages are for.
+    /// The Lua packages are for: 5.4 (the embedded VM, default), or 5.1, 5.2, 5.3, luajit
+    /// (an interpreter on PATH or installed by `pylua lua install`).
     #[arg(long = "lua", default_value = "5.4", value_name = "VERSION")]
     lua: String,
     /// Use only what is in the download cache; never touch the network.
@@ -37,11 +39,26 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The interpreter asked for with `--lua`, when it is not the embedded 5.4.
+    fn external(&self) -> Result<Option<LuaVersion>, String> {
+        match self.lua.as_str() {
+            "5.4" | "embedded" => Ok(None),
+            other => other
+                .parse::<LuaVersion>()
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     fn options(&self) -> ServerOptions {
+        let lua_version = match self.lua.parse::<LuaVersion>() {
+            Ok(v) => v.api().to_string(),
+            Err(_) => self.lua.clone(),
+        };
         ServerOptions {
             extra: self.servers.clone(),
             only: self.only.clone(),
-            lua_version: self.lua.clone(),
+            lua_version,
             cache_dir: None,
             offline: self.offline,
         }
@@ -144,12 +161,36 @@ pub struct TreeArgs {
 }
 
 impl TreeArgs {
+    /// The tree, with the layout of the one Lua version it holds packages for (5.4 when it
+    /// is empty or holds several).
     pub fn tree(&self) -> Tree {
+        let probe = self.tree_for("5.4");
+        let versions: Vec<String> = std::fs::read_dir(probe.root().join("lib/luarocks"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("rocks-")
+                            .map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match versions.as_slice() {
+            [only] => self.tree_for(only),
+            _ => probe,
+        }
+    }
+
+    /// The tree with the layout of Lua `api` (`share/lua/5.1`…).
+    pub fn tree_for(&self, api: &str) -> Tree {
         Tree::new(
             self.tree
                 .clone()
                 .unwrap_or_else(|| Paths::discover().data.join("tree")),
-            "5.4",
+            api,
         )
     }
 }
@@ -176,16 +217,49 @@ pub fn install(
         });
     }
     let options = args.options();
-    let target = match Target::embedded(options.fetcher().root()) {
-        Ok(t) => t,
+    let external = match args.external() {
+        Ok(v) => v,
         Err(e) => {
-            eprintln!("pylua: cannot write the Lua headers into the cache: {e}");
-            return ExitCode::from(6);
+            eprintln!("pylua: {e}");
+            return ExitCode::from(2);
         }
     };
-    let tree = tree.tree();
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
-    let launcher = format!("'{}' run --tree '{}'", exe.display(), tree.root().display());
+    let (target, tree, launcher) = match external {
+        None => {
+            let target = match Target::embedded(options.fetcher().root()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("pylua: cannot write the Lua headers into the cache: {e}");
+                    return ExitCode::from(6);
+                }
+            };
+            let tree = tree.tree();
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
+            let launcher = format!("'{}' run --tree '{}'", exe.display(), tree.root().display());
+            (target, tree, launcher)
+        }
+        Some(version) => {
+            let target = pylua::interpreters::find(version, &Paths::discover())
+                .map_err(|e| e.to_string())
+                .and_then(|i| Target::interpreter(&i));
+            let target = match target {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("pylua: {e}");
+                    return ExitCode::from(6);
+                }
+            };
+            let tree = tree.tree_for(version.api());
+            let interp = target.interpreter.clone().unwrap_or_default();
+            let launcher = format!(
+                "'{}' -e 'package.path=\"{};\"..package.path package.cpath=\"{};\"..package.cpath'",
+                interp.display(),
+                tree.package_path(),
+                tree.package_cpath()
+            );
+            (target, tree, launcher)
+        }
+    };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(

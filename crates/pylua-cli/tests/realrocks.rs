@@ -1,6 +1,8 @@
 //! The real world: every package of the realrocks mirror (real upstream packages from Debian's
 //! source packages, built by `../shared/realrocks/build-mirror.py`) installed into its own
-//! fresh tree for the embedded Lua 5.4, then every module it installed required in the VM.
+//! fresh tree for the embedded Lua 5.4 and for a Lua 5.1 that pylua provisions itself, then
+//! every module it installed required by that Lua. When LuaRocks is on the machine, it must
+//! list each tree too.
 //!
 //! Opt-in because building the mirror needs Debian's archive: set `PYLUA_REALROCKS` to the
 //! mirror directory (`.ci/run` builds it and does). Without it the test says so and passes.
@@ -9,7 +11,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 #[test]
-fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
+fn every_mirror_package_installs_and_loads_on_the_embedded_5_4_and_a_provisioned_5_1() {
     let Some(mirror) = std::env::var_os("PYLUA_REALROCKS") else {
         eprintln!(
             "realrocks suite skipped: set PYLUA_REALROCKS to a mirror built by build-mirror.py"
@@ -38,13 +40,26 @@ fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
         names.len() >= 10,
         "the mirror has too few packages: {names:?}"
     );
+    pylua().args(["lua", "install", "5.1"]).assert().success();
     let mut report = Vec::new();
     let mut failures = Vec::new();
-    for name in &names {
-        let tree = home.path().join(format!("tree-{name}"));
+    for (lua, name) in ["5.4", "5.1"]
+        .iter()
+        .flat_map(|l| names.iter().map(move |n| (*l, n)))
+    {
+        let tree = home.path().join(format!("tree-{lua}-{name}"));
         let tree = tree.to_str().unwrap();
         let install = pylua()
-            .args(["install", name, "--only-server", &mirror, "--tree", tree])
+            .args([
+                "install",
+                name,
+                "--lua",
+                lua,
+                "--only-server",
+                &mirror,
+                "--tree",
+                tree,
+            ])
             .output()
             .unwrap();
         if !install.status.success() {
@@ -79,25 +94,37 @@ fn every_mirror_package_installs_and_loads_in_the_embedded_vm() {
         for module in &modules {
             let code = format!("local ok, err = pcall(require, {module:?}) if not ok then error(err, 0) end return 'ok'");
             let run = pylua()
-                .args(["eval", "--tree", tree, &code])
+                .args(["eval", "--lua", lua, "--tree", tree, &code])
                 .output()
                 .unwrap();
             if run.status.success() {
                 loaded += 1;
             } else {
                 failures.push(format!(
-                    "{name}: require '{module}': {}",
+                    "{name} on {lua}: require '{module}': {}",
                     String::from_utf8_lossy(&run.stderr).trim()
                 ));
             }
         }
+        // LuaRocks itself reads the tree.
+        if let Ok(out) = std::process::Command::new("luarocks")
+            .args(["--lua-version", lua, "--tree", tree, "list", "--porcelain"])
+            .output()
+        {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !text.lines().any(|l| l.starts_with(&format!("{name}\t"))) {
+                failures.push(format!(
+                    "{name} on {lua}: luarocks list does not show it: {text}"
+                ));
+            }
+        }
         report.push(format!(
-            "{name:<18} installed, {loaded}/{} modules load",
+            "Lua {lua}  {name:<18} installed, {loaded}/{} modules load",
             modules.len()
         ));
     }
     eprintln!(
-        "realrocks on the embedded Lua 5.4:\n  {}",
+        "realrocks (embedded Lua 5.4, provisioned Lua 5.1):\n  {}",
         report.join("\n  ")
     );
     assert!(

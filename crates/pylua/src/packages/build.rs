@@ -60,6 +60,29 @@ impl Target {
     }
 }
 
+impl Target {
+    /// An external interpreter (system or provisioned): C modules compile against its
+    /// headers and take the Lua API from the interpreter that loads them, as LuaRocks does on
+    /// Linux. Fails when the interpreter has no headers.
+    pub fn interpreter(interpreter: &crate::interpreters::Interpreter) -> Result<Target, String> {
+        let incdir = interpreter.include_dir.clone().ok_or_else(|| {
+            format!(
+                "{} at {} has no headers (lua.h), which building C modules needs; `pylua lua install {}` builds one that has them",
+                interpreter.release,
+                interpreter.path.display(),
+                interpreter.version
+            )
+        })?;
+        Ok(Target {
+            lua_version: interpreter.version.api().to_string(),
+            incdir,
+            libdir: None,
+            lualib: None,
+            interpreter: Some(interpreter.path.clone()),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{package}: {message}")]
