@@ -216,12 +216,13 @@ impl VmArgs {
     }
 
     /// Builds the VM; output streams to stdout unless JSON was asked for.
-    fn build(&self, script_dir: Option<PathBuf>) -> Result<AnyVm, VmError> {
+    /// `stdin`: whether the code may read standard input (not in the REPL, which reads it).
+    fn build(&self, script_dir: Option<PathBuf>, stdin: bool) -> Result<AnyVm, VmError> {
         let mut tree = packages::TreeArgs {
             tree: self.tree.clone(),
         }
         .tree();
-        let mut builder = AnyVm::builder().inherit_stdin(true);
+        let mut builder = AnyVm::builder().inherit_stdin(stdin).exit_with_parent(true);
         if let Some(version) = self.lua {
             builder = builder.lua(version);
             // The tree's modules for that version's layout (LuaJIT uses 5.1's).
@@ -324,7 +325,7 @@ fn one_shot(
     print_values: bool,
 ) -> ExitCode {
     let start = Instant::now();
-    let mut vm = match args.build(script_dir) {
+    let mut vm = match args.build(script_dir, true) {
         Ok(vm) => vm,
         Err(e) => return render::fail(&e, args.json),
     };

@@ -10,7 +10,7 @@ use rustyline::DefaultEditor;
 use std::process::ExitCode;
 
 pub fn run(args: &VmArgs) -> ExitCode {
-    let mut vm = match args.build(None) {
+    let mut vm = match args.build(None, false) {
         Ok(vm) => vm,
         Err(e) => return crate::render::fail(&e, false),
     };

@@ -911,3 +911,32 @@ fn the_library_finds_pylua_interpreters_first() {
     assert_eq!(found.origin, Origin::Pylua);
     assert!(Path::new(&found.path).starts_with(home.join("data/interpreters")));
 }
+
+#[test]
+fn an_interpreter_that_is_not_one_is_a_clear_error() {
+    let fake = |path: &str| Interpreter {
+        version: LuaVersion::Lua54,
+        release: "Lua 5.4.0".into(),
+        path: PathBuf::from(path),
+        aliases: Vec::new(),
+        origin: Origin::Path,
+        include_dir: None,
+        library: None,
+    };
+    let err = ProcessVm::builder()
+        .interpreter(fake("/bin/false"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Runtime);
+    assert!(
+        err.message
+            .contains("cannot start a session in the Lua 5.4.0 interpreter '/bin/false': it exited with status 1"),
+        "{err}"
+    );
+    let err = ProcessVm::builder()
+        .interpreter(fake("/nonexistent/lua"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Io);
+    assert!(err.message.contains("cannot start"), "{err}");
+}

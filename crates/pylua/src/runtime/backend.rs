@@ -67,6 +67,7 @@ pub struct AnyVmBuilder {
     package_path: Option<String>,
     package_cpath: Option<String>,
     inherit_stdin: bool,
+    exit_with_parent: bool,
     paths: Option<Paths>,
 }
 
@@ -111,6 +112,11 @@ impl AnyVmBuilder {
     /// Lets a process VM read this process's standard input (the embedded VM always can).
     pub fn inherit_stdin(mut self, inherit: bool) -> Self {
         self.inherit_stdin = inherit;
+        self
+    }
+    /// See [`crate::runtime::ProcessVmBuilder::exit_with_parent`].
+    pub fn exit_with_parent(mut self, exit: bool) -> Self {
+        self.exit_with_parent = exit;
         self
     }
     /// Where to look for pylua's own interpreters (default: [`Paths::discover`]).
@@ -165,7 +171,8 @@ impl AnyVmBuilder {
             .sandbox(self.sandbox)
             .limits(self.limits)
             .output(self.output)
-            .inherit_stdin(self.inherit_stdin);
+            .inherit_stdin(self.inherit_stdin)
+            .exit_with_parent(self.exit_with_parent);
         for dir in self.allowed_dirs {
             b = b.allow_dir(dir);
         }

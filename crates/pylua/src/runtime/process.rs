@@ -78,6 +78,7 @@ pub struct ProcessVmBuilder {
     package_path: Option<String>,
     package_cpath: Option<String>,
     inherit_stdin: bool,
+    exit_with_parent: bool,
 }
 
 impl ProcessVmBuilder {
@@ -119,8 +120,18 @@ impl ProcessVmBuilder {
         self
     }
     /// Lets the interpreter read this process's standard input (`io.read` in a script).
+    /// A terminal is relayed through a pipe: the interpreter runs in a process group of its
+    /// own, which may not read the terminal itself.
     pub fn inherit_stdin(mut self, inherit: bool) -> Self {
         self.inherit_stdin = inherit;
+        self
+    }
+    /// Kills the interpreter when the thread that started it ends (Linux; elsewhere it
+    /// only ends when its requests pipe closes). Right for a command line, whose main thread
+    /// lives as long as the process: Ctrl-C then leaves no interpreter running. Off by
+    /// default, since a library's VM may outlive the thread that built it.
+    pub fn exit_with_parent(mut self, exit: bool) -> Self {
+        self.exit_with_parent = exit;
         self
     }
 
@@ -141,6 +152,7 @@ impl ProcessVmBuilder {
             package_path: self.package_path,
             package_cpath: self.package_cpath,
             inherit_stdin: self.inherit_stdin,
+            exit_with_parent: self.exit_with_parent,
             stream: matches!(self.output, Output::Stream(_)),
         };
         let mut vm = ProcessVm {
@@ -163,6 +175,7 @@ struct Config {
     package_path: Option<String>,
     package_cpath: Option<String>,
     inherit_stdin: bool,
+    exit_with_parent: bool,
     stream: bool,
 }
 
@@ -478,14 +491,15 @@ impl Session {
         };
         let (child_in, requests) = pipe().map_err(cannot)?;
         let (replies, child_out) = pipe().map_err(cannot)?;
+        let stdin = if config.inherit_stdin {
+            stdin_for_child().map_err(cannot)?
+        } else {
+            Stdio::null()
+        };
         let mut cmd = Command::new(&interpreter.path);
         cmd.arg("-e")
             .arg(BOOTSTRAP)
-            .stdin(if config.inherit_stdin {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stdin(stdin)
             .stdout(Stdio::inherit())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -493,16 +507,23 @@ impl Session {
             cmd.env_remove(var);
         }
         let (fd_in, fd_out) = (child_in.as_raw_fd(), child_out.as_raw_fd());
+        let exit_with_parent = config.exit_with_parent;
         let address_space = config
             .limits
             .memory
             .map(|m| m.saturating_add(ADDRESS_SPACE_SLACK) as libc::rlim_t);
-        // Between fork and exec only async-signal-safe calls: dup2 and setrlimit.
+        // Between fork and exec only async-signal-safe calls: dup2, prctl and setrlimit.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::dup2(fd_in, 3) < 0 || libc::dup2(fd_out, 4) < 0 {
                     return Err(io::Error::last_os_error());
                 }
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                if exit_with_parent {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                }
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                let _ = exit_with_parent;
                 let no_core = libc::rlimit {
                     rlim_cur: 0,
                     rlim_max: 0,
@@ -543,14 +564,16 @@ impl Session {
         match hello {
             Ok((b'h', _)) => Ok(session),
             Ok(_) | Err(_) => {
-                let mut e = session.lost(interpreter, &config.limits);
-                e.message = format!(
-                    "cannot start a session in the {} interpreter '{}': {}",
+                let (_, how, tail) = session.end();
+                let message = format!(
+                    "cannot start a session in the {} interpreter '{}': it {how}",
                     interpreter.release,
                     interpreter.path.display(),
-                    e.message
                 );
-                Err(e)
+                Err(VmError::new(
+                    ErrorKind::Runtime,
+                    with_stderr(message, &tail),
+                ))
             }
         }
     }
@@ -569,20 +592,8 @@ impl Session {
     }
 
     /// The error for an interpreter that went away: how it ended and its last words.
-    fn lost(mut self, interpreter: &Interpreter, limits: &Limits) -> VmError {
-        // A crash may still be in progress: give it a moment to finish before the kill.
-        let ended = wait_briefly(&self.child, Duration::from_millis(200));
-        self.kill();
-        let status = if ended {
-            self.child.try_wait().ok().flatten()
-        } else {
-            None
-        };
-        let tail = self.stderr.wait_tail(Duration::from_millis(200));
-        let how = match status {
-            Some(s) => describe_exit(s),
-            None => "stopped answering".to_string(),
-        };
+    fn lost(self, interpreter: &Interpreter, limits: &Limits) -> VmError {
+        let (status, how, tail) = self.end();
         let out_of_memory = tail.contains("not enough memory")
             || status.and_then(|s| s.signal()).is_some_and(|sig| {
                 [libc::SIGSEGV, libc::SIGABRT, libc::SIGBUS, libc::SIGKILL].contains(&sig)
@@ -602,12 +613,34 @@ impl Session {
                 limit_error(ErrorKind::MemoryLimit, limits).message
             );
         }
-        let tail = tail.trim();
-        if !tail.is_empty() {
-            message.push_str(&format!("\nits last output on stderr:\n{tail}"));
-        }
-        VmError::new(kind, message)
+        VmError::new(kind, with_stderr(message, &tail))
     }
+
+    /// Ends the interpreter: how it went (exit status, in words) and its last stderr.
+    fn end(mut self) -> (Option<ExitStatus>, String, String) {
+        // A crash may still be in progress: give it a moment to finish before the kill.
+        let ended = wait_briefly(&self.child, Duration::from_millis(200));
+        self.kill();
+        let status = if ended {
+            self.child.try_wait().ok().flatten()
+        } else {
+            None
+        };
+        let tail = self.stderr.wait_tail(Duration::from_millis(200));
+        let how = match status {
+            Some(s) => describe_exit(s),
+            None => "stopped answering".to_string(),
+        };
+        (status, how, tail)
+    }
+}
+
+fn with_stderr(mut message: String, tail: &str) -> String {
+    let tail = tail.trim();
+    if !tail.is_empty() {
+        message.push_str(&format!("\nits last output on stderr:\n{tail}"));
+    }
+    message
 }
 
 /// Waits a little for a child to end, without reaping it.
@@ -806,6 +839,43 @@ impl StderrTail {
             .unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&state.0).into_owned()
     }
+}
+
+/// Standard input for an interpreter that may read ours. Pipes and files are passed as they
+/// are; a terminal is relayed by one thread per process into a pipe for the newest
+/// interpreter (a background process group reading the terminal would be stopped).
+fn stdin_for_child() -> io::Result<Stdio> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Once;
+    static TARGET: Mutex<Option<File>> = Mutex::new(None);
+    static RELAY: Once = Once::new();
+    static ENDED: AtomicBool = AtomicBool::new(false);
+    if unsafe { libc::isatty(0) } == 0 {
+        return Ok(Stdio::inherit());
+    }
+    if ENDED.load(Ordering::Relaxed) {
+        return Ok(Stdio::null());
+    }
+    let (read, write) = pipe()?;
+    *TARGET.lock().unwrap_or_else(|e| e.into_inner()) = Some(File::from(write));
+    RELAY.call_once(|| {
+        std::thread::spawn(|| {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match io::stdin().read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if let Some(target) = TARGET.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    let _ = target.write_all(&buf[..n]);
+                }
+            }
+            ENDED.store(true, Ordering::Relaxed);
+            // End of input: the interpreter reads end-of-file too.
+            TARGET.lock().unwrap_or_else(|e| e.into_inner()).take();
+        });
+    });
+    Ok(Stdio::from(read))
 }
 
 /// A pipe whose ends are closed on exec and numbered above the fds the child gets (3, 4).
