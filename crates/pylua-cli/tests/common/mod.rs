@@ -124,6 +124,19 @@ impl RockServer {
         std::fs::write(self.dir.join("manifest"), out).unwrap();
         self
     }
+
+    /// Also writes `manifest-5.1` … `manifest-5.4`, which LuaRocks wants from a local server.
+    pub fn publish_versioned(&self) -> &Self {
+        self.publish();
+        for v in ["5.1", "5.2", "5.3", "5.4"] {
+            std::fs::copy(
+                self.dir.join("manifest"),
+                self.dir.join(format!("manifest-{v}")),
+            )
+            .unwrap();
+        }
+        self
+    }
 }
 
 /// A `.tar.gz` of `files` under `dir/`.
