@@ -585,6 +585,10 @@ fn build_luajit(
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
         .env_remove("MAKELEVEL");
+    if cfg!(target_os = "macos") && std::env::var_os("MACOSX_DEPLOYMENT_TARGET").is_none() {
+        // LuaJIT's Makefile refuses to guess it.
+        cmd.env("MACOSX_DEPLOYMENT_TARGET", "11.0");
+    }
     // The final directory is compiled in, so `require "jit.v"` finds share/luajit-2.1. Make
     // can't quote it, so an unusual path goes without (only the jit.* tools miss it).
     let prefix = dest.to_string_lossy();
