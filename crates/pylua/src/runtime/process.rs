@@ -1032,6 +1032,13 @@ mod tests {
     }
 
     #[test]
+    fn vms_move_between_threads() {
+        fn is_send<T: Send>() {}
+        is_send::<ProcessVm>();
+        is_send::<crate::runtime::AnyVm>();
+    }
+
+    #[test]
     fn requests_are_framed() {
         assert_eq!(
             encode_request(b'x', &[b"=eval", b"return 1"]),
