@@ -95,9 +95,21 @@ pub fn fail(e: &VmError, json_output: bool) -> ExitCode {
 /// `pylua info`.
 pub fn info(json_output: bool) {
     let paths = pylua::paths::Paths::discover();
+    let interpreters = pylua::interpreters::discover(&paths);
+    let mut backends = vec![json!({"name": "embedded", "lua": LUA_RELEASE, "available": true})];
+    for i in &interpreters {
+        backends.push(json!({
+            "name": "process",
+            "lua": i.release,
+            "version": i.version,
+            "path": i.path,
+            "origin": i.origin,
+            "headers": i.include_dir.is_some(),
+        }));
+    }
     let doc = json!({
         "pylua": env!("CARGO_PKG_VERSION"),
-        "backends": [{"name": "embedded", "lua": LUA_RELEASE, "available": true}],
+        "backends": backends,
         "sandboxes": ["none", "standard", "strict"],
         "paths": paths,
     });
@@ -108,6 +120,26 @@ pub fn info(json_output: bool) {
     println!("pylua {}", env!("CARGO_PKG_VERSION"));
     println!("backends:");
     println!("  embedded  {LUA_RELEASE} (compiled in, always available)");
+    for i in &interpreters {
+        println!(
+            "  process   {} ({}, {}{})",
+            i.release,
+            i.path.display(),
+            if i.origin == pylua::interpreters::Origin::Pylua {
+                "installed by pylua"
+            } else {
+                "on PATH"
+            },
+            if i.include_dir.is_some() {
+                ", can build C modules"
+            } else {
+                ""
+            }
+        );
+    }
+    if interpreters.is_empty() {
+        println!("  process   none found (`pylua lua install 5.1|5.2|5.3|5.4|luajit` builds one)");
+    }
     println!("sandboxes:  none, standard, strict");
     println!("paths:");
     println!("  config    {}", paths.config.display());
