@@ -281,47 +281,39 @@ fn find_externals(
             Some(b) => vec![Path::new(b).join("lib")],
             None => LIB_DIRS.iter().map(PathBuf::from).collect(),
         };
-        let mut incdir = incdirs.first().cloned().unwrap_or_default();
-        let mut libdir = libdirs.first().cloned().unwrap_or_default();
-        if let Some(header) = spec.get("header") {
-            incdir = incdirs
-                .iter()
-                .find(|d| d.join(header).is_file())
+        // The first directory holding one of `files`, or an error naming what and where.
+        let find = |dirs: &[PathBuf], files: &[String], what: String| {
+            dirs.iter()
+                .find(|d| files.iter().any(|f| d.join(f).is_file()))
                 .cloned()
                 .ok_or_else(|| BuildError::MissingExternal {
                     package: package.into(),
                     name: name.clone(),
-                    what: format!("header {header}"),
-                    looked: incdirs
+                    what,
+                    looked: dirs
                         .iter()
                         .map(|d| d.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
                     var: format!("{var}_DIR"),
-                })?;
-        }
-        if let Some(library) = spec.get("library") {
-            let candidates = [
-                format!("lib{library}.so"),
-                format!("lib{library}.a"),
-                library.clone(),
-            ];
-            libdir = libdirs
-                .iter()
-                .find(|d| candidates.iter().any(|c| d.join(c).is_file()))
-                .cloned()
-                .ok_or_else(|| BuildError::MissingExternal {
-                    package: package.into(),
-                    name: name.clone(),
-                    what: format!("library {library}"),
-                    looked: libdirs
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    var: format!("{var}_DIR"),
-                })?;
-        }
+                })
+        };
+        let incdir = match spec.get("header") {
+            Some(header) => find(&incdirs, &[header.clone()], format!("header {header}"))?,
+            None => incdirs.first().cloned().unwrap_or_default(),
+        };
+        let libdir = match spec.get("library") {
+            Some(library) => find(
+                &libdirs,
+                &[
+                    format!("lib{library}.so"),
+                    format!("lib{library}.a"),
+                    library.clone(),
+                ],
+                format!("library {library}"),
+            )?,
+            None => libdirs.first().cloned().unwrap_or_default(),
+        };
         vars.insert(format!("{var}_INCDIR"), incdir.display().to_string());
         vars.insert(format!("{var}_LIBDIR"), libdir.display().to_string());
         vars.insert(
