@@ -311,6 +311,11 @@ struct Watchdog {
 struct Timers {
     next_id: u64,
     pending: BTreeMap<(Instant, u64), Arc<Guard>>,
+    /// What the watchdog sleeps until: `None` while it is awake, `Some(None)` while it waits
+    /// for any timer. A new deadline wakes it only when it is earlier than that, so a host
+    /// running many short snippets under one timeout wakes it about once per timeout, not
+    /// once per snippet.
+    asleep_until: Option<Option<Instant>>,
 }
 
 /// A registered deadline; dropping it disarms the timer.
@@ -366,12 +371,16 @@ fn watch(dog: &'static Watchdog) {
     loop {
         let now = Instant::now();
         match timers.pending.first_key_value() {
-            None => timers = dog.wake.wait(timers).unwrap_or_else(|e| e.into_inner()),
+            None => {
+                timers.asleep_until = Some(None);
+                timers = dog.wake.wait(timers).unwrap_or_else(|e| e.into_inner());
+            }
             Some((&(at, _), _)) if at <= now => {
                 let (_, guard) = timers.pending.pop_first().expect("first entry exists");
                 guard.fire(Abort::Timeout);
             }
             Some((&(at, _), _)) => {
+                timers.asleep_until = Some(Some(at));
                 timers = dog
                     .wake
                     .wait_timeout(timers, at - now)
@@ -379,5 +388,6 @@ fn watch(dog: &'static Watchdog) {
                     .0;
             }
         }
+        timers.asleep_until = None;
     }
 }
