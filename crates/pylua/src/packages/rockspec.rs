@@ -3,7 +3,7 @@
 //! (`platforms = { unix = {...} }`) are merged for the running platform, as LuaRocks does.
 
 use super::version::{Constraints, Version, VersionError};
-use crate::runtime::{Limits, Sandbox, Vm};
+use crate::runtime::{Limits, Sandbox, Vm, VmError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -195,9 +195,8 @@ impl Rockspec {
         let chunk = Path::new(file)
             .file_name()
             .map_or(file.to_string(), |n| n.to_string_lossy().into_owned());
-        vm.exec(source, &chunk).map_err(|e| err(e.to_string()))?;
-        let get = |name: &str| vm.get_global(name).unwrap_or(Value::Null);
-        let globals: Map<String, Value> = [
+        run_chunk(&mut vm, source, &chunk).map_err(|e| err(e.to_string()))?;
+        const FIELDS: [&str; 12] = [
             "rockspec_format",
             "package",
             "version",
@@ -210,12 +209,113 @@ impl Rockspec {
             "external_dependencies",
             "build",
             "test",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), get(k)))
-        .collect();
+        ];
+        check_size(vm.lua(), &FIELDS).map_err(err)?;
+        let get = |name: &str| vm.get_global(name).unwrap_or(Value::Null);
+        let globals: Map<String, Value> = FIELDS.iter().map(|k| (k.to_string(), get(k))).collect();
         from_globals(globals).map_err(err)
     }
+}
+
+/// Runs the rockspec chunk under the VM's limits and drops what it returns: a rockspec
+/// returns nothing, and reading a returned value would go through the unbounded conversion
+/// [`check_size`] guards the fields against.
+fn run_chunk(vm: &mut Vm, source: &str, chunk: &str) -> Result<(), VmError> {
+    const ENTRY: &str = "__pylua_rockspec_chunk";
+    let lua = vm.lua();
+    let compiled = lua
+        .load(source)
+        .set_name(format!("={chunk}"))
+        .set_mode(mlua::ChunkMode::Text)
+        .into_function();
+    let Ok(function) = compiled else {
+        // The VM compiles it again and reports the error in its own words.
+        return vm.exec(source, chunk).map(drop);
+    };
+    let internal = |e: mlua::Error| VmError::new(crate::runtime::ErrorKind::Runtime, e.to_string());
+    let entry: mlua::Function = lua
+        .load("local f = ... return function() f() end")
+        .set_mode(mlua::ChunkMode::Text)
+        .call(function)
+        .map_err(internal)?;
+    lua.globals().raw_set(ENTRY, entry).map_err(internal)?;
+    let result = vm.call(ENTRY, &[]).map(drop);
+    vm.lua()
+        .globals()
+        .raw_set(ENTRY, mlua::Value::Nil)
+        .map_err(internal)?;
+    result
+}
+
+/// How many values, and how many bytes of strings and keys, the fields of a rockspec may
+/// add up to once read. Real rockspecs have a few hundred values; a table that refers to
+/// another several times is read once per reference, so a few lines of Lua can describe
+/// more values than memory holds (`for i = 1, 40 do t = { t, t } end`).
+const MAX_VALUES: usize = 1_000_000;
+const MAX_BYTES: usize = 32 << 20;
+/// Tables deeper than this are not read (the runtime's conversion stops at the same depth).
+const MAX_READ_DEPTH: usize = 64;
+
+/// Errors when reading the `fields` globals would take more than [`MAX_VALUES`] values or
+/// [`MAX_BYTES`] bytes, counting each table as often as it is referred to, as reading does.
+fn check_size(lua: &mlua::Lua, fields: &[&str]) -> Result<(), String> {
+    struct Walk {
+        values: usize,
+        bytes: usize,
+        path: Vec<usize>,
+    }
+    impl Walk {
+        fn add(&mut self, values: usize, bytes: usize) -> Result<(), ()> {
+            self.values += values;
+            self.bytes += bytes;
+            if self.values > MAX_VALUES || self.bytes > MAX_BYTES {
+                return Err(());
+            }
+            Ok(())
+        }
+        fn value(&mut self, v: &mlua::Value) -> Result<(), ()> {
+            match v {
+                mlua::Value::String(s) => self.add(1, s.as_bytes().len()),
+                mlua::Value::Table(t) => {
+                    let id = t.to_pointer() as usize;
+                    if self.path.len() >= MAX_READ_DEPTH || self.path.contains(&id) {
+                        return self.add(1, 16);
+                    }
+                    self.add(1, 0)?;
+                    self.path.push(id);
+                    for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
+                        let Ok((k, v)) = pair else { continue };
+                        // Keys are read as strings, a table key as its type name.
+                        match k {
+                            mlua::Value::String(s) => self.add(1, s.as_bytes().len())?,
+                            _ => self.add(1, 16)?,
+                        }
+                        self.value(&v)?;
+                    }
+                    self.path.pop();
+                    Ok(())
+                }
+                _ => self.add(1, 16),
+            }
+        }
+    }
+    let mut walk = Walk {
+        values: 0,
+        bytes: 0,
+        path: Vec::new(),
+    };
+    for field in fields {
+        let Ok(value) = lua.globals().raw_get::<mlua::Value>(*field) else {
+            continue;
+        };
+        if walk.value(&value).is_err() {
+            return Err(format!(
+                "field '{field}' is too large to read (the fields may hold at most {MAX_VALUES} values and {} MiB of text, counting a table once for each reference to it)",
+                MAX_BYTES >> 20
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn from_globals(mut g: Map<String, Value>) -> Result<Rockspec, String> {
@@ -274,6 +374,14 @@ fn from_globals(mut g: Map<String, Value>) -> Result<Rockspec, String> {
 fn apply_platforms(value: &mut Value) {
     let Value::Object(map) = value else { return };
     if let Some(Value::Object(mut per_platform)) = map.remove("platforms") {
+        // A list with a `platforms` key arrives as an object with keys "1".."n": make it a
+        // list again so a platform's entries are added to it, not put in its place.
+        if !map.is_empty() && (1..=map.len()).all(|i| map.contains_key(&i.to_string())) {
+            let items = (1..=map.len())
+                .filter_map(|i| map.remove(&i.to_string()))
+                .collect();
+            *value = Value::Array(items);
+        }
         for name in platforms() {
             if let Some(overrides) = per_platform.remove(name) {
                 merge(value, overrides);
@@ -680,11 +788,68 @@ build = {
     }
 
     #[test]
+    fn platform_entries_extend_a_list() {
+        let r = Rockspec::parse(
+            r#"package = "p" version = "1.0-1" source = { url = "x" }
+               dependencies = { "lua >= 5.1", "base", platforms = { unix = { "luaposix >= 33" }, win32 = { "winapi" } } }"#,
+            "p-1.0-1.rockspec",
+        )
+        .unwrap();
+        let names: Vec<&str> = r.dependencies.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, vec!["lua", "base", "luaposix"]);
+    }
+
+    #[test]
     fn dependency_names_are_lower_cased_and_constraints_parsed() {
         let d = Dependency::parse("LPeg >= 1.0, < 2").unwrap();
         assert_eq!(d.name, "lpeg");
         assert_eq!(d.to_string(), "lpeg >= 1.0, < 2");
         assert!(Dependency::parse(">= 1").is_err());
+    }
+
+    #[test]
+    fn fields_too_large_to_read_are_an_error_not_a_hang() {
+        const HEAD: &str = "package = 'x' version = '1.0-1' source = { url = 'u' }\n";
+        // A table referred to twice per level is read 2^40 times: this hung the rockspec
+        // fuzz target (a timeout), as did the same value returned by the chunk.
+        let e = Rockspec::parse(
+            &format!("{HEAD}local t = {{}} for i = 1, 40 do t = {{ t, t }} end build = t"),
+            "x-1.0-1.rockspec",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("field 'build' is too large"), "{e}");
+        let r = Rockspec::parse(
+            &format!("{HEAD}local t = {{}} for i = 1, 40 do t = {{ t, t }} end return t"),
+            "x-1.0-1.rockspec",
+        )
+        .unwrap();
+        assert_eq!(r.package, "x");
+        // One 1 MB string in 100000 places fits the VM's memory but not a reader's (an
+        // out-of-memory in the fuzz target).
+        let e = Rockspec::parse(
+            &format!(
+                "{HEAD}local s = ('x'):rep(1000000) description = {{ labels = {{}} }}
+                 for i = 1, 100000 do description.labels[i] = s end"
+            ),
+            "x-1.0-1.rockspec",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("field 'description' is too large"),
+            "{e}"
+        );
+        // Shared tables and cycles of ordinary size still read.
+        let r = Rockspec::parse(
+            &format!(
+                "{HEAD}local d = {{ 'NDEBUG' }}
+                 build = {{ modules = {{ a = {{ sources = {{ 'a.c' }}, defines = d }},
+                                        b = {{ sources = {{ 'b.c' }}, defines = d }} }} }}
+                 build.self = build"
+            ),
+            "x-1.0-1.rockspec",
+        )
+        .unwrap();
+        assert_eq!(r.build.modules.len(), 2);
     }
 
     #[test]

@@ -147,13 +147,29 @@ impl Version {
         self.cmp_components(other) == Ordering::Equal
     }
 
-    /// The same components with a revision bound: the first or last version of this
-    /// version's block of revisions (used to build ranges).
+    /// The same components with a revision bound: the last version of this version's block
+    /// of revisions (used to build ranges).
     fn with_revision(&self, revision: i64) -> Version {
         Version {
             text: self.text.clone(),
             components: self.components.clone(),
             revision: Some(revision),
+        }
+    }
+
+    /// The same release without a revision: the first version of its block (`1.0-1` → `1.0`).
+    fn without_revision(&self) -> Version {
+        let text = match self.revision {
+            Some(_) => self
+                .text
+                .rsplit_once('-')
+                .map_or(&*self.text, |(main, _)| main),
+            None => &self.text,
+        };
+        Version {
+            text: text.to_string(),
+            components: self.components.clone(),
+            revision: None,
         }
     }
 
@@ -179,14 +195,26 @@ impl Version {
                 || self.revision == wanted.revision)
     }
 
-    /// The smallest version above every version that `~> self` accepts: the last component
-    /// plus one (`1.2` → `1.3`).
-    fn pessimistic_upper(&self) -> Version {
-        let mut components = self.components.clone();
-        if let Some(last) = components.last_mut() {
+    /// The versions `~> self` accepts, as a half-open range `[low, high)` of the total order:
+    /// every version whose leading components are this one's. Components after them can be
+    /// negative (`2.0rc1` is `2, 0, rc, 1`, and `~> 2` accepts it) and need not be whole
+    /// numbers (a word counts as its first letter's code / 1000), so `low` is this version
+    /// followed by a component below all others (-∞), and `high` is the same with the last
+    /// component raised to the next value a component can take, also followed by -∞. Its
+    /// text reads as the last component plus one (`1.2` → `1.3`).
+    fn pessimistic_bounds(&self) -> (Version, Version) {
+        let mut low = self.components.clone();
+        low.push(f64::NEG_INFINITY);
+        let mut high = self.components.clone();
+        if let Some(last) = high.last_mut() {
+            *last = next_up(*last);
+        }
+        high.push(f64::NEG_INFINITY);
+        let mut shown = self.components.clone();
+        if let Some(last) = shown.last_mut() {
             *last += 1.0;
         }
-        let text = components
+        let text = shown
             .iter()
             .map(|c| {
                 if c.fract() == 0.0 {
@@ -197,19 +225,41 @@ impl Version {
             })
             .collect::<Vec<_>>()
             .join(".");
-        Version {
-            text,
-            components,
-            revision: Some(i64::MIN),
-        }
+        (
+            Version {
+                text: self.text.clone(),
+                components: low,
+                revision: None,
+            },
+            Version {
+                text,
+                components: high,
+                revision: None,
+            },
+        )
     }
 }
 
-/// A total order for the resolver: components, then revision (missing = 0).
+/// The smallest `f64` above `x` (`f64::next_up`, which needs a newer Rust than this crate).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+/// A total order for the resolver: components, then revision, a version without a revision
+/// (`5.4`, as the Lua version is given) coming just before the revisions of its release.
+/// It is a point of its own, not revision 0 (`1.0` ≠ `1.0-0`): LuaRocks compares revisions
+/// only when both versions have one, so `== 1.0-1` accepts `1.0` but not `1.0-0`.
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         self.cmp_components(other)
-            .then(self.revision.unwrap_or(0).cmp(&other.revision.unwrap_or(0)))
+            .then(self.revision.cmp(&other.revision))
     }
 }
 impl PartialOrd for Version {
@@ -228,7 +278,7 @@ impl std::hash::Hash for Version {
         for c in &self.components {
             c.to_bits().hash(state);
         }
-        self.revision.unwrap_or(0).hash(state);
+        self.revision.hash(state);
     }
 }
 
@@ -416,22 +466,36 @@ impl FromStr for Constraints {
 /// A set of versions as the resolver sees it.
 pub type Range = version_ranges::Ranges<Version>;
 
-/// The set of versions a constraint accepts. A constraint version without a revision
-/// stands for its whole block of revisions, which is how LuaRocks compares them.
+/// The set of versions a constraint accepts. LuaRocks compares revisions only when both
+/// versions have one, so the versions equal to a constraint version without a revision are
+/// its whole block of revisions (from the release without a revision to the last revision),
+/// and those equal to one with a revision are that version and the release without a
+/// revision (`== 1.0-1` and `>= 1.0-1` accept `1.0`, `< 1.0-1` does not).
 fn constraint_range(c: &Constraint) -> Range {
     let v = &c.version;
-    let (first, last) = match v.revision {
-        Some(_) => (v.clone(), v.clone()),
-        None => (v.with_revision(i64::MIN), v.with_revision(i64::MAX)),
+    let (equal, last) = match v.revision {
+        None => {
+            let last = v.with_revision(i64::MAX);
+            (Range::between_inclusive(v.clone(), last.clone()), last)
+        }
+        Some(_) => (
+            Range::singleton(v.clone()).union(&Range::singleton(v.without_revision())),
+            v.clone(),
+        ),
     };
+    let below = Range::strictly_lower_than(v.clone()).intersection(&equal.complement());
+    let above = Range::strictly_higher_than(last);
     match c.op {
-        Op::Eq => Range::between_inclusive(first, last),
-        Op::Ne => Range::between_inclusive(first, last).complement(),
-        Op::Ge => Range::higher_than(first),
-        Op::Gt => Range::strictly_higher_than(last),
-        Op::Le => Range::lower_than(last),
-        Op::Lt => Range::strictly_lower_than(first),
-        Op::Pessimistic => Range::between(v.with_revision(i64::MIN), v.pessimistic_upper()),
+        Op::Eq => equal,
+        Op::Ne => equal.complement(),
+        Op::Lt => below,
+        Op::Ge => below.complement(),
+        Op::Gt => above,
+        Op::Le => above.complement(),
+        Op::Pessimistic => {
+            let (low, high) = v.pessimistic_bounds();
+            Range::between(low, high)
+        }
     }
 }
 
@@ -518,6 +582,63 @@ mod tests {
                 "range: {version} {constraint}"
             );
         }
+    }
+
+    /// Asserts LuaRocks' rule and the resolver's range both give `expected`.
+    fn check(constraint: &str, version: &str, expected: bool) {
+        assert_eq!(
+            c(constraint).matches(&v(version)),
+            expected,
+            "{version} {constraint}"
+        );
+        assert_eq!(
+            c(constraint).to_range().contains(&v(version)),
+            expected,
+            "range: {version} {constraint}"
+        );
+    }
+
+    #[test]
+    fn pessimistic_range_is_exactly_the_leading_components() {
+        // Found by the constraint fuzzer: `~> 2` accepts `2.0rc1` (2, 0, rc, 1), which
+        // sorts below `2`, and `~> r` (r counts as 0.114) accepted `1.0` in its range.
+        check("~> 2", "2.0rc1-1", true);
+        check("~>2", "2.0alpha", true);
+        check("~> 2", "3.0rc1-1", false);
+        check("~> 1.2", "1.2rc1-1", true);
+        check("~> 1.2", "1.3rc1-1", false);
+        check("~> 1.2", "1.2.9-3", true);
+        check("~>r", "1.0-1", false);
+        check("~>r", "r.5", true);
+        check("~> 0", "a", false);
+        check("~> 0", "0.9rc2", true);
+        check("~> scm", "scm-1", true);
+        check("~> rc", "0", false);
+        let range = c("~> 1.2").to_range();
+        assert!(range.contains(&v("1.2")) && !range.contains(&v("1.3")));
+    }
+
+    #[test]
+    fn a_version_without_revision_equals_every_revision() {
+        // Found by the constraint fuzzer: `0-1` (`== 0-1`) accepts `0` in LuaRocks (it
+        // compares revisions only when both versions have one) but its range did not, as
+        // `0` sorted as `0-0`.
+        check("0-1", "0", true);
+        check("== 5.4-1", "5.4", true);
+        check("== 5.4-2", "5.4", true);
+        check("~= 5.4-1", "5.4", false);
+        check(">= 5.4-1", "5.4", true);
+        check("> 5.4-0", "5.4", false);
+        check("<= 5.4-1", "5.4", true);
+        check("< 5.4-1", "5.4", false);
+        check("< 5.4-1", "5.3", true);
+        check(">= 00, != 0-1", "0", false);
+        // An explicit revision 0 is a revision like any other.
+        check("== 1.0-1", "1.0-0", false);
+        check("< 1.0-1", "1.0-0", true);
+        check("== 1.0-0", "1.0", true);
+        assert_ne!(v("1.0"), v("1.0-0"));
+        assert!(v("1.0") < v("1.0-0") && v("1.0-0") < v("1.0-1"));
     }
 
     #[test]
