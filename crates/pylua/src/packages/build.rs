@@ -299,7 +299,11 @@ fn find_externals(
                 })
         };
         let incdir = match spec.get("header") {
-            Some(header) => find(&incdirs, &[header.clone()], format!("header {header}"))?,
+            Some(header) => find(
+                &incdirs,
+                std::slice::from_ref(header),
+                format!("header {header}"),
+            )?,
             None => incdirs.first().cloned().unwrap_or_default(),
         };
         let libdir = match spec.get("library") {

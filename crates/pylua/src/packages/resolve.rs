@@ -294,8 +294,23 @@ impl DependencyProvider for Provider<'_> {
 
 /// Renders a set of versions in LuaRocks' constraint syntax; empty for "any version".
 pub fn describe_range(range: &Range) -> String {
+    let segments: Vec<(&Bound<Version>, &Bound<Version>)> = range.iter().collect();
     let mut parts = Vec::new();
-    for (lo, hi) in range.iter() {
+    for (i, &(lo, hi)) in segments.iter().enumerate() {
+        // A release without a revision (`1.0`) sits just below its revisions and LuaRocks
+        // treats it as equal to them; next to a segment of the same release it adds nothing
+        // a reader needs (`== 1.0-1`, not `1.0 or 1.0-1`).
+        if let (Bound::Included(a), Bound::Included(b)) = (lo, hi) {
+            let next_same = segments
+                .get(i + 1)
+                .is_some_and(|(next_lo, _)| match next_lo {
+                    Bound::Included(n) | Bound::Excluded(n) => n.same_release(a),
+                    Bound::Unbounded => false,
+                });
+            if a == b && a.revision().is_none() && next_same {
+                continue;
+            }
+        }
         let part = match (lo, hi) {
             (Bound::Unbounded, Bound::Unbounded) => return String::new(),
             (Bound::Included(a), Bound::Included(b)) if a.same_release(b) => {
@@ -658,5 +673,29 @@ mod tests {
             );
         }
         assert_eq!(first.install_order(), vec!["d", "b", "c", "app"]);
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::describe_range;
+    use crate::packages::version::Constraints;
+
+    #[test]
+    fn ranges_read_as_constraints() {
+        for (c, expected) in [
+            // One exact version reads as itself: "foo 1.0-1 depends on …".
+            ("== 1.0-1", "1.0-1"),
+            (">= 1.0-1", ">= 1.0-1"),
+            ("~> 1.2", ">= 1.2, < 1.3"),
+            ("< 2", "< 2"),
+            ("== 1.0", "== 1.0"),
+            ("~= 1.0", "< 1.0 or > 1.0"),
+            (">= 1.0, < 2.0", ">= 1.0, < 2.0"),
+            ("", ""),
+        ] {
+            let r = Constraints::parse(c).unwrap().to_range();
+            assert_eq!(describe_range(&r), expected, "{c}");
+        }
     }
 }
