@@ -236,3 +236,16 @@ fn a_vm_without_limits_is_not_slowed_by_others_timers() {
         .unwrap();
     assert_eq!(v, vec![json!(3000000)]);
 }
+
+#[test]
+fn a_result_shared_exponentially_many_times_is_truncated_not_a_hang() {
+    let mut vm = Vm::new().unwrap();
+    let values = vm
+        .eval("local t = {} for i = 1, 40 do t = { t, t } end return t")
+        .unwrap();
+    let text = values[0].to_string();
+    assert!(text.contains("<truncated>"), "{}", &text[..100]);
+    // Cycles are cut too.
+    let values = vm.eval("local t = {} t.self = t return t").unwrap();
+    assert_eq!(values[0], json!({"self": "<cycle>"}));
+}

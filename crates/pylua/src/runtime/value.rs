@@ -9,6 +9,17 @@ use std::fmt::Write;
 /// Tables nested deeper than this are cut off (cycles are detected separately).
 const MAX_DEPTH: usize = 64;
 
+/// A value shared many times is copied each time into JSON, so `t = {t, t}` forty times over
+/// would be 2^40 nodes: conversion stops after this many values or this much text, and what
+/// is left becomes a `"<truncated>"` marker.
+const MAX_NODES: usize = 1_000_000;
+const MAX_TEXT: usize = 64 << 20;
+
+struct Budget {
+    nodes: usize,
+    text: usize,
+}
+
 /// Converts a Lua value to JSON.
 ///
 /// Rules: `nil` → `null`; integers and floats keep their type (`2` vs `2.0`); strings that are
@@ -19,10 +30,23 @@ const MAX_DEPTH: usize = 64;
 /// becomes `"<cycle>"`.
 pub(crate) fn to_json(value: &Value) -> Json {
     let mut seen = HashSet::new();
-    to_json_inner(value, &mut seen, 0)
+    let mut budget = Budget {
+        nodes: MAX_NODES,
+        text: MAX_TEXT,
+    };
+    to_json_inner(value, &mut seen, 0, &mut budget)
 }
 
-fn to_json_inner(value: &Value, seen: &mut HashSet<usize>, depth: usize) -> Json {
+fn to_json_inner(
+    value: &Value,
+    seen: &mut HashSet<usize>,
+    depth: usize,
+    budget: &mut Budget,
+) -> Json {
+    if budget.nodes == 0 {
+        return Json::String("<truncated>".into());
+    }
+    budget.nodes -= 1;
     match value {
         Value::Nil => Json::Null,
         Value::Boolean(b) => Json::Bool(*b),
@@ -31,7 +55,15 @@ fn to_json_inner(value: &Value, seen: &mut HashSet<usize>, depth: usize) -> Json
             Some(num) => Json::Number(num),
             None => Json::String(format_float(*n)),
         },
-        Value::String(s) => Json::String(s.to_string_lossy().to_string()),
+        Value::String(s) => {
+            let bytes = s.as_bytes();
+            if bytes.len() > budget.text {
+                budget.text = 0;
+                return Json::String("<truncated>".into());
+            }
+            budget.text -= bytes.len();
+            Json::String(String::from_utf8_lossy(&bytes).into_owned())
+        }
         Value::Table(t) => {
             let id = t.to_pointer() as usize;
             if depth >= MAX_DEPTH || !seen.insert(id) {
@@ -49,13 +81,13 @@ fn to_json_inner(value: &Value, seen: &mut HashSet<usize>, depth: usize) -> Json
                 Json::Array(
                     entries
                         .iter()
-                        .map(|(_, v)| to_json_inner(v, seen, depth + 1))
+                        .map(|(_, v)| to_json_inner(v, seen, depth + 1, budget))
                         .collect(),
                 )
             } else {
                 let mut map = Map::new();
                 for (k, v) in &entries {
-                    map.insert(key_string(k), to_json_inner(v, seen, depth + 1));
+                    map.insert(key_string(k), to_json_inner(v, seen, depth + 1, budget));
                 }
                 Json::Object(map)
             };
