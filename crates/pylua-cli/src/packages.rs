@@ -320,7 +320,9 @@ pub fn install(
                     report.lua_version,
                     report.seconds
                 );
-                for p in &report.packages {
+                let mut shown: Vec<_> = report.packages.iter().collect();
+                shown.sort_by(|a, b| a.name.cmp(&b.name));
+                for p in shown {
                     match p.action {
                         "installed" => println!("  + {} {}", p.name, p.version),
                         "upgraded" => println!(

@@ -258,6 +258,51 @@ fn installs_lua_and_c_packages_that_the_embedded_vm_loads() {
 }
 
 #[test]
+fn make_and_command_builds_and_prebuilt_rocks() {
+    let ctx = Ctx::new();
+    let mut s = RockServer::new(&ctx.path("server"));
+    s.package(
+        "viamake",
+        "1.0-1",
+        &[],
+        &[
+            ("mk.lua", "return 'built by make'"),
+            ("Makefile", "all:\n\ttrue\ninstall:\n\tmkdir -p $(LUADIR) && cp mk.lua $(LUADIR)/mk.lua\n"),
+        ],
+        r#"type = "make", install_variables = { LUADIR = "$(LUADIR)" }"#,
+    )
+    .package(
+        "viacmd",
+        "1.0-1",
+        &[],
+        &[("README", "x")],
+        r#"type = "command", build_command = "mkdir -p out && echo \"return 'built by a command'\" > out/c.lua", install = { lua = { cmd = "out/c.lua" } }"#,
+    )
+    .all_rock("prebuilt", "2.0-1", &[("lua/prebuilt.lua", "return 'prebuilt'"), ("lua/prebuilt/util.lua", "return 'util'")]);
+    s.publish();
+    ctx.install(&["viamake", "viacmd", "prebuilt", "--only-server", &s.url()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Installed 3 packages"));
+    ctx.eval("return (require('mk')), (require('cmd')), (require('prebuilt')), (require('prebuilt.util'))")
+        .assert()
+        .success()
+        .stdout("built by make\tbuilt by a command\tprebuilt\tutil\n");
+    // Modules of a prebuilt rock are recorded, so which and remove know them.
+    ctx.pylua()
+        .args(["which", "prebuilt.util", "--tree", &ctx.tree()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("share/lua/5.4/prebuilt/util.lua"));
+    ctx.pylua()
+        .args(["remove", "prebuilt", "viamake", "--tree", &ctx.tree()])
+        .assert()
+        .success();
+    assert!(!ctx.path("tree/share/lua/5.4/prebuilt/util.lua").exists());
+    assert!(!ctx.path("tree/share/lua/5.4/mk.lua").exists());
+}
+
+#[test]
 fn upgrades_remove_and_dependents() {
     let ctx = Ctx::new();
     let s = server(&ctx);

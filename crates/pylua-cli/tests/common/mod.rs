@@ -88,6 +88,32 @@ impl RockServer {
         self.list(name, version, "src")
     }
 
+    /// Adds a prebuilt `.all.rock`: the rockspec plus `files` laid out as installed
+    /// (`lua/…`, `bin/…`).
+    pub fn all_rock(&mut self, name: &str, version: &str, files: &[(&str, &str)]) -> &mut Self {
+        let text = rockspec_with(
+            name,
+            version,
+            &[],
+            "https://example.invalid/none.tar.gz",
+            "none",
+            None,
+            r#"type = "none""#,
+        );
+        let path = self.dir.join(format!("{name}-{version}.all.rock"));
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file(format!("{name}-{version}.rockspec"), opts)
+            .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+        for (p, content) in files {
+            zip.start_file(*p, opts).unwrap();
+            zip.write_all(content.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        self.list(name, version, "all")
+    }
+
     /// Writes a rockspec file with arbitrary text (for broken packages).
     pub fn raw_rockspec(&mut self, name: &str, version: &str, text: &str) -> &mut Self {
         std::fs::write(self.dir.join(format!("{name}-{version}.rockspec")), text).unwrap();

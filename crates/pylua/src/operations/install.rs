@@ -390,7 +390,7 @@ fn prepare(
                     .map_err(|e| e.to_string())?;
             }
         }
-        build::Built::default()
+        build::scan(&stage)
     } else {
         let built = build::build(&rockspec, &source_dir, &stage, &options.target)
             .map_err(|e| e.to_string())?;

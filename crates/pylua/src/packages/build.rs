@@ -615,6 +615,31 @@ fn install_tables(
     Ok(())
 }
 
+/// What a staging directory that was filled without a build holds (a prebuilt `.all.rock`
+/// or binary rock): its Lua and C modules and its commands.
+pub fn scan(stage: &Path) -> Built {
+    let mut built = Built::default();
+    record_modules(
+        &stage.join("lua"),
+        &stage.join("lua"),
+        "lua",
+        &mut built.modules,
+    );
+    record_modules(
+        &stage.join("lib"),
+        &stage.join("lib"),
+        "so",
+        &mut built.modules,
+    );
+    if let Ok(entries) = fs::read_dir(stage.join("bin")) {
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            built.commands.insert(name.clone(), name);
+        }
+    }
+    built
+}
+
 /// Adds every file under `dir` with extension `ext` as a module (for make/cmake builds).
 fn record_modules(root: &Path, dir: &Path, ext: &str, modules: &mut BTreeMap<String, String>) {
     let Ok(entries) = fs::read_dir(dir) else {
