@@ -509,6 +509,14 @@ fn http_faults_leave_the_tree_intact_and_the_cache_works_offline() {
         "sha256 recorded"
     );
 
+    // The manifest is revalidated, not downloaded again: the server answers 304.
+    ctx.pylua()
+        .args(["search", "greet", "--only-server", &http.url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("greet"));
+    assert!(http.not_modified.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+
     // Everything is cached now: a new tree installs with the server gone.
     let url = http.url.clone();
     drop(http);

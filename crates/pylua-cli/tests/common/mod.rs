@@ -239,6 +239,8 @@ pub struct HttpServer {
     pub fail_with: Arc<std::sync::Mutex<Option<u16>>>,
     pub fail_only: Arc<std::sync::Mutex<Option<String>>>,
     pub truncate: Arc<AtomicBool>,
+    /// How many requests were answered `304 Not Modified` (every file has an ETag).
+    pub not_modified: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl HttpServer {
@@ -252,6 +254,8 @@ impl HttpServer {
         let truncate = Arc::new(AtomicBool::new(false));
         let (root, stop2, fail2) = (root.to_path_buf(), stop.clone(), fail_with.clone());
         let (only2, trunc2) = (fail_only.clone(), truncate.clone());
+        let not_modified = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let nm2 = not_modified.clone();
         listener.set_nonblocking(true).unwrap();
         std::thread::spawn(move || {
             // Bounded: the server lives at most as long as the test (and at most 5 minutes).
@@ -265,10 +269,16 @@ impl HttpServer {
                         if reader.read_line(&mut request).is_err() {
                             continue;
                         }
+                        let mut if_none_match = None;
                         loop {
                             let mut line = String::new();
                             if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                                 break;
+                            }
+                            if let Some(v) =
+                                line.to_ascii_lowercase().strip_prefix("if-none-match:")
+                            {
+                                if_none_match = Some(v.trim().to_string());
                             }
                         }
                         let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
@@ -290,8 +300,18 @@ impl HttpServer {
                                 Err(_) => (404, b"not found".to_vec()),
                             },
                         };
+                        let etag = format!(
+                            "\"{}-{}\"",
+                            body.len(),
+                            body.iter().map(|b| *b as u64).sum::<u64>()
+                        );
+                        if status == 200 && if_none_match.as_deref() == Some(etag.as_str()) {
+                            nm2.fetch_add(1, Ordering::Relaxed);
+                            let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                            continue;
+                        }
                         let head = format!(
-                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nETag: {etag}\r\nConnection: close\r\n\r\n",
                             body.len()
                         );
                         let _ = stream.write_all(head.as_bytes());
@@ -307,6 +327,7 @@ impl HttpServer {
             fail_with,
             fail_only,
             truncate,
+            not_modified,
         }
     }
 }
