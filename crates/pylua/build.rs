@@ -55,6 +55,8 @@ fn main() {
     gz.flush().expect("write the source bundle");
     gz.finish().expect("write the source bundle");
 
+    compile_interruptible_patterns(&lua.dir, &out);
+
     println!("cargo:rustc-env=PYLUA_LUA_SRC_VERSION={}", lua.version);
     println!(
         "cargo:rustc-env=PYLUA_LUAJIT_SRC_VERSION={}",
@@ -128,4 +130,41 @@ fn from_registry(name: &str) -> Option<Crate> {
     }
     found.sort_by(|a, b| a.version.cmp(&b.version));
     found.pop()
+}
+
+/// Lua's pattern matcher runs in C, where no hook can stop it, so one `string.find` with a
+/// pathological pattern could outlast any timeout. This compiles Lua 5.4's own `lstrlib.c`
+/// (the release embedded by mlua) with one change: every step of the matcher calls
+/// `pylua_pattern_tick`, which raises the VM's fired limit (see `runtime/guard.rs`). VMs with
+/// limits take `find`, `match`, `gmatch` and `gsub` from it.
+fn compile_interruptible_patterns(lua_src: &Path, out: &Path) {
+    let dir = std::fs::read_dir(lua_src)
+        .expect("read the lua-src sources")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("lua-5.4"))
+        })
+        .expect("lua-src carries Lua 5.4");
+    let source = std::fs::read_to_string(dir.join("lstrlib.c")).expect("read lstrlib.c");
+    let entry = "static const char *match (MatchState *ms, const char *s, const char *p) {\n";
+    assert!(
+        source.contains(entry),
+        "lstrlib.c changed shape: the matcher's entry was not found"
+    );
+    let patched = source.replace(
+        entry,
+        &format!("void pylua_pattern_tick (lua_State *L);\n{entry}  pylua_pattern_tick(ms->L);\n"),
+    );
+    let file = out.join("lstrlib_interruptible.c");
+    std::fs::write(&file, patched).expect("write the patched lstrlib.c");
+    cc::Build::new()
+        .file(&file)
+        .include(&dir)
+        .define("luaopen_string", "pylua_luaopen_string_interruptible")
+        .warnings(false)
+        .compile("pylua_patterns");
+    println!("cargo:rerun-if-changed={}", dir.join("lstrlib.c").display());
 }

@@ -249,3 +249,35 @@ fn a_result_shared_exponentially_many_times_is_truncated_not_a_hang() {
     let values = vm.eval("local t = {} t.self = t return t").unwrap();
     assert_eq!(values[0], json!({"self": "<cycle>"}));
 }
+
+#[test]
+fn a_pathological_pattern_meets_the_timeout() {
+    for sandbox in [Sandbox::Strict, Sandbox::None] {
+        let mut vm = limited(Limits::new().timeout(Duration::from_millis(200)), sandbox);
+        let start = Instant::now();
+        let err = vm
+            .eval("return string.find(string.rep('a', 30000), '.-.-.-.-.-b')")
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Timeout, "{sandbox}: {err}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // The same behind pcall, through gsub and gmatch, and as a method.
+        for code in [
+            "while true do pcall(string.find, string.rep('a', 30000), '.-.-.-.-.-b') end",
+            "return (string.rep('a', 30000)):gsub('.-.-.-.-.-b', '')",
+            "for m in string.rep('a', 30000):gmatch('.-.-.-.-.-b') do end",
+        ] {
+            assert_eq!(
+                vm.eval(code).unwrap_err().kind,
+                ErrorKind::Timeout,
+                "{sandbox}: {code}"
+            );
+        }
+        // Ordinary patterns behave as Lua's own.
+        assert_eq!(
+            vm.eval("return ('key = value'):match('^(%w+)%s*=%s*(%w+)$')")
+                .unwrap(),
+            vec![json!("key"), json!("value")]
+        );
+        assert_healthy(&mut vm);
+    }
+}

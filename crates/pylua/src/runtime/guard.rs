@@ -215,6 +215,38 @@ pub(crate) unsafe extern "C-unwind" fn aborted(state: *mut ffi::lua_State) -> c_
     1
 }
 
+extern "C-unwind" {
+    /// `luaopen_string` of Lua's own `lstrlib.c`, compiled with a tick in its matcher
+    /// (see `build.rs`).
+    pub(crate) fn pylua_luaopen_string_interruptible(state: *mut ffi::lua_State) -> c_int;
+}
+
+/// Called by the patched pattern matcher at every step. Every 1024 steps it looks at the
+/// VM's abort flag (set by the watchdog or the allocator) and raises the limit error, so a
+/// pathological pattern stops like a runaway loop. Nothing with a destructor may be alive
+/// here: `lua_error` leaves by `longjmp`.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn pylua_pattern_tick(state: *mut ffi::lua_State) {
+    thread_local! {
+        static STEPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    let steps = STEPS.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    });
+    if !steps.is_multiple_of(1024) {
+        return;
+    }
+    let Some(guard) = guard_of(state) else { return };
+    let why = guard.fired();
+    if why != Abort::None {
+        let msg = why.message();
+        ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
+        ffi::lua_error(state);
+    }
+}
+
 unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
     let mut ud = std::ptr::null_mut();
     let alloc = ffi::lua_getallocf(state, &mut ud);

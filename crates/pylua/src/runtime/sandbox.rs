@@ -20,9 +20,10 @@
 //! finalizer that loops could not be stopped by any limit. For the same reason, while a limit
 //! is unwinding a run, `xpcall` message handlers are skipped (the error passes through as is).
 //!
-//! Known gap under every policy: a single call into Lua's C pattern matcher
-//! (`string.find`/`match`/`gmatch`/`gsub`) runs no Lua instructions, so a pathological
-//! pattern on a long subject is not interrupted until that call returns.
+//! Lua's C pattern matcher runs no Lua instructions, so under limits `string.find`, `match`,
+//! `gmatch` and `gsub` come from a build of Lua's own `lstrlib.c` whose matcher checks the
+//! VM's limits as it goes (see `build.rs` and `guard.rs`): a pathological pattern stops at
+//! the timeout like a loop does.
 //!
 //! Limits (memory, instructions, time) are enforced under every policy. Under `none` a script
 //! can still end the host process (`os.exit`) or load native code, which the host can't guard;

@@ -146,6 +146,26 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
                 }
             })?
         };
+        // With limits, the pattern functions come from the interruptible matcher (guard.rs).
+        let patterns: Option<mlua::Table> = if limits.is_unlimited() {
+            None
+        } else {
+            Some(unsafe {
+                lua.exec_raw((), |state| {
+                    // Opening the library replaces the string metatable; keep the original,
+                    // whose `__index` is the sandboxed `string` table.
+                    ffi::lua_pushstring(state, c"".as_ptr());
+                    ffi::lua_getmetatable(state, -1);
+                    guard::pylua_luaopen_string_interruptible(state);
+                    ffi::lua_pushvalue(state, -3);
+                    ffi::lua_pushvalue(state, -3);
+                    ffi::lua_setmetatable(state, -2);
+                    ffi::lua_pop(state, 1);
+                    ffi::lua_rotate(state, -3, 1);
+                    ffi::lua_pop(state, 2);
+                })?
+            })
+        };
         // Only the standard policy checks paths.
         let checker = if config.sandbox == Sandbox::Standard {
             let allowed = config.allowed.clone();
@@ -160,7 +180,15 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
         lua.load(prelude_bytecode())
             .set_name("=pylua.prelude")
             .set_mode(mlua::ChunkMode::Binary)
-            .call::<()>((config.sandbox.as_str(), print, write, checker, arm, aborted))?;
+            .call::<()>((
+                config.sandbox.as_str(),
+                print,
+                write,
+                checker,
+                arm,
+                aborted,
+                patterns,
+            ))?;
         if config.sandbox != Sandbox::Strict {
             let package: mlua::Table = lua.globals().get("package")?;
             let prepend = |key: &str, extra: &str| -> mlua::Result<()> {

@@ -2,9 +2,14 @@
 -- The host passes: the policy name, the captured print and write functions, the coroutine
 -- path checker (standard policy), and, when the VM has limits, the coroutine arming function
 -- and the `aborted` flag reader (see runtime/guard.rs).
-local policy, print, write, allowed, arm, aborted = ...
+local policy, print, write, allowed, arm, aborted, patterns = ...
 local G = _G
 local type, select, error, load, pairs, setmetatable = type, select, error, load, pairs, setmetatable
+
+-- With limits, pattern matching that a timeout can interrupt (see runtime/guard.rs).
+if patterns then
+  for _, name in ipairs({ "find", "match", "gmatch", "gsub" }) do G.string[name] = patterns[name] end
+end
 
 -- Output: print, io.write and io.stdout:write go to the VM's output.
 local out = setmetatable({}, { __name = "pylua.output" })
