@@ -4,15 +4,16 @@
 
 use super::error::{ErrorKind, VmError};
 use super::limits::Limits;
-use super::output::Output;
+
 use super::process::ProcessVm;
 use super::sandbox::Sandbox;
+use super::settings::{settings_setters, VmSettings};
 use super::vm::{Vm, LUA_RELEASE};
 use crate::interpreters::{self, Interpreter, LuaVersion};
 use crate::paths::Paths;
 use serde_json::Value as Json;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 /// Where Lua code runs.
@@ -60,12 +61,7 @@ pub struct AnyVmBuilder {
     backend: Option<Backend>,
     lua: Option<LuaVersion>,
     interpreter: Option<Interpreter>,
-    sandbox: Sandbox,
-    limits: Limits,
-    output: Output,
-    allowed_dirs: Vec<PathBuf>,
-    package_path: Option<String>,
-    package_cpath: Option<String>,
+    settings: VmSettings,
     inherit_stdin: bool,
     exit_with_parent: bool,
     paths: Option<Paths>,
@@ -85,30 +81,8 @@ impl AnyVmBuilder {
         self.interpreter = Some(interpreter);
         self
     }
-    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
-        self.sandbox = sandbox;
-        self
-    }
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-    pub fn output(mut self, output: Output) -> Self {
-        self.output = output;
-        self
-    }
-    pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.allowed_dirs.push(dir.into());
-        self
-    }
-    pub fn package_path(mut self, path: impl Into<String>) -> Self {
-        self.package_path = Some(path.into());
-        self
-    }
-    pub fn package_cpath(mut self, cpath: impl Into<String>) -> Self {
-        self.package_cpath = Some(cpath.into());
-        self
-    }
+    settings_setters!();
+
     /// Lets a process VM read this process's standard input (the embedded VM always can).
     pub fn inherit_stdin(mut self, inherit: bool) -> Self {
         self.inherit_stdin = inherit;
@@ -142,20 +116,10 @@ impl AnyVmBuilder {
                     ),
                 ));
             }
-            let mut b = Vm::builder()
-                .sandbox(self.sandbox)
-                .limits(self.limits)
-                .output(self.output);
-            for dir in self.allowed_dirs {
-                b = b.allow_dir(dir);
-            }
-            if let Some(p) = self.package_path {
-                b = b.package_path(p);
-            }
-            if let Some(p) = self.package_cpath {
-                b = b.package_cpath(p);
-            }
-            return b.build().map(AnyVm::Embedded);
+            return Vm::builder()
+                .settings(self.settings)
+                .build()
+                .map(AnyVm::Embedded);
         }
         let interpreter = match self.interpreter {
             Some(i) => i,
@@ -166,23 +130,13 @@ impl AnyVmBuilder {
                     .map_err(|e| VmError::new(ErrorKind::Usage, e.to_string()))?
             }
         };
-        let mut b = ProcessVm::builder()
+        ProcessVm::builder()
             .interpreter(interpreter)
-            .sandbox(self.sandbox)
-            .limits(self.limits)
-            .output(self.output)
+            .settings(self.settings)
             .inherit_stdin(self.inherit_stdin)
-            .exit_with_parent(self.exit_with_parent);
-        for dir in self.allowed_dirs {
-            b = b.allow_dir(dir);
-        }
-        if let Some(p) = self.package_path {
-            b = b.package_path(p);
-        }
-        if let Some(p) = self.package_cpath {
-            b = b.package_cpath(p);
-        }
-        b.build().map(AnyVm::Process)
+            .exit_with_parent(self.exit_with_parent)
+            .build()
+            .map(AnyVm::Process)
     }
 }
 

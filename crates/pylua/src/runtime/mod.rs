@@ -8,6 +8,7 @@ mod limits;
 mod output;
 mod process;
 mod sandbox;
+mod settings;
 mod value;
 mod vm;
 
@@ -17,5 +18,6 @@ pub use limits::{parse_duration, parse_size, Limits};
 pub use output::Output;
 pub use process::{ProcessVm, ProcessVmBuilder};
 pub use sandbox::Sandbox;
+pub use settings::VmSettings;
 pub use value::{render_value, render_values};
 pub use vm::{Vm, VmBuilder, LUA_RELEASE};

@@ -25,6 +25,7 @@ use super::error::{ErrorKind, VmError};
 use super::limits::Limits;
 use super::output::{Output, OutputHandle};
 use super::sandbox::{AllowedDirs, Sandbox};
+use super::settings::{settings_setters, VmSettings};
 use super::vm::human_bytes;
 use crate::interpreters::{self, Interpreter, LuaVersion};
 use crate::paths::Paths;
@@ -34,7 +35,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -71,12 +72,7 @@ const INIT_VARS: [&str; 5] = [
 pub struct ProcessVmBuilder {
     interpreter: Option<Interpreter>,
     version: Option<LuaVersion>,
-    sandbox: Sandbox,
-    limits: Limits,
-    output: Output,
-    allowed_dirs: Vec<PathBuf>,
-    package_path: Option<String>,
-    package_cpath: Option<String>,
+    settings: VmSettings,
     inherit_stdin: bool,
     exit_with_parent: bool,
 }
@@ -92,33 +88,8 @@ impl ProcessVmBuilder {
         self.version = Some(version);
         self
     }
-    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
-        self.sandbox = sandbox;
-        self
-    }
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-    pub fn output(mut self, output: Output) -> Self {
-        self.output = output;
-        self
-    }
-    /// A directory the `standard` policy lets scripts read and write (repeatable).
-    pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.allowed_dirs.push(dir.into());
-        self
-    }
-    /// Sets `package.path` (ignored under `strict`, which has no `require`).
-    pub fn package_path(mut self, path: impl Into<String>) -> Self {
-        self.package_path = Some(path.into());
-        self
-    }
-    /// Sets `package.cpath` (used only under `none`).
-    pub fn package_cpath(mut self, cpath: impl Into<String>) -> Self {
-        self.package_cpath = Some(cpath.into());
-        self
-    }
+    settings_setters!();
+
     /// Lets the interpreter read this process's standard input (`io.read` in a script).
     /// A terminal is relayed through a pipe: the interpreter runs in a process group of its
     /// own, which may not read the terminal itself.
@@ -145,20 +116,21 @@ impl ProcessVmBuilder {
                     .map_err(|e| VmError::new(ErrorKind::Usage, e.to_string()))?
             }
         };
+        let s = self.settings;
         let config = Config {
-            sandbox: self.sandbox,
-            limits: self.limits,
-            allowed: AllowedDirs::new(&self.allowed_dirs),
-            package_path: self.package_path,
-            package_cpath: self.package_cpath,
+            sandbox: s.sandbox,
+            limits: s.limits,
+            allowed: AllowedDirs::new(&s.allowed_dirs),
+            package_path: s.package_path,
+            package_cpath: s.package_cpath,
             inherit_stdin: self.inherit_stdin,
             exit_with_parent: self.exit_with_parent,
-            stream: matches!(self.output, Output::Stream(_)),
+            stream: matches!(s.output, Output::Stream(_)),
         };
         let mut vm = ProcessVm {
             interpreter,
             config,
-            output: OutputHandle::new(self.output),
+            output: OutputHandle::new(s.output),
             session: None,
             starts: 0,
         };

@@ -4,14 +4,15 @@
 use super::error::{ErrorKind, VmError};
 use super::guard::{self, Abort, Guard};
 use super::limits::Limits;
-use super::output::{Output, OutputHandle};
+use super::output::OutputHandle;
 use super::sandbox::{AllowedDirs, Sandbox, PRELUDE};
+use super::settings::{settings_setters, VmSettings};
 use super::value::{from_json, to_json};
 use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, Value};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,54 +25,22 @@ const CHUNK_CACHE_LIMIT: usize = 256;
 /// Builds a [`Vm`]. Defaults: the `strict` sandbox, no limits, buffered output.
 #[derive(Debug, Default)]
 pub struct VmBuilder {
-    sandbox: Sandbox,
-    limits: Limits,
-    output: Output,
-    allowed_dirs: Vec<PathBuf>,
-    package_path: Option<String>,
-    package_cpath: Option<String>,
+    settings: VmSettings,
 }
 
 impl VmBuilder {
-    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
-        self.sandbox = sandbox;
-        self
-    }
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-    pub fn output(mut self, output: Output) -> Self {
-        self.output = output;
-        self
-    }
-    /// A directory the `standard` policy lets scripts read and write (repeatable).
-    pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.allowed_dirs.push(dir.into());
-        self
-    }
-    /// Puts these `;`-separated templates in front of `package.path` (ignored under `strict`,
-    /// which has no `require`). A rocks tree gives them with `Tree::package_path`.
-    pub fn package_path(mut self, path: impl Into<String>) -> Self {
-        self.package_path = Some(path.into());
-        self
-    }
-    /// Puts these templates in front of `package.cpath` (used only under `none`: the other
-    /// policies load no native code).
-    pub fn package_cpath(mut self, cpath: impl Into<String>) -> Self {
-        self.package_cpath = Some(cpath.into());
-        self
-    }
+    settings_setters!();
 
     pub fn build(self) -> Result<Vm, VmError> {
+        let s = self.settings;
         let config = Config {
-            sandbox: self.sandbox,
-            limits: self.limits,
-            allowed: AllowedDirs::new(&self.allowed_dirs),
-            package_path: self.package_path,
-            package_cpath: self.package_cpath,
+            sandbox: s.sandbox,
+            limits: s.limits,
+            allowed: AllowedDirs::new(&s.allowed_dirs),
+            package_path: s.package_path,
+            package_cpath: s.package_cpath,
         };
-        let output = OutputHandle::new(self.output);
+        let output = OutputHandle::new(s.output);
         let (lua, guard) = new_state(&config, &output)?;
         Ok(Vm {
             chunks: HashMap::new(),
