@@ -13,6 +13,9 @@ use pylua::interpreters::{
 use pylua::paths::Paths;
 use pylua::runtime::{AnyVm, Backend, ErrorKind, Limits, Output, ProcessVm, Sandbox};
 use serde_json::{json, Value};
+
+mod common;
+use common::{CLOSE_LOOP, RUNAWAY_LOOPS};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -277,43 +280,11 @@ fn sessions(v: LuaVersion) {
 
 // ---- limits ----
 
-/// The limits suite's runaway loops (runtime/tests/limits.rs), in the forms every version
-/// parses.
+/// The limits suite's runaway loops (tests/common), in the forms every version parses.
 fn loops(v: LuaVersion) -> Vec<(&'static str, &'static str)> {
-    let mut loops = vec![
-        ("plain loop", "while true do end"),
-        ("pcall in a loop", "while true do pcall(function() while true do end end) end"),
-        ("pcall of pcall", "while true do pcall(pcall, function() while true do end end) end"),
-        ("coroutine.wrap", "coroutine.wrap(function() while true do end end)()"),
-        (
-            "coroutine resumed in a loop",
-            "local co = coroutine.create(function() while true do pcall(function() while true do end end) end end)
-             while true do coroutine.resume(co) end",
-        ),
-        (
-            "nested coroutines",
-            "coroutine.wrap(function() coroutine.wrap(function() while true do end end)() end)()",
-        ),
-        (
-            "error handler that swallows",
-            "while true do xpcall(function() while true do end end, function() return 'ignored' end) end",
-        ),
-        (
-            "error handler that loops",
-            "xpcall(function() while true do end end, function() while true do end end) while true do end",
-        ),
-        (
-            "coroutine created before the loop, resumed under pcall",
-            "local co = coroutine.wrap(function() while true do coroutine.yield() end end)
-             while true do pcall(co) end",
-        ),
-        ("recursion caught each time", "local function f() pcall(f) end while true do f() end"),
-    ];
+    let mut loops = RUNAWAY_LOOPS.to_vec();
     if v == LuaVersion::Lua54 {
-        loops.push((
-            "to-be-closed variable that loops",
-            "do local x <close> = setmetatable({}, { __close = function() while true do end end }) while true do end end",
-        ));
+        loops.push(CLOSE_LOOP);
     }
     loops
 }

@@ -5,39 +5,14 @@ use pylua::runtime::{ErrorKind, Limits, Sandbox, Vm};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-const LOOPS: &[(&str, &str)] = &[
-    ("plain loop", "while true do end"),
-    ("pcall in a loop", "while true do pcall(function() while true do end end) end"),
-    ("pcall of pcall", "while true do pcall(pcall, function() while true do end end) end"),
-    ("coroutine.wrap", "coroutine.wrap(function() while true do end end)()"),
-    (
-        "coroutine resumed in a loop",
-        "local co = coroutine.create(function() while true do pcall(function() while true do end end) end end)
-         while true do coroutine.resume(co) end",
-    ),
-    (
-        "nested coroutines",
-        "coroutine.wrap(function() coroutine.wrap(function() while true do end end)() end)()",
-    ),
-    (
-        "error handler that swallows",
-        "while true do xpcall(function() while true do end end, function() return 'ignored' end) end",
-    ),
-    (
-        "error handler that loops",
-        "xpcall(function() while true do end end, function() while true do end end) while true do end",
-    ),
-    (
-        "coroutine created before the loop, resumed under pcall",
-        "local co = coroutine.wrap(function() while true do coroutine.yield() end end)
-         while true do pcall(co) end",
-    ),
-    ("recursion caught each time", "local function f() pcall(f) end while true do f() end"),
-    (
-        "to-be-closed variable that loops",
-        "do local x <close> = setmetatable({}, { __close = function() while true do end end }) while true do end end",
-    ),
-];
+mod common;
+
+use common::{CLOSE_LOOP, RUNAWAY_LOOPS};
+
+/// The runaway loops plus the Lua 5.4-only one.
+fn loops() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    RUNAWAY_LOOPS.iter().chain(std::iter::once(&CLOSE_LOOP))
+}
 
 fn limited(limits: Limits, sandbox: Sandbox) -> Vm {
     Vm::builder()
@@ -59,7 +34,7 @@ fn assert_healthy(vm: &mut Vm) {
 #[test]
 fn timeouts_fire_whatever_the_loop_hides_behind() {
     for sandbox in [Sandbox::Strict, Sandbox::Standard, Sandbox::None] {
-        for (what, code) in LOOPS {
+        for (what, code) in loops() {
             let mut vm = limited(Limits::new().timeout(Duration::from_millis(100)), sandbox);
             let start = Instant::now();
             let err = vm.eval(code).unwrap_err();
@@ -77,7 +52,7 @@ fn timeouts_fire_whatever_the_loop_hides_behind() {
 
 #[test]
 fn instruction_limits_fire_whatever_the_loop_hides_behind() {
-    for (what, code) in LOOPS {
+    for (what, code) in loops() {
         let mut vm = limited(Limits::new().instructions(100_000), Sandbox::Strict);
         let err = vm.eval(code).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InstructionLimit, "{what}: {err}");

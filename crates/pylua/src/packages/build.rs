@@ -158,18 +158,7 @@ pub fn build(
         }
     }
     // Lua modules a make/cmake/command build installed into $(LUADIR)/$(LIBDIR).
-    record_modules(
-        &stage.join("lua"),
-        &stage.join("lua"),
-        "lua",
-        &mut built.modules,
-    );
-    record_modules(
-        &stage.join("lib"),
-        &stage.join("lib"),
-        "so",
-        &mut built.modules,
-    );
+    record_stage_modules(stage, &mut built.modules);
     Ok(built)
 }
 
@@ -619,18 +608,7 @@ fn install_tables(
 /// or binary rock): its Lua and C modules and its commands.
 pub fn scan(stage: &Path) -> Built {
     let mut built = Built::default();
-    record_modules(
-        &stage.join("lua"),
-        &stage.join("lua"),
-        "lua",
-        &mut built.modules,
-    );
-    record_modules(
-        &stage.join("lib"),
-        &stage.join("lib"),
-        "so",
-        &mut built.modules,
-    );
+    record_stage_modules(stage, &mut built.modules);
     if let Ok(entries) = fs::read_dir(stage.join("bin")) {
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -638,6 +616,12 @@ pub fn scan(stage: &Path) -> Built {
         }
     }
     built
+}
+
+/// Adds the Lua modules under `stage/lua` and the C modules under `stage/lib`.
+fn record_stage_modules(stage: &Path, modules: &mut BTreeMap<String, String>) {
+    record_modules(&stage.join("lua"), &stage.join("lua"), "lua", modules);
+    record_modules(&stage.join("lib"), &stage.join("lib"), "so", modules);
 }
 
 /// Adds every file under `dir` with extension `ext` as a module (for make/cmake builds).
