@@ -3,10 +3,11 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pylua::interpreters::LuaVersion;
-use pylua::operations::install::{default_jobs, InstallError, InstallOptions, Progress};
+use pylua::operations::install::{
+    default_jobs, destination, InstallError, InstallOptions, Launcher, Progress,
+};
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
-use pylua::packages::build::Target;
 use pylua::packages::resolve::ResolveError;
 use pylua::packages::tree::Tree;
 use pylua::paths::Paths;
@@ -224,40 +225,17 @@ pub fn install(
             return ExitCode::from(2);
         }
     };
-    let (target, tree, launcher) = match external {
-        None => {
-            let target = match Target::embedded(options.fetcher().root()) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("pylua: cannot write the Lua headers into the cache: {e}");
-                    return ExitCode::from(6);
-                }
-            };
-            let tree = tree.tree();
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
-            let launcher = format!("'{}' run --tree '{}'", exe.display(), tree.root().display());
-            (target, tree, launcher)
-        }
-        Some(version) => {
-            let target = pylua::interpreters::find(version, &Paths::discover())
-                .map_err(|e| e.to_string())
-                .and_then(|i| Target::interpreter(&i));
-            let target = match target {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("pylua: {e}");
-                    return ExitCode::from(6);
-                }
-            };
-            let tree = tree.tree_for(version.api());
-            let interp = target.interpreter.clone().unwrap_or_default();
-            let launcher = format!(
-                "'{}' -e 'package.path=\"{};\"..package.path package.cpath=\"{};\"..package.cpath'",
-                interp.display(),
-                tree.package_path(),
-                tree.package_cpath()
-            );
-            (target, tree, launcher)
+    let root = tree.tree_for("5.4").root().to_path_buf();
+    let destination = match destination(
+        external,
+        &root,
+        options.fetcher().root(),
+        Launcher::ThisExecutable,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("pylua: {e}");
+            return ExitCode::from(6);
         }
     };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
@@ -288,9 +266,9 @@ pub fn install(
     };
     let install_options = InstallOptions {
         servers: options,
-        tree,
-        target,
-        launcher,
+        tree: destination.tree,
+        target: destination.target,
+        launcher: destination.launcher,
         jobs: jobs.unwrap_or_else(default_jobs),
         progress: Some(&progress),
     };

@@ -25,6 +25,7 @@ pub mod interpreters;
 pub mod operations;
 pub mod packages;
 pub mod paths;
+pub mod project;
 pub mod runtime;
 
 pub use runtime::{ErrorKind, Limits, Output, Sandbox, Vm, VmBuilder, VmError};

@@ -7,7 +7,6 @@ use super::query::{parse_request, QueryError, ServerOptions};
 use crate::packages::archive::{self, Bounds};
 use crate::packages::build::{self, Target};
 use crate::packages::cache::{hex, Fetcher};
-use crate::packages::index::{Entry, ServerIndex};
 use crate::packages::resolve::{resolve, ResolveOptions};
 use crate::packages::rockspec::{Dependency, Rockspec};
 use crate::packages::tree::{InstalledRock, StagedRock, Tree, TreeError};
@@ -93,13 +92,37 @@ type Prepared = Result<(StagedRock, Option<String>), String>;
 struct Job {
     name: String,
     version: Version,
-    /// Where it comes from: a server entry, or a local rockspec file.
+    /// Where it comes from: a file on a server, or a local rockspec file.
     origin: Origin,
 }
 
 enum Origin {
-    Server(Entry),
+    /// A rock or rockspec at `url`; when `sha256` is known (from a lockfile) the file must
+    /// have it.
+    Remote {
+        url: String,
+        sha256: Option<String>,
+    },
     LocalRockspec(PathBuf),
+}
+
+/// One package pinned exactly, as a lockfile records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub name: String,
+    pub version: Version,
+    /// The rock or rockspec the package is built from.
+    pub url: String,
+    /// The sha256 that file must have.
+    pub sha256: Option<String>,
+}
+
+/// What a sync changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub installed: Vec<InstalledPackage>,
+    pub removed: Vec<InstalledPackage>,
+    pub unchanged: usize,
 }
 
 /// Installs `requests` (`name`, `name@constraint`, or a path to a `.rockspec`).
@@ -181,13 +204,16 @@ fn resolve_and_install(
             });
             continue;
         }
-        let entry = index.entry(&name, &version).cloned().ok_or_else(|| {
+        let entry = index.entry(&name, &version).ok_or_else(|| {
             InstallError::Package(format!("{name} {version} vanished from the index"))
         })?;
         jobs.push(Job {
             name,
             version,
-            origin: Origin::Server(entry),
+            origin: Origin::Remote {
+                url: index.rock_url(entry),
+                sha256: None,
+            },
         });
     }
     for (spec, path) in local {
@@ -197,56 +223,12 @@ fn resolve_and_install(
             origin: Origin::LocalRockspec(path.clone()),
         });
     }
-    if let Some(p) = options.progress {
-        p(Progress::Planned { total: jobs.len() });
-    }
-
-    // Fetch and build in parallel; the first failure is reported, and nothing is installed.
-    let results: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
-    let next = Mutex::new(0usize);
-    let workers = options.jobs.clamp(1, 16).min(jobs.len().max(1));
     let resolved: BTreeMap<String, String> = resolution
         .packages
         .iter()
         .map(|(k, v)| (k.clone(), v.to_string()))
         .collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some(job) = jobs.get(i) else { break };
-                let outcome = prepare(job, &index, options, lock, &resolved);
-                if let Some(p) = options.progress {
-                    p(Progress::Done {
-                        name: job.name.clone(),
-                        version: job.version.to_string(),
-                    });
-                }
-                let failed = outcome.is_err();
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(outcome);
-                if failed {
-                    // Stop handing out work.
-                    *next.lock().unwrap_or_else(|e| e.into_inner()) = jobs.len();
-                }
-            });
-        }
-    });
-    let mut staged = Vec::new();
-    for r in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        staged.push(r.map_err(InstallError::Package)?);
-    }
-
-    if let Some(p) = options.progress {
-        p(Progress::Installing);
-    }
+    let staged = prepare_all(options, index.fetcher(), &jobs, lock, &resolved)?;
     let mut txn = tree.transaction(lock);
     for (rock, sha) in staged {
         let previous = installed.get(&rock.rock.name).cloned();
@@ -273,6 +255,137 @@ fn resolve_and_install(
         packages: report,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Fetches and builds every job in parallel, each into its own staging directory; the
+/// first failure is reported and nothing is kept.
+fn prepare_all(
+    options: &InstallOptions,
+    fetcher: &Fetcher,
+    jobs: &[Job],
+    lock: &crate::packages::tree::TreeLock,
+    resolved: &BTreeMap<String, String>,
+) -> Result<Vec<(StagedRock, Option<String>)>, InstallError> {
+    if let Some(p) = options.progress {
+        p(Progress::Planned { total: jobs.len() });
+    }
+    let results: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    let workers = options.jobs.clamp(1, 16).min(jobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some(job) = jobs.get(i) else { break };
+                let outcome = prepare(job, fetcher, options, lock, resolved);
+                if let Some(p) = options.progress {
+                    p(Progress::Done {
+                        name: job.name.clone(),
+                        version: job.version.to_string(),
+                    });
+                }
+                let failed = outcome.is_err();
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(outcome);
+                if failed {
+                    // Stop handing out work.
+                    *next.lock().unwrap_or_else(|e| e.into_inner()) = jobs.len();
+                }
+            });
+        }
+    });
+    let mut staged = Vec::new();
+    for r in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        staged.push(r.map_err(InstallError::Package)?);
+    }
+    if let Some(p) = options.progress {
+        p(Progress::Installing);
+    }
+    Ok(staged)
+}
+
+/// Makes the tree hold exactly `pins`: installs what is missing or at another version and
+/// removes every package not pinned, all in one transaction. No server index is read; each
+/// file is fetched (through the cache) from its pinned URL and must have its pinned sha256.
+pub fn sync_exact(options: &InstallOptions, pins: &[Pinned]) -> Result<SyncReport, InstallError> {
+    let tree = &options.tree;
+    let lock = tree.lock()?;
+    let installed = tree.installed()?;
+    let mut report = SyncReport::default();
+    let mut jobs = Vec::new();
+    for pin in pins {
+        match installed.get(&pin.name) {
+            Some(rock) if rock.version == pin.version => report.unchanged += 1,
+            _ => jobs.push(Job {
+                name: pin.name.clone(),
+                version: pin.version.clone(),
+                origin: Origin::Remote {
+                    url: pin.url.clone(),
+                    sha256: pin.sha256.clone(),
+                },
+            }),
+        }
+    }
+    let extra: Vec<&InstalledRock> = installed
+        .values()
+        .filter(|rock| !pins.iter().any(|p| p.name == rock.name))
+        .collect();
+    if jobs.is_empty() && extra.is_empty() {
+        return Ok(report);
+    }
+    let resolved: BTreeMap<String, String> = pins
+        .iter()
+        .map(|p| (p.name.clone(), p.version.to_string()))
+        .collect();
+    let fetcher = options.servers.fetcher();
+    let staged = match prepare_all(options, &fetcher, &jobs, &lock, &resolved) {
+        Ok(staged) => staged,
+        Err(e) => {
+            tree.discard_staging(&lock);
+            return Err(e);
+        }
+    };
+    let mut txn = tree.transaction(&lock);
+    for rock in extra {
+        report.removed.push(InstalledPackage {
+            name: rock.name.clone(),
+            version: rock.version.to_string(),
+            action: "removed",
+            previous: None,
+            sha256: None,
+        });
+        txn.remove(rock.clone());
+    }
+    for (rock, sha) in staged {
+        let previous = installed.get(&rock.rock.name).cloned();
+        report.installed.push(InstalledPackage {
+            name: rock.rock.name.clone(),
+            version: rock.rock.version.to_string(),
+            action: if previous.is_some() {
+                "upgraded"
+            } else {
+                "installed"
+            },
+            previous: previous.as_ref().map(|p| p.version.to_string()),
+            sha256: sha,
+        });
+        if let Some(old) = previous {
+            txn.remove(old);
+        }
+        txn.add(rock);
+    }
+    if let Err(e) = txn.commit() {
+        tree.discard_staging(&lock);
+        return Err(e.into());
+    }
+    Ok(report)
 }
 
 /// When every request is installed at a matching version and everything those packages
@@ -315,7 +428,7 @@ fn already_satisfied(
 /// Fetches, verifies, unpacks and builds one package into its staging directory.
 fn prepare(
     job: &Job,
-    index: &ServerIndex,
+    fetcher: &Fetcher,
     options: &InstallOptions,
     lock: &crate::packages::tree::TreeLock,
     resolved: &BTreeMap<String, String>,
@@ -327,13 +440,20 @@ fn prepare(
         .map_err(|e| e.to_string())?;
     let unpacked = work.join("src");
     fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
-    let fetcher = index.fetcher();
     // Set for self-contained rocks: where their build for this target is (or will be) cached.
     let mut build_cache: Option<PathBuf> = None;
     let (rockspec, rockspec_text, source_root, sha) = match &job.origin {
-        Origin::Server(entry) => {
-            let url = index.rock_url(entry);
+        Origin::Remote { url, sha256 } => {
+            let url = url.clone();
             let fetched = fetcher.get(&url).map_err(|e| e.to_string())?;
+            if let Some(expected) = sha256 {
+                if !expected.eq_ignore_ascii_case(&fetched.sha256) {
+                    return Err(format!(
+                        "{} {}: checksum mismatch for {url}: the lock says sha256 {expected}, the file has {}; refusing to install it",
+                        job.name, job.version, fetched.sha256
+                    ));
+                }
+            }
             if url.ends_with(".rockspec") {
                 let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
                 let spec = Rockspec::parse(&text, &url).map_err(|e| e.to_string())?;
@@ -344,7 +464,13 @@ fn prepare(
                 fs::create_dir_all(&rock_dir).map_err(|e| e.to_string())?;
                 archive::unpack(&fetched.bytes, &url, &rock_dir, Bounds::default())
                     .map_err(|e| e.to_string())?;
-                let name = format!("{}-{}.rockspec", entry.name, entry.version);
+                let name = url
+                    .rsplit('/')
+                    .next()
+                    .and_then(|f| f.strip_suffix(".rock"))
+                    .and_then(|f| f.rsplit_once('.'))
+                    .map(|(base, _arch)| format!("{base}.rockspec"))
+                    .unwrap_or_else(|| format!("{}-{}.rockspec", job.name, job.version));
                 let text = fs::read_to_string(rock_dir.join(&name))
                     .map_err(|_| format!("{url}: the rock has no {name}"))?;
                 let spec =
@@ -376,7 +502,7 @@ fn prepare(
         _ => archive::single_root(&source_root).unwrap_or(source_root.clone()),
     };
     let stage = work.join("stage");
-    let is_binary_rock = matches!(&job.origin, Origin::Server(e) if !index.rock_url(e).ends_with(".src.rock") && !index.rock_url(e).ends_with(".rockspec"));
+    let is_binary_rock = matches!(&job.origin, Origin::Remote { url, .. } if !url.ends_with(".src.rock") && !url.ends_with(".rockspec"));
     let cached_build = build_cache
         .as_ref()
         .and_then(|dir| load_cached_build(dir, &stage));
@@ -591,4 +717,63 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2)
+}
+
+/// Where packages go and what they are built for: a tree, the Lua it serves, and the line
+/// that starts the tree's commands.
+pub struct Destination {
+    pub tree: Tree,
+    pub target: Target,
+    pub launcher: String,
+}
+
+/// How the tree's command wrappers start pylua.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    /// This pylua executable, by its absolute path (per-user trees).
+    ThisExecutable,
+    /// `pylua` from `PATH` (or `$PYLUA`), so a project tree is the same on every machine.
+    OnPath,
+}
+
+/// Sets up a destination for `lua` (None: the embedded 5.4) in the tree at `root`. The
+/// embedded target needs its headers in the cache; an external one needs the interpreter
+/// (found on the system or installed by `pylua lua install`).
+pub fn destination(
+    lua: Option<crate::interpreters::LuaVersion>,
+    root: &Path,
+    cache_root: &Path,
+    launcher: Launcher,
+) -> Result<Destination, InstallError> {
+    let program = match launcher {
+        Launcher::ThisExecutable => {
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
+            format!("'{}'", exe.display())
+        }
+        Launcher::OnPath => "\"${PYLUA:-pylua}\"".to_string(),
+    };
+    let (target, lua_flag) = match lua {
+        None => {
+            let target = Target::embedded(cache_root).map_err(|e| {
+                InstallError::Tree(TreeError::Io {
+                    path: cache_root.display().to_string(),
+                    message: format!("cannot write the Lua headers into the cache: {e}"),
+                })
+            })?;
+            (target, String::new())
+        }
+        Some(version) => {
+            let target = crate::interpreters::find(version, &crate::paths::Paths::discover())
+                .map_err(|e| e.to_string())
+                .and_then(|i| Target::interpreter(&i))
+                .map_err(InstallError::Package)?;
+            (target, format!(" --lua {version}"))
+        }
+    };
+    let tree = Tree::new(root, &target.lua_version);
+    Ok(Destination {
+        tree,
+        target,
+        launcher: format!("{program} run{lua_flag} --tree \"$TREE\""),
+    })
 }

@@ -3,6 +3,7 @@
 //! JSON.
 
 pub mod install;
+pub mod project;
 pub mod query;
 pub mod tree;
 

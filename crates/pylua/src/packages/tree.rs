@@ -217,6 +217,63 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// A sha256 over every file of the tree — relative path, executable bit and contents, in
+    /// path order — leaving out pylua's own bookkeeping (the lock and transaction files) and
+    /// the top-level entries named in `skip`. Two trees with the same packages built the same
+    /// way have the same hash, wherever they are.
+    pub fn content_hash(&self, skip: &[&str]) -> Result<String, TreeError> {
+        use sha2::{Digest as _, Sha256};
+        let mut files = Vec::new();
+        list_files(&self.root, &self.root, &mut files)?;
+        files.sort();
+        let mut hasher = Sha256::new();
+        for rel in files {
+            let top = rel.split('/').next().unwrap_or("");
+            if top == TXN_DIR || top == LOCK_FILE || skip.contains(&top) {
+                continue;
+            }
+            let path = self.root.join(&rel);
+            let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
+            let exec = is_executable(&path);
+            hasher.update(format!("{rel}\0{}\0{}\0", u8::from(exec), bytes.len()));
+            hasher.update(&bytes);
+        }
+        Ok(hex(&hasher.finalize()))
+    }
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), TreeError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| io_err(&path, e))?;
+        if kind.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}
+
 /// Holds the tree's lock until dropped.
 pub struct TreeLock {
     _file: fs::File,
@@ -266,7 +323,8 @@ pub struct StagedRock {
     pub stage: PathBuf,
     /// The rockspec text, kept in the rock's directory.
     pub rockspec_text: String,
-    /// How a command is started: the interpreter line for bin wrappers.
+    /// How a command is started: the interpreter line for bin wrappers, which may use
+    /// `"$TREE"` (the tree's root).
     pub launcher: String,
 }
 
@@ -344,16 +402,14 @@ impl Transaction<'_> {
             let wrappers = staged.stage.join("wrappers");
             fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
             for cmd in rock.commands.keys() {
-                let script = tree
-                    .rock_dir(&rock.name, &rock.version)
-                    .join("bin")
-                    .join(cmd);
+                // Relative to the tree, so a tree works (and hashes the same) wherever it is.
+                let script = format!(
+                    "lib/luarocks/rocks-{}/{}/{}/bin/{cmd}",
+                    tree.lua_version, rock.name, rock.version
+                );
                 let text = format!(
-                    "#!/bin/sh\n# Installed by pylua for {} {}.\nexec {} '{}' \"$@\"\n",
-                    rock.name,
-                    rock.version,
-                    staged.launcher,
-                    script.display()
+                    "#!/bin/sh\n# Installed by pylua for {} {}.\nTREE=$(cd \"$(dirname \"$0\")/..\" && pwd)\nexec {} \"$TREE/{script}\" \"$@\"\n",
+                    rock.name, rock.version, staged.launcher,
                 );
                 let w = wrappers.join(cmd);
                 fs::write(&w, text).map_err(|e| io_err(&w, e))?;

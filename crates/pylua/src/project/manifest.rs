@@ -1,0 +1,361 @@
+//! `pylua.toml`, the project file: what the user asks for — the project's name, its Lua, its
+//! profile, its dependencies and dev-dependencies (LuaRocks constraints), the rocks servers it
+//! uses and the sandbox `pylua run` applies. Reading validates every field and names the key
+//! that is wrong; edits go through `toml_edit` so the user's comments and layout survive.
+//!
+//! ```toml
+//! [project]
+//! name = "demo"
+//! lua = "5.4"                 # 5.4 (embedded, the default), 5.1, 5.2, 5.3 or luajit
+//! profile = "standard"        # a profile from `pylua profile list` (optional)
+//! servers = ["https://luarocks.org"]  # optional; replaces the configured servers
+//!
+//! [dependencies]
+//! penlight = ">= 1.13"
+//! lua-cjson = "*"
+//!
+//! [dev-dependencies]
+//! busted = "~> 2.2"
+//!
+//! [run]                        # defaults for `pylua run` in this project (optional)
+//! sandbox = "standard"
+//! memory = "256M"
+//! timeout = "30s"
+//! instructions = 100000000
+//! ```
+
+use crate::packages::rockspec::Dependency;
+use crate::packages::version::Constraints;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The Lua versions a project can ask for.
+pub const LUA_VERSIONS: [&str; 5] = ["5.4", "5.3", "5.2", "5.1", "luajit"];
+
+/// A parsed and validated `pylua.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProjectFile {
+    pub project: ProjectSection,
+    /// Package name → LuaRocks constraint (`""` or `"*"` for any version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, String>,
+    /// Packages needed to develop and test the project, not to run it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dev_dependencies: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "RunSection::is_empty")]
+    pub run: RunSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProjectSection {
+    pub name: String,
+    #[serde(default = "default_lua")]
+    pub lua: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
+}
+
+fn default_lua() -> String {
+    "5.4".into()
+}
+
+/// Defaults for `pylua run` in the project; flags on the command line win.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RunSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<u64>,
+}
+
+impl RunSection {
+    fn is_empty(&self) -> bool {
+        *self == RunSection::default()
+    }
+}
+
+/// What is wrong with a project or lock file: the file, the key (when one is to blame) and
+/// what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct FileError {
+    pub file: String,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(file: &Path, message: impl Into<String>) -> FileError {
+        FileError {
+            file: file.display().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ProjectFile {
+    /// Parses and validates `text`, read from `file` (named in errors).
+    pub fn parse(text: &str, file: &Path) -> Result<ProjectFile, FileError> {
+        let parsed: ProjectFile =
+            toml::from_str(text).map_err(|e| FileError::new(file, toml_message(&e)))?;
+        parsed.validate(file)?;
+        Ok(parsed)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), FileError> {
+        let bad =
+            |key: &str, message: String| FileError::new(file, format!("key '{key}': {message}"));
+        if self.project.name.trim().is_empty() {
+            return Err(bad("project.name", "expected a non-empty name".into()));
+        }
+        if !LUA_VERSIONS.contains(&self.project.lua.as_str()) {
+            return Err(bad(
+                "project.lua",
+                format!(
+                    "expected one of {}, found \"{}\"",
+                    LUA_VERSIONS.join(", "),
+                    self.project.lua
+                ),
+            ));
+        }
+        for (i, server) in self.project.servers.iter().enumerate() {
+            crate::packages::server::Server::new(server)
+                .map_err(|e| bad(&format!("project.servers[{i}]"), e.to_string()))?;
+        }
+        for (table, deps) in [
+            ("dependencies", &self.dependencies),
+            ("dev-dependencies", &self.dev_dependencies),
+        ] {
+            for (name, constraint) in deps {
+                let key = format!("{table}.{name}");
+                Dependency::parse(name)
+                    .ok()
+                    .filter(|d| d.name == name.to_ascii_lowercase() && d.constraints.is_any())
+                    .ok_or_else(|| bad(&key, format!("'{name}' is not a package name")))?;
+                parse_constraint(constraint).map_err(|e| {
+                    bad(
+                        &key,
+                        format!("expected a LuaRocks constraint such as \">= 1.0\" or \"~> 2.1\", found \"{constraint}\" ({e})"),
+                    )
+                })?;
+            }
+        }
+        if let Some(sandbox) = &self.run.sandbox {
+            sandbox
+                .parse::<crate::runtime::Sandbox>()
+                .map_err(|e| bad("run.sandbox", e.message))?;
+        }
+        if let Some(memory) = &self.run.memory {
+            crate::runtime::parse_size(memory).map_err(|e| bad("run.memory", e.message))?;
+        }
+        if let Some(timeout) = &self.run.timeout {
+            crate::runtime::parse_duration(timeout).map_err(|e| bad("run.timeout", e.message))?;
+        }
+        Ok(())
+    }
+
+    /// The project's own requirements: dependencies, then dev-dependencies.
+    pub fn requirements(&self, dev: bool) -> Vec<(String, String)> {
+        let table = if dev {
+            &self.dev_dependencies
+        } else {
+            &self.dependencies
+        };
+        table
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), normalize_constraint(v)))
+            .collect()
+    }
+
+    /// A fresh project file, as `pylua init` writes it.
+    pub fn render_new(name: &str, lua: &str, profile: Option<&str>, servers: &[String]) -> String {
+        let mut doc = toml_edit::DocumentMut::new();
+        let mut project = toml_edit::Table::new();
+        project["name"] = toml_edit::value(name);
+        project["lua"] = toml_edit::value(lua);
+        if let Some(profile) = profile {
+            project["profile"] = toml_edit::value(profile);
+        }
+        if !servers.is_empty() {
+            let mut list = toml_edit::Array::new();
+            for s in servers {
+                list.push(s.as_str());
+            }
+            project["servers"] = toml_edit::value(list);
+        }
+        doc["project"] = toml_edit::Item::Table(project);
+        let mut deps = toml_edit::Table::new();
+        deps.decor_mut()
+            .set_prefix("\n# name = \"LuaRocks constraint\", e.g. penlight = \">= 1.13\"\n");
+        doc["dependencies"] = toml_edit::Item::Table(deps);
+        doc.to_string()
+    }
+}
+
+/// `""` and `"*"` both mean any version.
+pub fn normalize_constraint(text: &str) -> String {
+    let t = text.trim();
+    if t == "*" {
+        String::new()
+    } else {
+        t.to_string()
+    }
+}
+
+/// Parses a constraint as written in `pylua.toml`.
+pub fn parse_constraint(text: &str) -> Result<Constraints, String> {
+    Constraints::parse(&normalize_constraint(text)).map_err(|e| e.message)
+}
+
+/// toml's messages already carry the line, column and the offending text.
+pub(crate) fn toml_message(e: &toml::de::Error) -> String {
+    e.to_string()
+        .trim_end()
+        .replace("TOML parse error at ", "invalid TOML at ")
+}
+
+/// Edits of `pylua.toml` text that keep everything else as the user wrote it.
+pub mod edit {
+    use toml_edit::{value, DocumentMut, Item, Table};
+
+    fn parse(text: &str) -> Result<DocumentMut, String> {
+        text.parse::<DocumentMut>().map_err(|e| e.to_string())
+    }
+
+    fn table<'a>(doc: &'a mut DocumentMut, name: &str) -> &'a mut Table {
+        if !doc.contains_table(name) {
+            doc[name] = Item::Table(Table::new());
+        }
+        doc[name].as_table_mut().expect("checked to be a table")
+    }
+
+    /// Adds (or changes) a dependency; `dev` picks `[dev-dependencies]`.
+    pub fn add_dependency(
+        text: &str,
+        name: &str,
+        constraint: &str,
+        dev: bool,
+    ) -> Result<String, String> {
+        let mut doc = parse(text)?;
+        let section = if dev {
+            "dev-dependencies"
+        } else {
+            "dependencies"
+        };
+        let constraint = if constraint.is_empty() {
+            "*"
+        } else {
+            constraint
+        };
+        table(&mut doc, section)[name] = value(constraint);
+        Ok(doc.to_string())
+    }
+
+    /// Removes a dependency from both tables; returns whether it was there.
+    pub fn remove_dependency(text: &str, name: &str) -> Result<(String, bool), String> {
+        let mut doc = parse(text)?;
+        let mut found = false;
+        for section in ["dependencies", "dev-dependencies"] {
+            if let Some(t) = doc.get_mut(section).and_then(Item::as_table_mut) {
+                let key = t
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .find(|k| k.eq_ignore_ascii_case(name));
+                if let Some(key) = key {
+                    t.remove(&key);
+                    found = true;
+                }
+            }
+        }
+        Ok((doc.to_string(), found))
+    }
+
+    /// Sets `[project] profile` (None removes it).
+    pub fn set_profile(text: &str, profile: Option<&str>) -> Result<String, String> {
+        let mut doc = parse(text)?;
+        let project = table(&mut doc, "project");
+        match profile {
+            Some(p) => project["profile"] = value(p),
+            None => {
+                project.remove("profile");
+            }
+        }
+        Ok(doc.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProjectFile, String> {
+        ProjectFile::parse(text, Path::new("pylua.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_every_section() {
+        let p = parse(
+            "[project]\nname='x'\nlua='5.1'\nprofile='standard'\n[dependencies]\npenlight='>= 1.13'\nlpeg='*'\n[dev-dependencies]\nbusted='~> 2'\n[run]\nsandbox='strict'\nmemory='64M'\ntimeout='2s'\ninstructions=5\n",
+        )
+        .unwrap();
+        assert_eq!(p.project.lua, "5.1");
+        assert_eq!(
+            p.requirements(false),
+            vec![
+                ("lpeg".to_string(), String::new()),
+                ("penlight".into(), ">= 1.13".into())
+            ]
+        );
+        assert_eq!(p.requirements(true), vec![("busted".into(), "~> 2".into())]);
+        assert_eq!(parse("[project]\nname='x'\n").unwrap().project.lua, "5.4");
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let e = parse("[project]\nname='x'\nlua='5.9'\n").unwrap_err();
+        assert!(
+            e.contains("pylua.toml: key 'project.lua': expected one of 5.4"),
+            "{e}"
+        );
+        let e = parse("[project]\nname='x'\n[dependencies]\npenlight='>= 1 <<'\n").unwrap_err();
+        assert!(
+            e.contains("key 'dependencies.penlight'") && e.contains(">= 1 <<"),
+            "{e}"
+        );
+        let e = parse("[project]\nname='x'\n[run]\nmemory='lots'\n").unwrap_err();
+        assert!(e.contains("key 'run.memory'"), "{e}");
+        let e = parse("[project]\nname='x'\ncolour='red'\n").unwrap_err();
+        assert!(e.contains("colour") && e.contains("line 3"), "{e}");
+        let e = parse("[project\nname='x'\n").unwrap_err();
+        assert!(e.contains("invalid TOML at line 1"), "{e}");
+    }
+
+    #[test]
+    fn edits_keep_comments() {
+        let text = "# my project\n[project]\nname = 'x' # the name\n\n[dependencies]\n# json\nlua-cjson = '*'\n";
+        let added = edit::add_dependency(text, "penlight", ">= 1.13", false).unwrap();
+        assert!(
+            added.contains("# my project")
+                && added.contains("# the name")
+                && added.contains("# json")
+        );
+        assert!(added.contains("penlight = \">= 1.13\""));
+        let (removed, found) = edit::remove_dependency(&added, "LUA-CJSON").unwrap();
+        assert!(found && !removed.contains("lua-cjson"));
+        let p = parse(&edit::set_profile(&removed, Some("minimal")).unwrap()).unwrap();
+        assert_eq!(p.project.profile.as_deref(), Some("minimal"));
+        let fresh =
+            ProjectFile::render_new("demo", "5.4", Some("standard"), &["file:///srv".into()]);
+        let p = parse(&fresh).unwrap();
+        assert_eq!(p.project.servers, vec!["file:///srv".to_string()]);
+    }
+}
