@@ -3,6 +3,7 @@
 
 mod lua_cmd;
 mod packages;
+mod project_cmd;
 mod render;
 mod repl;
 
@@ -29,6 +30,8 @@ Exit codes:
   7  a package failed to fetch, verify or build (nothing was installed)
   8  refused: other installed packages depend on what you asked to remove
   9  no such Lua interpreter, or it could not be built (pylua lua ...)
+ 10  pylua.toml or pylua.lock is missing or invalid
+ 11  --locked: pylua.lock would have to change (or --frozen without a lock)
 
 Examples:
   pylua eval 'return 1 + 1'
@@ -37,7 +40,10 @@ Examples:
   pylua repl
   pylua lua install luajit && pylua eval --lua luajit 'return jit.version'
   pylua search json --only-server file:///srv/rocks
-  pylua install --dry-run penlight lua-cjson@2.1.0";
+  pylua install --dry-run penlight lua-cjson@2.1.0
+  pylua init --profile standard && pylua add argparse && pylua run main.lua
+  pylua sync --locked          (CI: install exactly what pylua.lock says)
+  pylua history && pylua rollback";
 
 /// Run Lua code in managed, sandboxed VMs.
 #[derive(Parser)]
@@ -73,6 +79,97 @@ enum Command {
         #[command(flatten)]
         vm: VmArgs,
     },
+    /// Create a project here: a pylua.toml naming the Lua version, profile and servers
+    /// (asks on a terminal for what the flags leave open).
+    Init {
+        /// The directory (default: the current one).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The project's name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Lua version: 5.4 (embedded, the default), 5.3, 5.2, 5.1 or luajit.
+        #[arg(long, value_parser = ["5.4", "5.3", "5.2", "5.1", "luajit"])]
+        lua: Option<String>,
+        /// A profile of curated packages to start with (see `pylua profile list`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Rocks servers for this project (repeatable; default: the configured ones).
+        #[arg(long = "server", value_name = "URL")]
+        servers: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add dependencies to pylua.toml (NAME, NAME@1.2, NAME@>=1.0,<2), lock and sync.
+    Add {
+        #[arg(required = true, value_name = "PACKAGE")]
+        packages: Vec<String>,
+        /// Add them as dev-dependencies (for developing and testing the project).
+        #[arg(long)]
+        dev: bool,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Resolve pylua.toml into pylua.lock (keeping locked versions that still fit).
+    Lock {
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Move locked packages (all, or those named) to the newest versions pylua.toml allows.
+    Update {
+        #[arg(value_name = "PACKAGE")]
+        packages: Vec<String>,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Make .pylua/ hold exactly what pylua.lock says: install what is missing, remove what
+    /// is extra (locking first if pylua.toml changed).
+    Sync {
+        /// Leave packages only dev-dependencies need out of the tree.
+        #[arg(long)]
+        no_dev: bool,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Show the project: Lua, profile, whether the lock and tree are up to date, tree hash.
+    Status {
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// List the project's transactions (add, remove, sync, update, profile use, import,
+    /// rollback) with their time, outcome and package changes.
+    History {
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Put pylua.toml, pylua.lock and .pylua/ back as they were before transaction N
+    /// (default: the last one). The rollback is recorded too, so it can be undone.
+    Rollback {
+        id: Option<u64>,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Write the environment (project file and lock) as one file for `pylua import`.
+    Export {
+        #[arg(long, default_value = "toml", value_parser = ["toml", "json"])]
+        format: String,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Make this directory's project the exported one and install it exactly.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+    /// Profiles: curated sets of packages a project starts from.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
     /// Search rocks servers for packages whose name contains TERM.
     Search {
         term: String,
@@ -103,17 +200,19 @@ enum Command {
         #[command(flatten)]
         tree: packages::TreeArgs,
     },
-    /// Remove installed packages (refused while others depend on them, unless --force).
+    /// In a project: remove dependencies from pylua.toml, lock and sync. Elsewhere (or with
+    /// --tree): remove installed packages from a tree (refused while others depend on them,
+    /// unless --force).
     Remove {
         #[arg(required = true, value_name = "PACKAGE")]
         packages: Vec<String>,
-        /// Remove even if other installed packages depend on them.
+        /// Tree mode: remove even if other installed packages depend on them.
         #[arg(long)]
         force: bool,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
         tree: packages::TreeArgs,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
     },
     /// List the packages installed in a tree.
     List {
@@ -157,13 +256,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Switch the project to profile NAME: shows the packages to add and remove, asks, then
+    /// locks and syncs.
+    Use {
+        name: String,
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Only show the change.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        env: project_cmd::EnvArgs,
+    },
+}
+
 /// Settings shared by every command that runs Lua.
 #[derive(Args, Clone)]
 struct VmArgs {
     /// Sandbox policy: none (full library, like `lua`), standard (no processes, files only
     /// in allowed directories) or strict (pure computation).
-    #[arg(long, default_value = "none", value_parser = parse_sandbox, value_name = "POLICY")]
-    sandbox: Sandbox,
+    /// In a project, `[run] sandbox` in pylua.toml is the default.
+    #[arg(long, value_parser = parse_sandbox, value_name = "POLICY")]
+    sandbox: Option<Sandbox>,
     /// Memory limit, e.g. 64M or 1G.
     #[arg(long, value_parser = parse_memory, value_name = "SIZE")]
     memory: Option<usize>,
@@ -191,6 +308,12 @@ struct VmArgs {
     /// interpreter, kept running for the session).
     #[arg(long, value_parser = parse_backend, value_name = "BACKEND")]
     backend: Option<Backend>,
+    /// Ignore the project around the current directory (its tree, Lua and [run] settings).
+    #[arg(long)]
+    no_project: bool,
+    /// In a project: use pylua.lock and .pylua/ as they are, without syncing first.
+    #[arg(long)]
+    frozen: bool,
 }
 
 fn parse_sandbox(s: &str) -> Result<Sandbox, String> {
@@ -207,6 +330,46 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 impl VmArgs {
+    /// Inside a project (and without --tree or --no-project): syncs the project when its
+    /// lock or tree is out of date, then takes its tree, Lua and `[run]` defaults for what
+    /// the flags leave open.
+    fn with_project(mut self) -> Result<VmArgs, ExitCode> {
+        if self.tree.is_some() || self.no_project {
+            return Ok(self);
+        }
+        let Ok(project) = project_cmd::find_project(None) else {
+            return Ok(self);
+        };
+        let fail = |e: &pylua::operations::project::ProjectError| project_cmd::fail(e, self.json);
+        if !self.frozen {
+            let env = project_cmd::EnvArgs::default();
+            match pylua::operations::project::ensure_synced(&project, &env.options(None)) {
+                Ok(Some(outcome)) if !self.json => eprintln!(
+                    "pylua: synced {}: {} installed, {} removed",
+                    project.tree_dir().display(),
+                    outcome.sync.installed.len(),
+                    outcome.sync.removed.len()
+                ),
+                Ok(_) => {}
+                Err(e) => return Err(fail(&e)),
+            }
+        }
+        let (file, tree) =
+            pylua::operations::project::runtime_setup(&project).map_err(|e| fail(&e))?;
+        self.tree = Some(tree.root().to_path_buf());
+        if self.lua.is_none() && file.project.lua != "5.4" {
+            self.lua = file.project.lua.parse().ok();
+        }
+        let run = &file.project_run();
+        if self.sandbox.is_none() {
+            self.sandbox = run.sandbox;
+        }
+        self.memory = self.memory.or(run.memory);
+        self.timeout = self.timeout.or(run.timeout);
+        self.instructions = self.instructions.or(run.instructions);
+        Ok(self)
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             memory: self.memory,
@@ -232,7 +395,7 @@ impl VmArgs {
             builder = builder.backend(backend);
         }
         builder = builder
-            .sandbox(self.sandbox)
+            .sandbox(self.sandbox.unwrap_or(Sandbox::None))
             .limits(self.limits())
             .package_path(tree.package_path())
             .package_cpath(tree.package_cpath());
@@ -263,6 +426,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { file, args, vm } => {
+            let vm = match vm.with_project() {
+                Ok(vm) => vm,
+                Err(code) => return code,
+            };
             let dir = file.parent().map(|p| {
                 if p.as_os_str().is_empty() {
                     PathBuf::from(".")
@@ -273,9 +440,16 @@ fn main() -> ExitCode {
             one_shot(&vm, dir, |machine| machine.run_file(&file, &args), false)
         }
         Command::Eval { code, vm } => {
+            let vm = match vm.with_project() {
+                Ok(vm) => vm,
+                Err(code) => return code,
+            };
             one_shot(&vm, None, |machine| eval_code(machine, &code), true)
         }
-        Command::Repl { vm } => repl::run(&vm),
+        Command::Repl { vm } => match vm.with_project() {
+            Ok(vm) => repl::run(&vm),
+            Err(code) => code,
+        },
         Command::Search { term, servers } => packages::search(&servers, &term),
         Command::Show {
             package,
@@ -292,9 +466,53 @@ fn main() -> ExitCode {
         Command::Remove {
             packages: list,
             force,
-            json,
             tree,
-        } => packages::remove(&tree, &list, force, json),
+            env,
+        } => {
+            let in_project = tree.tree.is_none()
+                && (env.project.is_some() || project_cmd::find_project(None).is_ok());
+            if in_project {
+                project_cmd::remove(&env, &list)
+            } else {
+                packages::remove(&tree, &list, force, env.json)
+            }
+        }
+        Command::Init {
+            dir,
+            name,
+            lua,
+            profile,
+            servers,
+            json,
+        } => project_cmd::init(
+            &dir,
+            name.as_deref(),
+            lua.as_deref(),
+            profile.as_deref(),
+            &servers,
+            json,
+        ),
+        Command::Add { packages, dev, env } => project_cmd::add(&env, &packages, dev),
+        Command::Lock { env } => project_cmd::lock(&env),
+        Command::Update { packages, env } => project_cmd::update(&env, &packages),
+        Command::Sync { no_dev, env } => project_cmd::sync(&env, no_dev),
+        Command::Status { env } => project_cmd::status(&env),
+        Command::History { env } => project_cmd::history(&env),
+        Command::Rollback { id, env } => project_cmd::rollback(&env, id),
+        Command::Export {
+            format,
+            output,
+            env,
+        } => project_cmd::export(&env, &format, output.as_deref()),
+        Command::Import { file, env } => project_cmd::import(&env, &file),
+        Command::Profile { command } => match command {
+            ProfileCommand::Use {
+                name,
+                yes,
+                dry_run,
+                env,
+            } => project_cmd::use_profile(&env, &name, yes, dry_run),
+        },
         Command::List { json, tree } => packages::list(&tree, json),
         Command::Path { json, tree } => packages::path(&tree, json),
         Command::Which { module, json, tree } => packages::which(&tree, &module, json),

@@ -66,8 +66,40 @@ impl ServerArgs {
     }
 }
 
+/// A progress bar on stderr when it is a terminal (and the output is not JSON).
+pub fn progress_bar(json_output: bool) -> Option<ProgressBar> {
+    (!json_output && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<40} [{bar:30}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message("resolving");
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    })
+}
+
+/// Shows one install step on the bar.
+pub fn show_progress(bar: Option<&ProgressBar>, p: Progress) {
+    if let Some(bar) = bar {
+        match p {
+            Progress::Planned { total } => {
+                bar.set_length(total as u64);
+                bar.set_message("fetching and building");
+            }
+            Progress::Done { name, version } => {
+                bar.inc(1);
+                bar.set_message(format!("built {name} {version}"));
+            }
+            Progress::Installing => bar.set_message("installing"),
+        }
+    }
+}
+
 /// Exit codes of package commands (see `pylua --help`).
-fn exit_code(e: &QueryError) -> u8 {
+pub fn exit_code(e: &QueryError) -> u8 {
     match e {
         QueryError::BadRequest(_) => 2,
         QueryError::NotFound(_) | QueryError::Resolve(ResolveError::NoSolution(_)) => 5,
@@ -238,32 +270,8 @@ pub fn install(
             return ExitCode::from(6);
         }
     };
-    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:<40} [{bar:30}] {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message("resolving");
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        bar
-    });
-    let progress = |p: Progress| {
-        if let Some(bar) = &bar {
-            match p {
-                Progress::Planned { total } => {
-                    bar.set_length(total as u64);
-                    bar.set_message("fetching and building");
-                }
-                Progress::Done { name, version } => {
-                    bar.inc(1);
-                    bar.set_message(format!("built {name} {version}"));
-                }
-                Progress::Installing => bar.set_message("installing"),
-            }
-        }
-    };
+    let bar = progress_bar(args.json);
+    let progress = |p: Progress| show_progress(bar.as_ref(), p);
     let install_options = InstallOptions {
         servers: options,
         tree: destination.tree,

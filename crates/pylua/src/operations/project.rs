@@ -181,14 +181,19 @@ pub fn add(
     let mut parsed = Vec::new();
     for r in requests {
         let dep = super::query::parse_request(r)?;
-        parsed.push((dep.name, dep.constraints.to_string()));
+        let constraint = if dep.constraints.is_any() {
+            String::new()
+        } else {
+            dep.constraints.to_string()
+        };
+        parsed.push((dep.name, constraint));
     }
     let command = format!(
         "add {}{}",
         if dev { "--dev " } else { "" },
         requests.join(" ")
     );
-    transact(project, options, &command, false, |before| {
+    transact(project, options, &command, false, false, |before| {
         let mut text = before.project.clone().unwrap_or_default();
         for (name, constraint) in &parsed {
             text = edit::add_dependency(&text, name, constraint, dev)
@@ -218,6 +223,7 @@ pub fn remove(
         options,
         &format!("remove {}", names.join(" ")),
         false,
+        false,
         |before| {
             let mut text = before.project.clone().unwrap_or_default();
             for name in names {
@@ -242,7 +248,7 @@ pub fn remove(
 
 /// `pylua lock`: brings the lock up to date with `pylua.toml` without touching the tree.
 pub fn lock(project: &Project, options: &EnvOptions) -> Result<Outcome, ProjectError> {
-    transact(project, options, "lock", false, |_| {
+    transact(project, options, "lock", false, false, |_| {
         Ok(Change {
             project: None,
             lock: LockChange::Refresh,
@@ -264,7 +270,7 @@ pub fn update(
         .collect::<Vec<_>>()
         .join(" ");
     let names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-    transact(project, options, &command, false, |before| {
+    transact(project, options, &command, false, false, |before| {
         if let Some(lock) = project.read_lock(before)? {
             if let Some(missing) = names.iter().find(|n| lock.package(n).is_none()) {
                 return Err(ProjectError::NotFound(format!(
@@ -284,7 +290,7 @@ pub fn update(
 /// `pylua sync`: makes `.pylua/` hold exactly what the lock says (locking first when the
 /// lock is stale, unless `--locked` or `--frozen`).
 pub fn sync(project: &Project, options: &EnvOptions) -> Result<Outcome, ProjectError> {
-    transact(project, options, "sync", false, |_| {
+    transact(project, options, "sync", false, false, |_| {
         Ok(Change {
             project: None,
             lock: LockChange::Refresh,
@@ -309,6 +315,7 @@ pub fn use_profile(
         options,
         &format!("profile use {profile}"),
         dry_run,
+        false,
         |before| {
             let text =
                 edit::set_profile(before.project.as_deref().unwrap_or_default(), Some(profile))
@@ -358,6 +365,7 @@ pub fn rollback(
         project,
         &options,
         &format!("rollback {}", record.id),
+        false,
         false,
         move |_| {
             Ok(Change {
@@ -455,6 +463,7 @@ pub fn import(
         &options,
         &format!("import {}", file.display()),
         false,
+        true,
         move |_| {
             Ok(Change {
                 project: Some(project_text.clone()),
@@ -548,6 +557,7 @@ fn transact(
     options: &EnvOptions,
     command: &str,
     dry_run: bool,
+    creates: bool,
     make: impl FnOnce(&Snapshot) -> Result<Change, ProjectError>,
 ) -> Result<Outcome, ProjectError> {
     let started = Instant::now();
@@ -557,7 +567,9 @@ fn transact(
         Some(lock_project(project)?)
     };
     let before = project.snapshot()?;
-    project.read_project(&before)?;
+    if before.project.is_some() || !creates {
+        project.read_project(&before)?;
+    }
     let old_lock = project.read_lock(&before)?;
     let change = make(&before)?;
     let project_text = change.project.clone().or_else(|| before.project.clone());

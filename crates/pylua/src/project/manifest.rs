@@ -78,6 +78,15 @@ pub struct RunSection {
     pub instructions: Option<u64>,
 }
 
+/// `[run]`, parsed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunSettings {
+    pub sandbox: Option<crate::runtime::Sandbox>,
+    pub memory: Option<usize>,
+    pub timeout: Option<std::time::Duration>,
+    pub instructions: Option<u64>,
+}
+
 impl RunSection {
     fn is_empty(&self) -> bool {
         *self == RunSection::default()
@@ -161,6 +170,24 @@ impl ProjectFile {
             crate::runtime::parse_duration(timeout).map_err(|e| bad("run.timeout", e.message))?;
         }
         Ok(())
+    }
+
+    /// `[run]` with its values parsed (they were checked when the file was read).
+    pub fn project_run(&self) -> RunSettings {
+        RunSettings {
+            sandbox: self.run.sandbox.as_deref().and_then(|s| s.parse().ok()),
+            memory: self
+                .run
+                .memory
+                .as_deref()
+                .and_then(|m| crate::runtime::parse_size(m).ok()),
+            timeout: self
+                .run
+                .timeout
+                .as_deref()
+                .and_then(|t| crate::runtime::parse_duration(t).ok()),
+            instructions: self.run.instructions,
+        }
     }
 
     /// The project's own requirements: dependencies, then dev-dependencies.

@@ -1,0 +1,420 @@
+//! Project commands — `init`, `add`, `remove`, `lock`, `update`, `sync`, `status`,
+//! `history`, `rollback`, `export`, `import` and `profile use` — rendering the library's
+//! project operations as text or JSON.
+
+use crate::packages::{exit_code as query_exit_code, progress_bar, show_progress};
+use clap::Args;
+use pylua::operations::install::{InstallError, Progress};
+use pylua::operations::project::{self as ops, EnvOptions, LockMode, Outcome, ProjectError};
+use pylua::project::{Project, PROJECT_FILE};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Settings shared by the commands that change a project.
+#[derive(Args, Clone, Default)]
+pub struct EnvArgs {
+    /// Fail instead of changing pylua.lock (for CI: the lock must already be up to date).
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+    /// Use pylua.lock as it is, without checking it against pylua.toml.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Use only the download cache; never touch the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Parallel fetch and build jobs (default: the number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl EnvArgs {
+    pub fn mode(&self) -> LockMode {
+        if self.locked {
+            LockMode::Locked
+        } else if self.frozen {
+            LockMode::Frozen
+        } else {
+            LockMode::Update
+        }
+    }
+
+    pub fn options<'a>(&self, progress: Option<&'a (dyn Fn(Progress) + Sync)>) -> EnvOptions<'a> {
+        EnvOptions {
+            mode: self.mode(),
+            offline: self.offline,
+            no_dev: false,
+            jobs: self.jobs.unwrap_or(0),
+            cache_dir: None,
+            default_servers: Vec::new(),
+            progress,
+        }
+    }
+
+    /// The project to work on.
+    pub fn project(&self) -> Result<Project, ProjectError> {
+        find_project(self.project.as_deref())
+    }
+}
+
+/// The project in `dir`, or the nearest one above the current directory.
+pub fn find_project(dir: Option<&Path>) -> Result<Project, ProjectError> {
+    match dir {
+        Some(d) => {
+            let p = Project::at(d);
+            if p.project_file().is_file() {
+                Ok(p)
+            } else {
+                Err(no_project(d))
+            }
+        }
+        None => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            Project::find(&cwd).ok_or_else(|| no_project(&cwd))
+        }
+    }
+}
+
+fn no_project(dir: &Path) -> ProjectError {
+    pylua::project::FileError::new(
+        &dir.join(PROJECT_FILE),
+        format!(
+            "no {PROJECT_FILE} here or in any parent directory; `pylua init` creates a project"
+        ),
+    )
+    .into()
+}
+
+/// Exit codes (see `pylua --help`).
+pub fn exit_code(e: &ProjectError) -> u8 {
+    match e {
+        ProjectError::File(_) => 10,
+        ProjectError::Usage(_) => 2,
+        ProjectError::NotFound(_) => 5,
+        ProjectError::Stale(_) => 11,
+        ProjectError::Query(q) => query_exit_code(q),
+        ProjectError::Install(InstallError::Query(q)) => query_exit_code(q),
+        ProjectError::Install(InstallError::Tree(_)) | ProjectError::Io(_) => 6,
+        ProjectError::Install(InstallError::Package(_)) => 7,
+    }
+}
+
+pub fn fail(e: &ProjectError, json_output: bool) -> ExitCode {
+    if json_output {
+        println!(
+            "{}",
+            json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
+        );
+    } else {
+        eprintln!("pylua: {e}");
+        if matches!(e, ProjectError::Install(_) | ProjectError::Query(_)) {
+            eprintln!("nothing was changed: pylua.toml, pylua.lock and .pylua/ are as they were");
+        }
+    }
+    ExitCode::from(exit_code(e))
+}
+
+fn done<T: serde::Serialize>(
+    result: Result<T, ProjectError>,
+    json_output: bool,
+    text: impl FnOnce(&T),
+) -> ExitCode {
+    match result {
+        Ok(value) => {
+            if json_output {
+                println!("{}", json!({"ok": true, "result": value}));
+            } else {
+                text(&value);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, json_output),
+    }
+}
+
+/// Runs a transaction with a progress bar, then renders its outcome.
+fn transaction(
+    args: &EnvArgs,
+    run: impl FnOnce(&Project, &EnvOptions) -> Result<Outcome, ProjectError>,
+) -> ExitCode {
+    let project = match args.project() {
+        Ok(p) => p,
+        Err(e) => return fail(&e, args.json),
+    };
+    let bar = progress_bar(args.json);
+    let progress = |p: Progress| show_progress(bar.as_ref(), p);
+    let result = run(&project, &args.options(Some(&progress)));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    done(result, args.json, print_outcome)
+}
+
+/// The text form of a transaction's outcome.
+pub fn print_outcome(o: &Outcome) {
+    if !o.changes.is_empty() {
+        println!(
+            "{}pylua.lock:",
+            if o.applied {
+                "Updated "
+            } else {
+                "Would update "
+            }
+        );
+        for c in &o.changes {
+            match (&c.from, &c.to) {
+                (None, Some(to)) => println!("  + {} {to}", c.name),
+                (Some(from), None) => println!("  - {} {from}", c.name),
+                (Some(from), Some(to)) => println!("  ~ {} {from} -> {to}", c.name),
+                (None, None) => {}
+            }
+        }
+    }
+    let s = &o.sync;
+    if !s.installed.is_empty() || !s.removed.is_empty() {
+        println!(
+            "Synced .pylua/: {} installed, {} removed, {} unchanged ({:.2}s)",
+            s.installed.len(),
+            s.removed.len(),
+            s.unchanged,
+            o.seconds
+        );
+    } else if o.changes.is_empty() {
+        println!("Nothing to do: everything is up to date.");
+    }
+    if let Some(id) = o.history_id {
+        println!("Recorded as transaction {id} (`pylua rollback {id}` undoes it).");
+    }
+}
+
+pub fn add(args: &EnvArgs, packages: &[String], dev: bool) -> ExitCode {
+    transaction(args, |p, o| ops::add(p, o, packages, dev))
+}
+
+pub fn remove(args: &EnvArgs, packages: &[String]) -> ExitCode {
+    transaction(args, |p, o| ops::remove(p, o, packages))
+}
+
+pub fn lock(args: &EnvArgs) -> ExitCode {
+    transaction(args, ops::lock)
+}
+
+pub fn update(args: &EnvArgs, packages: &[String]) -> ExitCode {
+    transaction(args, |p, o| ops::update(p, o, packages))
+}
+
+pub fn sync(args: &EnvArgs, no_dev: bool) -> ExitCode {
+    transaction(args, |p, o| {
+        ops::sync(
+            p,
+            &EnvOptions {
+                no_dev,
+                ..o.clone()
+            },
+        )
+    })
+}
+
+pub fn rollback(args: &EnvArgs, id: Option<u64>) -> ExitCode {
+    transaction(args, |p, o| ops::rollback(p, o, id))
+}
+
+pub fn import(args: &EnvArgs, file: &Path) -> ExitCode {
+    // Import may create the project.
+    let dir = args
+        .project
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
+    let args = EnvArgs {
+        project: Some(dir.clone()),
+        ..args.clone()
+    };
+    let bar = progress_bar(args.json);
+    let progress = |p: Progress| show_progress(bar.as_ref(), p);
+    let result = ops::import(&Project::at(&dir), &args.options(Some(&progress)), file);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    done(result, args.json, print_outcome)
+}
+
+/// `pylua profile use NAME`: shows the change, asks, applies.
+pub fn use_profile(args: &EnvArgs, name: &str, yes: bool, dry_run: bool) -> ExitCode {
+    let project = match args.project() {
+        Ok(p) => p,
+        Err(e) => return fail(&e, args.json),
+    };
+    let plan = match ops::use_profile(&project, &args.options(None), name, true) {
+        Ok(plan) => plan,
+        Err(e) => return fail(&e, args.json),
+    };
+    if dry_run {
+        return done(Ok(plan), args.json, print_outcome);
+    }
+    if !yes {
+        if args.json || !std::io::stdin().is_terminal() {
+            return fail(
+                &ProjectError::Usage(format!(
+                    "`profile use {name}` changes the environment; pass --yes to apply it (or --dry-run to only see the change)"
+                )),
+                args.json,
+            );
+        }
+        print_outcome(&plan);
+        let go = dialoguer::Confirm::new()
+            .with_prompt(format!("Switch to profile {name}?"))
+            .default(true)
+            .interact()
+            .unwrap_or(false);
+        if !go {
+            eprintln!("nothing was changed");
+            return ExitCode::SUCCESS;
+        }
+    }
+    transaction(args, |p, o| ops::use_profile(p, o, name, false))
+}
+
+pub fn status(args: &EnvArgs) -> ExitCode {
+    let result = args.project().and_then(|p| ops::status(&p, false));
+    done(result, args.json, |s| {
+        println!("project:   {} ({})", s.name, s.root);
+        println!(
+            "lua:       {}",
+            if s.lua == "5.4" {
+                "5.4 (embedded)"
+            } else {
+                &s.lua
+            }
+        );
+        println!("profile:   {}", s.profile.as_deref().unwrap_or("(none)"));
+        println!("lock:      {} ({} packages)", s.lock, s.packages);
+        println!(
+            "tree:      {}",
+            if s.tree_in_sync {
+                "in sync with the lock"
+            } else {
+                "out of sync (`pylua sync` fixes it)"
+            }
+        );
+        println!("tree hash: {}", s.tree_hash);
+    })
+}
+
+pub fn history(args: &EnvArgs) -> ExitCode {
+    let result = args.project().and_then(|p| ops::history(&p));
+    done(result, args.json, |records| {
+        if records.is_empty() {
+            println!("No transactions yet.");
+        }
+        for r in records {
+            let changes: Vec<String> = r
+                .changes
+                .iter()
+                .map(|c| match (&c.from, &c.to) {
+                    (None, Some(to)) => format!("+{} {to}", c.name),
+                    (Some(from), None) => format!("-{} {from}", c.name),
+                    (Some(from), Some(to)) => format!("~{} {from}->{to}", c.name),
+                    _ => String::new(),
+                })
+                .collect();
+            println!(
+                "{:>4}  {}  {:<28} {:<7} {:>6.2}s  {}",
+                r.id,
+                r.time,
+                r.command,
+                if r.succeeded() { "ok" } else { "FAILED" },
+                r.seconds,
+                changes.join(", ")
+            );
+            if !r.succeeded() {
+                println!("      {}", r.outcome);
+            }
+        }
+    })
+}
+
+pub fn export(args: &EnvArgs, format: &str, output: Option<&Path>) -> ExitCode {
+    let result = args
+        .project()
+        .and_then(|p| ops::export(&p, format == "json"));
+    match result {
+        Ok(text) => match output {
+            Some(path) => match std::fs::write(path, text) {
+                Ok(()) => {
+                    eprintln!("Wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(
+                    &ProjectError::Io(format!("{}: {e}", path.display())),
+                    args.json,
+                ),
+            },
+            None => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+        },
+        Err(e) => fail(&e, args.json),
+    }
+}
+
+/// `pylua init`: asks on a terminal for what the flags leave open.
+pub fn init(
+    dir: &Path,
+    name: Option<&str>,
+    lua: Option<&str>,
+    profile: Option<&str>,
+    servers: &[String],
+    json_output: bool,
+) -> ExitCode {
+    let interactive =
+        !json_output && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let lua = match (lua, interactive) {
+        (Some(l), _) => l.to_string(),
+        (None, false) => "5.4".to_string(),
+        (None, true) => {
+            let choices = [
+                "5.4 (embedded in pylua, nothing to install)",
+                "5.3",
+                "5.2",
+                "5.1",
+                "luajit",
+            ];
+            let picked = dialoguer::Select::new()
+                .with_prompt("Lua version")
+                .items(&choices)
+                .default(0)
+                .interact()
+                .unwrap_or(0);
+            pylua::project::manifest::LUA_VERSIONS[picked].to_string()
+        }
+    };
+    let profile = match (profile, interactive) {
+        (Some(p), _) => Some(p.to_string()),
+        (None, false) => None,
+        (None, true) => {
+            let names = ["none", "minimal", "standard"];
+            let picked = dialoguer::Select::new()
+                .with_prompt("Profile (packages to start with)")
+                .items(&names)
+                .default(0)
+                .interact()
+                .unwrap_or(0);
+            (picked > 0).then(|| names[picked].to_string())
+        }
+    };
+    let result = ops::init(dir, name, &lua, profile.as_deref(), servers);
+    done(result, json_output, |path| {
+        println!("Created {}", path.display());
+        println!(
+            "Next: `pylua add PACKAGE` adds a dependency, `pylua sync` installs the environment."
+        );
+    })
+}
