@@ -1,6 +1,7 @@
 //! The `pylua` command line: parses arguments, calls the library, renders results.
 //! No work happens here that the library could do.
 
+mod logging;
 mod lua_cmd;
 mod packages;
 mod project_cmd;
@@ -51,6 +52,13 @@ Examples:
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More detail on stderr (-v: steps, -vv: debug, -vvv: everything). PYLUA_LOG takes a
+    /// filter instead, e.g. PYLUA_LOG=pylua=debug.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -424,6 +432,7 @@ impl VmArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose, cli.quiet);
     match cli.command {
         Command::Run { file, args, vm } => {
             let vm = match vm.with_project() {

@@ -145,4 +145,5 @@ pub fn info(json_output: bool) {
     println!("  config    {}", paths.config.display());
     println!("  data      {}", paths.data.display());
     println!("  cache     {}", paths.cache.display());
+    println!("  logs      {}", crate::logging::log_dir(&paths).display());
 }

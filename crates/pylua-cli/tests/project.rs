@@ -322,10 +322,13 @@ fn add_remove_update_and_the_lock_modes() {
     assert!(ctx
         .read("app/pylua.lock")
         .contains("version = \"1.13.1-1\""));
-    ctx.pylua(&["update", "penlight"])
+    ctx.pylua(&["update", "penlight", "-v"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("~ penlight 1.13.1-1 -> 1.14.0-1"));
+        .stdout(predicate::str::contains("~ penlight 1.13.1-1 -> 1.14.0-1"))
+        .stderr(
+            predicate::str::contains("resolved").and(predicate::str::contains("fetched and built")),
+        );
 
     // --locked fails when pylua.toml asks for more than the lock holds; --frozen ignores it.
     let toml = ctx.read("app/pylua.toml");
@@ -361,6 +364,20 @@ fn add_remove_update_and_the_lock_modes() {
         .assert()
         .code(5)
         .stderr(predicate::str::contains("not a dependency"));
+
+    // Every transaction is in the log file, with its timing.
+    let logs = ctx.path("pylua-home/state/logs");
+    let log: String = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    for command in ["add penlight@>=1.13", "update penlight", "remove penlight"] {
+        assert!(log.contains(&format!("command=\"{command}\"")), "{log}");
+    }
+    assert!(
+        log.contains("transaction done") && log.contains("seconds="),
+        "{log}"
+    );
 }
 
 #[test]

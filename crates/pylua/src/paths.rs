@@ -1,5 +1,5 @@
 //! Where pylua keeps its files on this machine: configuration, data (installed interpreters,
-//! the per-user tree, REPL history) and cache, following the platform's conventions (XDG on
+//! the per-user tree, REPL history), cache and state (logs), following the platform's conventions (XDG on
 //! Linux). `PYLUA_HOME` puts all of them under one directory instead, which tests and
 //! portable installs use.
 
@@ -12,6 +12,8 @@ pub struct Paths {
     pub config: PathBuf,
     pub data: PathBuf,
     pub cache: PathBuf,
+    /// Logs and other state worth keeping but not backing up.
+    pub state: PathBuf,
 }
 
 impl Paths {
@@ -23,6 +25,7 @@ impl Paths {
                 config: home.join("config"),
                 data: home.join("data"),
                 cache: home.join("cache"),
+                state: home.join("state"),
             };
         }
         let fallback = || std::env::temp_dir().join("pylua");
@@ -30,6 +33,10 @@ impl Paths {
             config: dirs::config_dir().unwrap_or_else(fallback).join("pylua"),
             data: dirs::data_dir().unwrap_or_else(fallback).join("pylua"),
             cache: dirs::cache_dir().unwrap_or_else(fallback).join("pylua"),
+            state: dirs::state_dir()
+                .or_else(dirs::data_local_dir)
+                .unwrap_or_else(fallback)
+                .join("pylua"),
         }
     }
 

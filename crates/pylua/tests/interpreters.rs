@@ -653,6 +653,7 @@ fn any_vm_picks_the_backend() {
         config: home.join("config"),
         data: home.join("data"),
         cache: home.join("cache"),
+        state: home.join("cache"),
     };
     interpreter(LuaVersion::Lua51);
     let mut embedded = AnyVm::builder().build().unwrap();
@@ -685,6 +686,7 @@ fn any_vm_picks_the_backend() {
             config: empty.path().join("c"),
             data: empty.path().join("d"),
             cache: empty.path().join("x"),
+            state: empty.path().join("x"),
         })
         .build();
     // On a machine with a lua5.2 on PATH this finds it; otherwise it says how to get one.
@@ -719,6 +721,7 @@ fn discovery_reads_names_versions_headers_and_libraries() {
         config: nothing_installed.path().join("c"),
         data: nothing_installed.path().join("d"),
         cache: nothing_installed.path().join("x"),
+        state: nothing_installed.path().join("x"),
     };
     let found = discover_on(Some(bin.path().as_os_str()), &paths);
     let summary: Vec<(LuaVersion, String)> = found
@@ -752,6 +755,7 @@ fn discovery_reads_names_versions_headers_and_libraries() {
         config: home.join("config"),
         data: home.join("data"),
         cache: home.join("cache"),
+        state: home.join("cache"),
     };
     let found = discover_on(Some(bin.path().as_os_str()), &shared);
     assert!(
@@ -875,6 +879,7 @@ fn the_library_finds_pylua_interpreters_first() {
         config: home.join("config"),
         data: home.join("data"),
         cache: home.join("cache"),
+        state: home.join("cache"),
     };
     let expected = interpreter(LuaVersion::Lua53);
     let found = pylua::interpreters::find(LuaVersion::Lua53, &paths).unwrap();

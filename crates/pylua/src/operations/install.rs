@@ -282,7 +282,15 @@ fn prepare_all(
                     i
                 };
                 let Some(job) = jobs.get(i) else { break };
+                let started = Instant::now();
                 let outcome = prepare(job, fetcher, options, lock, resolved);
+                tracing::info!(
+                    package = %job.name,
+                    version = %job.version,
+                    ok = outcome.is_ok(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "fetched and built"
+                );
                 if let Some(p) = options.progress {
                     p(Progress::Done {
                         name: job.name.clone(),

@@ -859,7 +859,13 @@ fn resolve_lock(
             }
         }
     }
+    let started = Instant::now();
     let resolution = resolve(&index, &deps, &resolve_options).map_err(QueryError::from)?;
+    tracing::info!(
+        packages = resolution.packages.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "resolved"
+    );
 
     // The file each package comes from, and its sha256 (fetched through the cache, in parallel).
     let mut wanted = Vec::new();
