@@ -756,11 +756,12 @@ fn versions(lock: Option<&Lockfile>) -> BTreeMap<String, String> {
 // ---------------------------------------------------------------------------------------
 // Requirements and resolution
 
+/// Package name → constraint (`""` for any version).
+type Requirements = BTreeMap<String, String>;
+
 /// The project's requirements: its profile's packages, overridden and extended by its own
 /// dependencies; and its dev-dependencies.
-fn requirements(
-    file: &ProjectFile,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), ProjectError> {
+fn requirements(file: &ProjectFile) -> Result<(Requirements, Requirements), ProjectError> {
     let mut main = BTreeMap::new();
     if let Some(profile) = &file.project.profile {
         main.extend(profile_requirements(profile, &file.project.lua)?);
