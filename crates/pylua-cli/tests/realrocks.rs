@@ -133,3 +133,61 @@ fn every_mirror_package_installs_and_loads_on_the_embedded_5_4_and_a_provisioned
         failures.join("\n  ")
     );
 }
+
+/// The project story on real packages: the standard profile (real penlight, lua-cjson and
+/// luafilesystem, whose C modules are compiled here) locks, syncs and runs; `profile use
+/// minimal` takes them away; `rollback` brings back the very same tree; and the lock
+/// reproduces that tree byte for byte in another directory.
+#[test]
+fn the_standard_profile_locks_syncs_runs_and_rolls_back_on_real_packages() {
+    let Some(mirror) = std::env::var_os("PYLUA_REALROCKS") else {
+        eprintln!("realrocks project story skipped: set PYLUA_REALROCKS");
+        return;
+    };
+    let mirror = mirror.to_string_lossy().into_owned();
+    let home = tempfile::tempdir().unwrap();
+    let pylua = |dir: &str, args: &[&str]| {
+        let cwd = home.path().join(dir);
+        std::fs::create_dir_all(&cwd).unwrap();
+        let mut c = Command::cargo_bin("pylua").unwrap();
+        c.env("PYLUA_HOME", home.path().join("home"))
+            .current_dir(cwd)
+            .args(args);
+        c
+    };
+    let hash = |dir: &str| -> String {
+        let out = pylua(dir, &["status", "--json"]).output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["result"]["tree_hash"].as_str().unwrap().to_string()
+    };
+    let script = "local pretty = require 'pl.pretty'\nlocal cjson = require 'cjson'\nlocal lfs = require 'lfs'\nprint(cjson.encode({ok = true}), pretty.write({1}, ''), type(lfs.currentdir()))\n";
+    pylua(
+        "app",
+        &["init", "--profile", "standard", "--server", &mirror],
+    )
+    .assert()
+    .success();
+    std::fs::write(home.path().join("app/main.lua"), script).unwrap();
+    pylua("app", &["lock"]).assert().success();
+    pylua("app", &["sync"]).assert().success();
+    pylua("app", &["run", "main.lua"])
+        .assert()
+        .success()
+        .stdout("{\"ok\":true}\t{1}\tstring\n");
+    let before = hash("app");
+    pylua("app", &["profile", "use", "minimal", "--yes"])
+        .assert()
+        .success();
+    pylua("app", &["run", "main.lua"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("module 'pl.pretty' not found"));
+    pylua("app", &["rollback"]).assert().success();
+    pylua("app", &["run", "main.lua"]).assert().success();
+    assert_eq!(hash("app"), before);
+    pylua("app", &["export", "-o", "../env.toml"])
+        .assert()
+        .success();
+    pylua("copy", &["import", "../env.toml"]).assert().success();
+    assert_eq!(hash("copy"), before);
+}
