@@ -294,7 +294,12 @@ pub fn status(args: &EnvArgs) -> ExitCode {
             }
         );
         println!("profile:   {}", s.profile.as_deref().unwrap_or("(none)"));
-        println!("lock:      {} ({} packages)", s.lock, s.packages);
+        println!(
+            "lock:      {} ({} package{})",
+            s.lock,
+            s.packages,
+            if s.packages == 1 { "" } else { "s" }
+        );
         println!(
             "tree:      {}",
             if s.tree_in_sync {
@@ -324,14 +329,23 @@ pub fn history(args: &EnvArgs) -> ExitCode {
                     _ => String::new(),
                 })
                 .collect();
+            let shown = if changes.len() > 3 {
+                format!(
+                    "{}, … ({} more)",
+                    changes[..2].join(", "),
+                    changes.len() - 2
+                )
+            } else {
+                changes.join(", ")
+            };
             println!(
-                "{:>4}  {}  {:<28} {:<7} {:>6.2}s  {}",
+                "{:>4}  {}  {:<24} {:<6} {:>6.2}s  {}",
                 r.id,
                 r.time,
                 r.command,
                 if r.succeeded() { "ok" } else { "FAILED" },
                 r.seconds,
-                changes.join(", ")
+                shown
             );
             if !r.succeeded() {
                 println!("      {}", r.outcome);

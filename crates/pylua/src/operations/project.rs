@@ -157,7 +157,18 @@ pub fn init(
     if let Some(p) = profile {
         profile_requirements(p, lua)?;
     }
-    let text = ProjectFile::render_new(&name, lua, profile, servers);
+    // A local server is written as an absolute file:// URL, so it works from every directory.
+    let servers: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            let local = !s.contains("://");
+            match std::path::absolute(s) {
+                Ok(abs) if local => format!("file://{}", abs.display()),
+                _ => s.clone(),
+            }
+        })
+        .collect();
+    let text = ProjectFile::render_new(&name, lua, profile, &servers);
     ProjectFile::parse(&text, &path)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| ProjectError::Io(format!("{}: {e}", dir.display())))?;
