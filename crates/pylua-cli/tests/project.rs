@@ -518,3 +518,61 @@ fn concurrent_adds_end_with_a_consistent_lock() {
         assert!(lock.contains(&format!("name = \"{name}\"")), "{lock}");
     }
 }
+
+#[test]
+fn git_sources_are_locked_to_a_commit() {
+    let mut ctx = Ctx::new();
+    let repo = ctx.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("g.lua"), "return 'first'").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "first"]);
+    let first = git(&["rev-parse", "HEAD"]);
+    let spec = format!(
+        "package = 'g'\nversion = 'scm-1'\nsource = {{ url = 'git+file://{}', branch = 'main' }}\nbuild = {{ type = 'builtin', modules = {{ g = 'g.lua' }} }}\n",
+        repo.display()
+    );
+    ctx.server.raw_rockspec("g", "scm-1", &spec).publish();
+    ctx.init("minimal");
+    ctx.pylua(&["add", "g"]).assert().success();
+    assert!(ctx
+        .read("app/pylua.lock")
+        .contains(&format!("commit = \"{first}\"")));
+    ctx.pylua(&["eval", "return (require('g'))"])
+        .assert()
+        .stdout("first\n");
+
+    // The branch moves on; the lock still installs the locked commit elsewhere.
+    std::fs::write(repo.join("g.lua"), "return 'second'").unwrap();
+    git(&["commit", "-qam", "second"]);
+    ctx.pylua(&["export", "-o", "../env.toml"])
+        .assert()
+        .success();
+    ctx.pylua_in("copy", &["import", "../env.toml"])
+        .assert()
+        .success();
+    ctx.pylua_in("copy", &["eval", "return (require('g'))"])
+        .assert()
+        .stdout("first\n");
+    // `update` locks the branch's new commit.
+    ctx.pylua(&["update", "g"]).assert().success();
+    let second = git(&["rev-parse", "HEAD"]);
+    assert!(ctx
+        .read("app/pylua.lock")
+        .contains(&format!("commit = \"{second}\"")));
+}

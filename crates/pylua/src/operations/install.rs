@@ -7,6 +7,7 @@ use super::query::{parse_request, QueryError, ServerOptions};
 use crate::packages::archive::{self, Bounds};
 use crate::packages::build::{self, Target};
 use crate::packages::cache::{hex, Fetcher};
+use crate::packages::git;
 use crate::packages::resolve::{resolve, ResolveOptions};
 use crate::packages::rockspec::{Dependency, Rockspec};
 use crate::packages::tree::{InstalledRock, StagedRock, Tree, TreeError};
@@ -98,10 +99,11 @@ struct Job {
 
 enum Origin {
     /// A rock or rockspec at `url`; when `sha256` is known (from a lockfile) the file must
-    /// have it.
+    /// have it, and a git source is checked out at `commit`.
     Remote {
         url: String,
         sha256: Option<String>,
+        commit: Option<String>,
     },
     LocalRockspec(PathBuf),
 }
@@ -115,6 +117,10 @@ pub struct Pinned {
     pub url: String,
     /// The sha256 that file must have.
     pub sha256: Option<String>,
+    /// For git sources: the commit to check out.
+    pub commit: Option<String>,
+    /// Install it again even when this version is installed (its sources changed).
+    pub reinstall: bool,
 }
 
 /// What a sync changed.
@@ -213,6 +219,7 @@ fn resolve_and_install(
             origin: Origin::Remote {
                 url: index.rock_url(entry),
                 sha256: None,
+                commit: None,
             },
         });
     }
@@ -330,13 +337,14 @@ pub fn sync_exact(options: &InstallOptions, pins: &[Pinned]) -> Result<SyncRepor
     let mut jobs = Vec::new();
     for pin in pins {
         match installed.get(&pin.name) {
-            Some(rock) if rock.version == pin.version => report.unchanged += 1,
+            Some(rock) if rock.version == pin.version && !pin.reinstall => report.unchanged += 1,
             _ => jobs.push(Job {
                 name: pin.name.clone(),
                 version: pin.version.clone(),
                 origin: Origin::Remote {
                     url: pin.url.clone(),
                     sha256: pin.sha256.clone(),
+                    commit: pin.commit.clone(),
                 },
             }),
         }
@@ -451,7 +459,11 @@ fn prepare(
     // Set for self-contained rocks: where their build for this target is (or will be) cached.
     let mut build_cache: Option<PathBuf> = None;
     let (rockspec, rockspec_text, source_root, sha) = match &job.origin {
-        Origin::Remote { url, sha256 } => {
+        Origin::Remote {
+            url,
+            sha256,
+            commit,
+        } => {
             let url = url.clone();
             let fetched = fetcher.get(&url).map_err(|e| e.to_string())?;
             if let Some(expected) = sha256 {
@@ -465,7 +477,7 @@ fn prepare(
             if url.ends_with(".rockspec") {
                 let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
                 let spec = Rockspec::parse(&text, &url).map_err(|e| e.to_string())?;
-                let sha = fetch_source(&spec, fetcher, &unpacked, None)?;
+                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref())?;
                 (spec, text, unpacked.clone(), Some(sha))
             } else {
                 let rock_dir = work.join("rock");
@@ -486,7 +498,13 @@ fn prepare(
                 if url.ends_with(".src.rock") {
                     let cached = build_cache_dir(fetcher, &fetched.sha256, &options.target);
                     if !cached.join(BUILT_FILE).is_file() {
-                        fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir))?;
+                        fetch_source(
+                            &spec,
+                            fetcher,
+                            &unpacked,
+                            Some(&rock_dir),
+                            commit.as_deref(),
+                        )?;
                     }
                     build_cache = Some(cached);
                     (spec, text, unpacked.clone(), Some(fetched.sha256))
@@ -501,7 +519,7 @@ fn prepare(
             let spec =
                 Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
             let base = path.parent().unwrap_or(Path::new("."));
-            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base))?;
+            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None)?;
             (spec, text, unpacked.clone(), Some(sha))
         }
     };
@@ -629,10 +647,11 @@ fn fetch_source(
     fetcher: &Fetcher,
     dest: &Path,
     local: Option<&Path>,
+    commit: Option<&str>,
 ) -> Result<String, String> {
     let url = &spec.source.url;
-    if let Some(git) = git_url(url) {
-        return git_clone(&git, spec, dest);
+    if let Some(git) = git::git_url(url) {
+        return git_checkout(&git, spec, dest, commit);
     }
     let file_name = spec
         .source
@@ -672,17 +691,12 @@ fn fetch_source(
     Ok(crate::packages::cache::sha256_hex(&bytes))
 }
 
-fn git_url(url: &str) -> Option<String> {
-    if let Some(rest) = url.strip_prefix("git+") {
-        Some(rest.to_string())
-    } else if url.starts_with("git://") {
-        Some(url.to_string())
-    } else {
-        None
-    }
-}
-
-fn git_clone(url: &str, spec: &Rockspec, dest: &Path) -> Result<String, String> {
+fn git_checkout(
+    url: &str,
+    spec: &Rockspec,
+    dest: &Path,
+    commit: Option<&str>,
+) -> Result<String, String> {
     let checkout = dest.join(spec.source.dir.clone().unwrap_or_else(|| {
         url.trim_end_matches(".git")
             .rsplit('/')
@@ -690,34 +704,10 @@ fn git_clone(url: &str, spec: &Rockspec, dest: &Path) -> Result<String, String> 
             .unwrap_or("src")
             .to_string()
     }));
-    let mut cmd = std::process::Command::new("git");
-    cmd.args(["clone", "--quiet", "--depth", "1"]);
-    if let Some(r) = spec.source.tag.as_ref().or(spec.source.branch.as_ref()) {
-        cmd.args(["--branch", r]);
-    }
-    cmd.arg(url).arg(&checkout).env("GIT_TERMINAL_PROMPT", "0");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run git (needed for {url}): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} {}: git clone {url} failed: {}",
-            spec.package,
-            spec.version,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let head = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&checkout)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let _ = fs::remove_dir_all(checkout.join(".git"));
-    Ok(format!(
-        "git:{}",
-        String::from_utf8_lossy(&head.stdout).trim()
-    ))
+    let reference = spec.source.tag.as_ref().or(spec.source.branch.as_ref());
+    let head = git::checkout(url, reference.map(String::as_str), commit, &checkout)
+        .map_err(|e| format!("{} {}: {e}", spec.package, spec.version))?;
+    Ok(format!("git:{head}"))
 }
 
 /// Default number of parallel jobs.

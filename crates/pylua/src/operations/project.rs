@@ -654,7 +654,13 @@ fn transact(
         project.write(&after)?;
     }
     if change.sync {
-        match sync_tree(project, &file, new_lock.as_ref(), options) {
+        match sync_tree(
+            project,
+            &file,
+            new_lock.as_ref(),
+            old_lock.as_ref(),
+            options,
+        ) {
             Ok(report) => outcome.sync = report,
             Err(e) => {
                 if files_changed {
@@ -890,11 +896,27 @@ fn resolve_lock(
         wanted.push((name.clone(), version.to_string(), server, url));
     }
     let fetcher = index.fetcher();
-    let hashes = parallel_map(&wanted, options.jobs, |(_, _, _, url)| {
-        fetcher
+    // Git sources are pinned to the commit their tag or branch names now.
+    let hashes = parallel_map(&wanted, options.jobs, |(name, version, _, url)| {
+        let sha256 = fetcher
             .get(url)
             .map(|f| f.sha256)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let version = Version::parse(version).map_err(|e| e.message)?;
+        let spec = index
+            .rockspec(name, &version)
+            .map_err(|e| format!("{name} {version}: {e}"))?;
+        let commit = match crate::packages::git::git_url(&spec.source.url) {
+            Some(git) => {
+                let reference = spec.source.tag.as_ref().or(spec.source.branch.as_ref());
+                Some(
+                    crate::packages::git::remote_commit(&git, reference.map(String::as_str))
+                        .map_err(|e| format!("{name} {version}: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        Ok::<_, String>((sha256, commit))
     });
     // Packages reachable from the main requirements are needed at run time; the rest only
     // by dev-dependencies.
@@ -913,8 +935,8 @@ fn resolve_lock(
         }
     }
     let mut packages = Vec::new();
-    for ((name, version, server, url), sha) in wanted.into_iter().zip(hashes) {
-        let sha256 = sha.map_err(QueryError::Server)?;
+    for ((name, version, server, url), pinned) in wanted.into_iter().zip(hashes) {
+        let (sha256, commit) = pinned.map_err(QueryError::Server)?;
         let file_name = url.rsplit('/').next().unwrap_or(&url).to_string();
         packages.push(LockedPackage {
             dev: !runtime.contains(&name),
@@ -928,6 +950,7 @@ fn resolve_lock(
             server,
             file: file_name,
             sha256,
+            commit,
         });
     }
     Ok(Lockfile {
@@ -994,6 +1017,7 @@ fn sync_tree(
     project: &Project,
     file: &ProjectFile,
     lock: Option<&Lockfile>,
+    previous: Option<&Lockfile>,
     options: &EnvOptions,
 ) -> Result<SyncReport, ProjectError> {
     let server_options = server_options(file, options);
@@ -1018,6 +1042,13 @@ fn sync_tree(
                 .map_err(|e| FileError::new(&project.lock_file(), e.message))?,
             url: p.url(),
             sha256: Some(p.sha256.clone()),
+            commit: p.commit.clone(),
+            // Same version, other sources (a git branch that moved on): build it again.
+            reinstall: previous
+                .and_then(|old| old.package(&p.name))
+                .is_some_and(|old| {
+                    old.version == p.version && (old.sha256 != p.sha256 || old.commit != p.commit)
+                }),
         });
     }
     let install_options = InstallOptions {

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod build;
 pub mod cache;
+pub mod git;
 pub mod index;
 pub mod manifest;
 pub mod resolve;

@@ -42,6 +42,9 @@ pub struct LockedPackage {
     pub file: String,
     /// sha256 of that file.
     pub sha256: String,
+    /// For sources in git: the commit the rockspec's tag or branch named when locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     /// Names of the locked packages it depends on.
     #[serde(default)]
     pub dependencies: Vec<String>,
@@ -147,6 +150,7 @@ mod tests {
                     server: "file:///srv/rocks".into(),
                     file: "penlight-1.14.0-1.src.rock".into(),
                     sha256: "a".repeat(64),
+                    commit: None,
                     dependencies: vec!["luafilesystem".into()],
                     dev: false,
                 },
@@ -156,6 +160,7 @@ mod tests {
                     server: "file:///srv/rocks".into(),
                     file: "luafilesystem-1.8.0-1.src.rock".into(),
                     sha256: "b".repeat(64),
+                    commit: Some("c".repeat(40)),
                     dependencies: vec![],
                     dev: true,
                 },
