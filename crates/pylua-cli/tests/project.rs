@@ -575,4 +575,7 @@ fn git_sources_are_locked_to_a_commit() {
     assert!(ctx
         .read("app/pylua.lock")
         .contains(&format!("commit = \"{second}\"")));
+    ctx.pylua(&["eval", "return (require('g'))"])
+        .assert()
+        .stdout("second\n");
 }
