@@ -21,6 +21,8 @@
 //! assert_eq!(vm.take_output(), "hi\n");
 //! ```
 
+pub mod config;
+pub mod curator;
 pub mod interpreters;
 pub mod operations;
 pub mod packages;

@@ -1,0 +1,377 @@
+//! The global configuration, `config.toml` in pylua's config directory (XDG on Linux, or
+//! `$PYLUA_HOME/config`): rocks servers, the cache directory, the default Lua and profile for
+//! new projects, extra catalogs and the user's own profiles. Reading checks every key and
+//! names the file, the key and what is expected; `set` and `unset` edit the file keeping its
+//! comments, check the result first and write it atomically, so a refused change leaves the
+//! file as it was.
+//!
+//! ```toml
+//! servers = ["https://luarocks.org"]
+//! cache-dir = "/var/cache/pylua"
+//! lua = "5.4"
+//! profile = "standard"
+//! catalogs = ["/home/me/catalog.toml"]
+//!
+//! [profiles.web]
+//! description = "Our web stack"
+//! extends = "standard"
+//! packages = ["lapis", "etlua@~> 1.3"]
+//! ```
+
+use crate::curator::{Catalog, ProfileSpec, Profiles};
+use crate::paths::Paths;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml_edit::{DocumentMut, Item};
+
+/// The settings, with defaults for what the file leaves out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Rocks servers; empty means luarocks.org.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+    /// Default Lua for new projects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lua: Option<String>,
+    /// Default profile for new projects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalogs: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, ProfileSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+/// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
+pub const KEYS: [&str; 6] = [
+    "servers",
+    "cache-dir",
+    "lua",
+    "profile",
+    "catalogs",
+    "profiles",
+];
+const LIST_KEYS: [&str; 2] = ["servers", "catalogs"];
+
+/// Where the config file is.
+pub fn config_path(paths: &Paths) -> PathBuf {
+    paths.config.join("config.toml")
+}
+
+impl Config {
+    /// The user's configuration (defaults when there is no file).
+    pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
+        Config::load_file(&config_path(paths))
+    }
+
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(error(path, format!("cannot read it: {e}"))),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| error(path, crate::project::manifest::toml_message(&e)))?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str, m: String| error(path, format!("key '{k}': {m}"));
+        for (i, s) in self.servers.iter().enumerate() {
+            crate::packages::server::Server::new(s)
+                .map_err(|e| key(&format!("servers[{i}]"), e.to_string()))?;
+        }
+        let versions = crate::project::manifest::LUA_VERSIONS;
+        if let Some(lua) = &self.lua {
+            if !versions.contains(&lua.as_str()) {
+                return Err(key(
+                    "lua",
+                    format!("expected one of {}, found \"{lua}\"", versions.join(", ")),
+                ));
+            }
+        }
+        let catalog = Catalog::load(&self.catalogs).map_err(|e| key("catalogs", e.to_string()))?;
+        let builtin = Profiles::new(&catalog, &BTreeMap::new());
+        for name in self.profiles.keys() {
+            if builtin.get(name).is_ok() {
+                return Err(key(
+                    &format!("profiles.{name}"),
+                    format!("'{name}' is a built-in profile; give yours another name"),
+                ));
+            }
+        }
+        let profiles = Profiles::new(&catalog, &self.profiles);
+        for name in self.profiles.keys() {
+            profiles
+                .expand(name, "5.4")
+                .map_err(|e| key(&format!("profiles.{name}"), e.to_string()))?;
+        }
+        if let Some(p) = &self.profile {
+            profiles.get(p).map_err(|e| key("profile", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The catalog: built-in plus the configured catalogs.
+    pub fn catalog(&self) -> Result<Catalog, crate::curator::CatalogError> {
+        Catalog::load(&self.catalogs)
+    }
+
+    /// Every profile: the catalog's and the user's.
+    pub fn profiles(&self) -> Result<Profiles, crate::curator::CatalogError> {
+        Ok(Profiles::new(&self.catalog()?, &self.profiles))
+    }
+
+    /// Every set key with its value, flattened (`profiles.web.packages`).
+    pub fn list(&self) -> Vec<(String, String)> {
+        let value = toml::Value::try_from(self).expect("config serializes");
+        let mut out = Vec::new();
+        flatten("", &value, &mut out);
+        out
+    }
+
+    /// One key's value (None when it is not set).
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.list()
+            .into_iter()
+            .filter(|(k, _)| k == key || k.starts_with(&format!("{key}.")))
+            .map(|(k, v)| if k == key { v } else { format!("{k} = {v}") })
+            .reduce(|a, b| format!("{a}\n{b}"))
+    }
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+fn error(path: &Path, message: String) -> ConfigError {
+    ConfigError {
+        file: path.display().to_string(),
+        message,
+    }
+}
+
+/// Sets `key` to `value` in the file at `path` (created if missing). Lists (`servers`,
+/// `catalogs`, `profiles.NAME.packages`) take a TOML array or comma-separated values.
+pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
+    edit(path, key, |doc, parts| {
+        let is_list = LIST_KEYS.contains(&key) || (parts.len() == 3 && parts[2] == "packages");
+        let item = if is_list {
+            let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
+                Ok(toml_edit::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
+                _ => value
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            };
+            let mut array = toml_edit::Array::new();
+            for i in items {
+                array.push(i);
+            }
+            toml_edit::value(array)
+        } else {
+            toml_edit::value(value)
+        };
+        match parts.as_slice() {
+            [k] => doc[*k] = item,
+            ["profiles", name, field] => {
+                if !doc.contains_table("profiles") {
+                    let mut t = toml_edit::Table::new();
+                    t.set_implicit(true);
+                    doc["profiles"] = Item::Table(t);
+                }
+                let profiles = doc["profiles"].as_table_mut().ok_or_else(|| "'profiles' is not a table".to_string())?;
+                if !profiles.contains_table(name) {
+                    profiles[*name] = Item::Table(toml_edit::Table::new());
+                }
+                profiles[*name][*field] = item;
+            }
+            _ => return Err(format!("cannot set '{key}': expected one of {}, or profiles.NAME.description|extends|packages", KEYS.join(", "))),
+        }
+        Ok(())
+    })
+}
+
+/// Removes `key` (a whole profile with `profiles.NAME`).
+pub fn unset(path: &Path, key: &str) -> Result<(), ConfigError> {
+    edit(path, key, |doc, parts| {
+        let removed = match parts.as_slice() {
+            [k] => doc.remove(k).is_some(),
+            ["profiles", name] => doc
+                .get_mut("profiles")
+                .and_then(Item::as_table_mut)
+                .and_then(|t| t.remove(name))
+                .is_some(),
+            ["profiles", name, field] => doc
+                .get_mut("profiles")
+                .and_then(|p| p.get_mut(name))
+                .and_then(Item::as_table_mut)
+                .and_then(|t| t.remove(field))
+                .is_some(),
+            _ => false,
+        };
+        if removed {
+            Ok(())
+        } else {
+            Err(format!("'{key}' is not set"))
+        }
+    })
+}
+
+/// Edits the document, checks the result as a whole, then writes it atomically.
+fn edit(
+    path: &Path,
+    key: &str,
+    change: impl FnOnce(&mut DocumentMut, Vec<&str>) -> Result<(), String>,
+) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(error(path, format!("cannot read it: {e}"))),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| error(path, format!("invalid TOML: {e}")))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let known = KEYS.contains(&parts[0])
+        && (parts.len() == 1 && parts[0] != "profiles"
+            || parts[0] == "profiles"
+                && (parts.len() == 2
+                    || parts.len() == 3
+                        && ["description", "extends", "packages"].contains(&parts[2])));
+    if !known {
+        return Err(error(
+            path,
+            format!(
+                "unknown key '{key}': expected one of {}, or profiles.NAME[.description|.extends|.packages]",
+                KEYS.iter().filter(|k| **k != "profiles").copied().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    change(&mut doc, parts).map_err(|m| error(path, m))?;
+    let new_text = doc.to_string();
+    Config::parse(&new_text, path)?;
+    crate::packages::cache::write_atomic(path, new_text.as_bytes())
+        .map_err(|e| error(path, format!("cannot write it: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_validates_and_names_file_and_key() {
+        let p = Path::new("/etc/pylua/config.toml");
+        let c = Config::parse(
+            "servers = ['file:///srv']\nlua = '5.1'\nprofile = 'web'\n[profiles.web]\nextends = 'standard'\npackages = ['etlua']\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.servers, vec!["file:///srv".to_string()]);
+        assert!(c
+            .list()
+            .contains(&("profiles.web.extends".into(), "standard".into())));
+        assert_eq!(c.get("lua").as_deref(), Some("5.1"));
+        let e = Config::parse("lua = '5.9'\n", p).unwrap_err().to_string();
+        assert_eq!(e, "/etc/pylua/config.toml: key 'lua': expected one of 5.4, 5.3, 5.2, 5.1, luajit, found \"5.9\"");
+        let e = Config::parse("servers = 'x'\n", p).unwrap_err().to_string();
+        assert!(
+            e.contains("/etc/pylua/config.toml: invalid TOML at line 1") && e.contains("sequence"),
+            "{e}"
+        );
+        let e = Config::parse("colour = 'red'\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = Config::parse("[profiles.standard]\npackages = []\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'profiles.standard': 'standard' is a built-in profile"),
+            "{e}"
+        );
+        let e = Config::parse("profile = 'nonesuch'\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'profile': unknown profile 'nonesuch'"),
+            "{e}"
+        );
+        let e = Config::parse("catalogs = ['/nope.toml']\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key 'catalogs': /nope.toml: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn set_keeps_comments_and_a_refused_set_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# my settings\nlua = '5.4' # embedded\n").unwrap();
+        set(&path, "servers", "file:///a, https://b.example").unwrap();
+        set(&path, "profiles.web.packages", "[\"etlua\", \"lapis\"]").unwrap();
+        set(&path, "profiles.web.extends", "standard").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# my settings") && text.contains("# embedded"),
+            "{text}"
+        );
+        let c = Config::load_file(&path).unwrap();
+        assert_eq!(c.servers.len(), 2);
+        assert_eq!(
+            c.profiles["web"].packages,
+            vec!["etlua".to_string(), "lapis".to_string()]
+        );
+
+        let before = std::fs::read(&path).unwrap();
+        assert!(set(&path, "lua", "5.9")
+            .unwrap_err()
+            .to_string()
+            .contains("key 'lua'"));
+        assert!(set(&path, "colour", "red")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown key 'colour'"));
+        assert!(set(&path, "profiles.web.packages", "nope-not-in-catalog").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        unset(&path, "profiles.web").unwrap();
+        assert!(Config::load_file(&path).unwrap().profiles.is_empty());
+        assert!(unset(&path, "profile")
+            .unwrap_err()
+            .to_string()
+            .contains("'profile' is not set"));
+    }
+}
