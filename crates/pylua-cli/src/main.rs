@@ -1,6 +1,7 @@
 //! The `pylua` command line: parses arguments, calls the library, renders results.
 //! No work happens here that the library could do.
 
+mod curator_cmd;
 mod logging;
 mod lua_cmd;
 mod packages;
@@ -173,10 +174,27 @@ enum Command {
         #[command(flatten)]
         env: project_cmd::EnvArgs,
     },
-    /// Profiles: curated sets of packages a project starts from.
+    /// Profiles: curated sets of packages a project starts from (list, show, create,
+    /// delete, use).
     Profile {
         #[command(subcommand)]
         command: ProfileCommand,
+    },
+    /// The curated catalog: packages by category with recommended constraints; NAME shows
+    /// one.
+    Catalog {
+        name: Option<String>,
+        /// Only this category: core, networking, parsing, testing, data, security, utility, web.
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The global configuration (servers, cache dir, default Lua and profile, catalogs, your
+    /// profiles): list, get, set, unset, path.
+    Config {
+        #[command(subcommand)]
+        command: curator_cmd::ConfigAction,
     },
     /// Search rocks servers for packages whose name contains TERM.
     Search {
@@ -266,6 +284,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ProfileCommand {
+    #[command(flatten)]
+    Catalog(curator_cmd::ProfileAction),
     /// Switch the project to profile NAME: shows the packages to add and remove, asks, then
     /// locks and syncs.
     Use {
@@ -351,7 +371,8 @@ impl VmArgs {
         let fail = |e: &pylua::operations::project::ProjectError| project_cmd::fail(e, self.json);
         if !self.frozen {
             let env = project_cmd::EnvArgs::default();
-            match pylua::operations::project::ensure_synced(&project, &env.options(None)) {
+            let config = curator_cmd::load_config(self.json)?;
+            match pylua::operations::project::ensure_synced(&project, &env.options(config, None)) {
                 Ok(Some(outcome)) if !self.json => eprintln!(
                     "pylua: synced {}: {} installed, {} removed",
                     project.tree_dir().display(),
@@ -514,7 +535,14 @@ fn main() -> ExitCode {
             env,
         } => project_cmd::export(&env, &format, output.as_deref()),
         Command::Import { file, env } => project_cmd::import(&env, &file),
+        Command::Catalog {
+            name,
+            category,
+            json,
+        } => curator_cmd::catalog(name.as_deref(), category.as_deref(), json),
+        Command::Config { command } => curator_cmd::config_cmd(command),
         Command::Profile { command } => match command {
+            ProfileCommand::Catalog(action) => curator_cmd::profile(action),
             ProfileCommand::Use {
                 name,
                 yes,

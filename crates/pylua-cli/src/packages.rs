@@ -40,6 +40,11 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The Lua named with `--lua`.
+    pub fn lua_name(&self) -> &str {
+        &self.lua
+    }
+
     /// The interpreter asked for with `--lua`, when it is not the embedded 5.4.
     fn external(&self) -> Result<Option<LuaVersion>, String> {
         match self.lua.as_str() {
@@ -51,18 +56,22 @@ impl ServerArgs {
         }
     }
 
-    fn options(&self) -> ServerOptions {
+    /// The server options, with the configured servers and cache directory (an invalid
+    /// configuration is reported and ends the command).
+    pub fn options(&self) -> Result<ServerOptions, ExitCode> {
+        let config = crate::curator_cmd::load_config(self.json)?;
         let lua_version = match self.lua.parse::<LuaVersion>() {
             Ok(v) => v.api().to_string(),
             Err(_) => self.lua.clone(),
         };
-        ServerOptions {
+        Ok(ServerOptions {
             extra: self.servers.clone(),
             only: self.only.clone(),
+            defaults: config.servers,
             lua_version,
-            cache_dir: None,
+            cache_dir: config.cache_dir,
             offline: self.offline,
-        }
+        })
     }
 }
 
@@ -136,7 +145,11 @@ fn finish<T: Serialize>(
 }
 
 pub fn search(args: &ServerArgs, term: &str) -> ExitCode {
-    finish(args, operations::search(&args.options(), term), |hits| {
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    finish(args, operations::search(&options, term), |hits| {
         if hits.is_empty() {
             println!("no packages match '{term}'");
         }
@@ -154,35 +167,35 @@ pub fn search(args: &ServerArgs, term: &str) -> ExitCode {
 }
 
 pub fn show(args: &ServerArgs, name: &str, version: Option<&str>) -> ExitCode {
-    finish(
-        args,
-        operations::show(&args.options(), name, version),
-        |s| {
-            println!("{} {}", s.name, s.version);
-            if let Some(summary) = &s.description.summary {
-                println!("  {summary}");
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    finish(args, operations::show(&options, name, version), |s| {
+        println!("{} {}", s.name, s.version);
+        if let Some(summary) = &s.description.summary {
+            println!("  {summary}");
+        }
+        let line = |label: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                println!("{label:<14}{v}");
             }
-            let line = |label: &str, value: &Option<String>| {
-                if let Some(v) = value {
-                    println!("{label:<14}{v}");
-                }
-            };
-            println!();
-            line("license:", &s.description.license);
-            line("homepage:", &s.description.homepage);
-            println!("{:<14}{}", "build:", s.build_type);
-            println!("{:<14}{}", "server:", s.server);
-            println!("{:<14}{}", "versions:", s.versions.join(", "));
-            if s.dependencies.is_empty() {
-                println!("{:<14}none", "dependencies:");
-            } else {
-                println!("dependencies:");
-                for d in &s.dependencies {
-                    println!("  {d}");
-                }
+        };
+        println!();
+        line("license:", &s.description.license);
+        line("homepage:", &s.description.homepage);
+        println!("{:<14}{}", "build:", s.build_type);
+        println!("{:<14}{}", "server:", s.server);
+        println!("{:<14}{}", "versions:", s.versions.join(", "));
+        if s.dependencies.is_empty() {
+            println!("{:<14}none", "dependencies:");
+        } else {
+            println!("dependencies:");
+            for d in &s.dependencies {
+                println!("  {d}");
             }
-        },
-    )
+        }
+    })
 }
 
 /// Which tree to work on.
@@ -236,7 +249,11 @@ pub fn install(
     jobs: Option<usize>,
 ) -> ExitCode {
     if dry_run {
-        return finish(args, operations::plan(&args.options(), packages), |plan| {
+        let options = match args.options() {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
+        return finish(args, operations::plan(&options, packages), |plan| {
             println!(
                 "Would install {} package{} for Lua {}:",
                 plan.packages.len(),
@@ -249,7 +266,10 @@ pub fn install(
             }
         });
     }
-    let options = args.options();
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let external = match args.external() {
         Ok(v) => v,
         Err(e) => {
@@ -425,7 +445,15 @@ pub fn which(tree: &TreeArgs, module: &str, json_output: bool) -> ExitCode {
 }
 
 pub fn cache(action: &str, json_output: bool) -> ExitCode {
-    let fetcher = ServerOptions::default().fetcher();
+    let config = match crate::curator_cmd::load_config(json_output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let fetcher = ServerOptions {
+        cache_dir: config.cache_dir,
+        ..ServerOptions::default()
+    }
+    .fetcher();
     let root = fetcher.root().display().to_string();
     match action {
         "dir" => println!("{root}"),

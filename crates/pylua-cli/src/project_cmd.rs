@@ -2,8 +2,10 @@
 //! `history`, `rollback`, `export`, `import` and `profile use` — rendering the library's
 //! project operations as text or JSON.
 
+use crate::curator_cmd::load_config;
 use crate::packages::{exit_code as query_exit_code, progress_bar, show_progress};
 use clap::Args;
+use pylua::config::Config;
 use pylua::operations::install::{InstallError, Progress};
 use pylua::operations::project::{self as ops, EnvOptions, LockMode, Outcome, ProjectError};
 use pylua::project::{Project, PROJECT_FILE};
@@ -46,14 +48,18 @@ impl EnvArgs {
         }
     }
 
-    pub fn options<'a>(&self, progress: Option<&'a (dyn Fn(Progress) + Sync)>) -> EnvOptions<'a> {
+    pub fn options<'a>(
+        &self,
+        config: Config,
+        progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    ) -> EnvOptions<'a> {
         EnvOptions {
             mode: self.mode(),
             offline: self.offline,
             no_dev: false,
             jobs: self.jobs.unwrap_or(0),
             cache_dir: None,
-            default_servers: Vec::new(),
+            config,
             progress,
         }
     }
@@ -103,6 +109,7 @@ pub fn exit_code(e: &ProjectError) -> u8 {
         ProjectError::Install(InstallError::Query(q)) => query_exit_code(q),
         ProjectError::Install(InstallError::Tree(_)) | ProjectError::Io(_) => 6,
         ProjectError::Install(InstallError::Package(_)) => 7,
+        ProjectError::Config(_) => 10,
     }
 }
 
@@ -148,9 +155,13 @@ fn transaction(
         Ok(p) => p,
         Err(e) => return fail(&e, args.json),
     };
+    let config = match load_config(args.json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let bar = progress_bar(args.json);
     let progress = |p: Progress| show_progress(bar.as_ref(), p);
-    let result = run(&project, &args.options(Some(&progress)));
+    let result = run(&project, &args.options(config, Some(&progress)));
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -236,9 +247,17 @@ pub fn import(args: &EnvArgs, file: &Path) -> ExitCode {
         project: Some(dir.clone()),
         ..args.clone()
     };
+    let config = match load_config(args.json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let bar = progress_bar(args.json);
     let progress = |p: Progress| show_progress(bar.as_ref(), p);
-    let result = ops::import(&Project::at(&dir), &args.options(Some(&progress)), file);
+    let result = ops::import(
+        &Project::at(&dir),
+        &args.options(config, Some(&progress)),
+        file,
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -251,7 +270,11 @@ pub fn use_profile(args: &EnvArgs, name: &str, yes: bool, dry_run: bool) -> Exit
         Ok(p) => p,
         Err(e) => return fail(&e, args.json),
     };
-    let plan = match ops::use_profile(&project, &args.options(None), name, true) {
+    let config = match load_config(args.json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = match ops::use_profile(&project, &args.options(config, None), name, true) {
         Ok(plan) => plan,
         Err(e) => return fail(&e, args.json),
     };
@@ -282,7 +305,13 @@ pub fn use_profile(args: &EnvArgs, name: &str, yes: bool, dry_run: bool) -> Exit
 }
 
 pub fn status(args: &EnvArgs) -> ExitCode {
-    let result = args.project().and_then(|p| ops::status(&p, false));
+    let config = match load_config(args.json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = args
+        .project()
+        .and_then(|p| ops::status(&p, &args.options(config, None)));
     done(result, args.json, |s| {
         println!("project:   {} ({})", s.name, s.root);
         println!(
@@ -355,9 +384,13 @@ pub fn history(args: &EnvArgs) -> ExitCode {
 }
 
 pub fn export(args: &EnvArgs, format: &str, output: Option<&Path>) -> ExitCode {
+    let config = match load_config(args.json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let result = args
         .project()
-        .and_then(|p| ops::export(&p, format == "json"));
+        .and_then(|p| ops::export(&p, &args.options(config, None), format == "json"));
     match result {
         Ok(text) => match output {
             Some(path) => match std::fs::write(path, text) {
@@ -388,9 +421,13 @@ pub fn init(
     servers: &[String],
     json_output: bool,
 ) -> ExitCode {
+    let config = match load_config(json_output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let interactive =
         !json_output && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let lua = match (lua, interactive) {
+    let lua = match (lua.or(config.lua.as_deref()), interactive) {
         (Some(l), _) => l.to_string(),
         (None, false) => "5.4".to_string(),
         (None, true) => {
@@ -410,21 +447,30 @@ pub fn init(
             pylua::project::manifest::LUA_VERSIONS[picked].to_string()
         }
     };
-    let profile = match (profile, interactive) {
+    let profile = match (profile.or(config.profile.as_deref()), interactive) {
         (Some(p), _) => Some(p.to_string()),
         (None, false) => None,
         (None, true) => {
-            let names = ["none", "minimal", "standard"];
+            let profiles = match config.profiles() {
+                Ok(p) => p,
+                Err(e) => return fail(&ProjectError::Config(e.to_string()), false),
+            };
+            let mut names = vec!["none".to_string()];
+            let mut items = vec!["none — no packages, add your own".to_string()];
+            for p in profiles.list() {
+                names.push(p.name.clone());
+                items.push(format!("{} — {}", p.name, p.description));
+            }
             let picked = dialoguer::Select::new()
                 .with_prompt("Profile (packages to start with)")
-                .items(&names)
+                .items(&items)
                 .default(0)
                 .interact()
                 .unwrap_or(0);
-            (picked > 0).then(|| names[picked].to_string())
+            (picked > 0).then(|| names[picked].clone())
         }
     };
-    let result = ops::init(dir, name, &lua, profile.as_deref(), servers);
+    let result = ops::init(&config, dir, name, &lua, profile.as_deref(), servers);
     done(result, json_output, |path| {
         println!("Created {}", path.display());
         println!(

@@ -77,11 +77,16 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog shipped with pylua (its validity is checked by a unit test).
     pub fn builtin() -> Catalog {
-        let mut catalog = Catalog::default();
-        catalog
-            .add_file(BUILTIN, BUILTIN_SOURCE)
-            .expect("the shipped catalog is valid");
-        catalog
+        static PARSED: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        PARSED
+            .get_or_init(|| {
+                let mut catalog = Catalog::default();
+                catalog
+                    .add_file(BUILTIN, BUILTIN_SOURCE)
+                    .expect("the shipped catalog is valid");
+                catalog
+            })
+            .clone()
     }
 
     /// The built-in catalog plus `user_catalogs`, in order (later files win by name).
@@ -260,7 +265,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("mine.toml");
         std::fs::write(&p, "[[package]]\nname = \"inspect\"\ncategory = \"utility\"\nsummary = \"ours\"\nconstraint = \">= 3.1.3\"\nlua = [\"5.4\"]\nnative = false\n\n[[package]]\nname = \"mylib\"\ncategory = \"web\"\nsummary = \"in house\"\nconstraint = \"\"\nlua = [\"5.4\"]\nnative = false\npairs-with = [\"penlight\"]\n").unwrap();
-        let c = Catalog::load(&[p.clone()]).unwrap();
+        let c = Catalog::load(std::slice::from_ref(&p)).unwrap();
         assert_eq!(c.get("inspect").unwrap().summary, "ours");
         assert_eq!(c.get("mylib").unwrap().source, p.display().to_string());
         assert_eq!(check_file(&p).unwrap(), 2);

@@ -11,12 +11,14 @@ use super::install::{
     self, destination, InstallError, InstallOptions, Launcher, Pinned, Progress, SyncReport,
 };
 use super::query::{QueryError, ServerOptions};
+use crate::config::Config;
+use crate::curator::ProfileError;
 use crate::interpreters::LuaVersion;
 use crate::packages::resolve::{resolve, ResolveOptions};
 use crate::packages::rockspec::Dependency;
-use crate::packages::server::{Server, DEFAULT_SERVER};
+use crate::packages::server::DEFAULT_SERVER;
 use crate::packages::tree::Tree;
-use crate::packages::version::{Constraints, Version};
+use crate::packages::version::Version;
 use crate::project::history::{self, PackageChange, Record, Snapshot};
 use crate::project::manifest::{
     edit, normalize_constraint, parse_constraint, FileError, ProjectFile,
@@ -50,6 +52,9 @@ pub enum ProjectError {
     /// The history or the project lock could not be read or written.
     #[error("{0}")]
     Io(String),
+    /// The global configuration, a catalog or a profile in them is invalid.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl ProjectError {
@@ -63,6 +68,7 @@ impl ProjectError {
             ProjectError::Query(q) => q.kind(),
             ProjectError::Install(i) => i.kind(),
             ProjectError::Io(_) => "io",
+            ProjectError::Config(_) => "config",
         }
     }
 }
@@ -91,8 +97,9 @@ pub struct EnvOptions<'a> {
     pub jobs: usize,
     /// Download cache (default: pylua's cache directory).
     pub cache_dir: Option<PathBuf>,
-    /// Servers to use when `pylua.toml` names none (default: luarocks.org).
-    pub default_servers: Vec<String>,
+    /// The global configuration: servers (when `pylua.toml` names none), cache directory,
+    /// catalogs and profiles.
+    pub config: Config,
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
@@ -133,6 +140,7 @@ struct Change {
 
 /// `pylua init`: writes a new `pylua.toml` in `dir`.
 pub fn init(
+    config: &Config,
     dir: &Path,
     name: Option<&str>,
     lua: &str,
@@ -155,7 +163,7 @@ pub fn init(
             .unwrap_or_else(|| "project".into()),
     };
     if let Some(p) = profile {
-        profile_requirements(p, lua)?;
+        profile_requirements(config, p, lua)?;
     }
     // A local server is written as an absolute file:// URL, so it works from every directory.
     let servers: Vec<String> = servers
@@ -320,7 +328,7 @@ pub fn use_profile(
 ) -> Result<Outcome, ProjectError> {
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
-    profile_requirements(profile, &file.project.lua)?;
+    profile_requirements(&options.config, profile, &file.project.lua)?;
     transact(
         project,
         options,
@@ -399,7 +407,7 @@ pub struct Export {
 }
 
 /// `pylua export`: the environment as TOML or JSON, for `pylua import` elsewhere.
-pub fn export(project: &Project, json: bool) -> Result<String, ProjectError> {
+pub fn export(project: &Project, options: &EnvOptions, json: bool) -> Result<String, ProjectError> {
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
     let lock = project.read_lock(&snapshot)?.ok_or_else(|| {
@@ -408,7 +416,7 @@ pub fn export(project: &Project, json: bool) -> Result<String, ProjectError> {
             project.lock_file().display()
         ))
     })?;
-    check_fresh(&file, &lock).map_err(|why| {
+    check_fresh(&options.config, &file, &lock).map_err(|why| {
         ProjectError::Stale(format!(
             "{} is out of date ({why}); run `pylua lock` first",
             project.lock_file().display()
@@ -462,7 +470,7 @@ pub fn import(
     let parsed = ProjectFile::parse(&project_text, file)?;
     let lock_text = export.lock.render();
     Lockfile::parse(&lock_text, file)?;
-    check_fresh(&parsed, &export.lock).map_err(|why| {
+    check_fresh(&options.config, &parsed, &export.lock).map_err(|why| {
         FileError::new(file, format!("its lock does not match its project ({why})"))
     })?;
     let options = EnvOptions {
@@ -502,19 +510,19 @@ pub struct Status {
 }
 
 /// `pylua status`.
-pub fn status(project: &Project, no_dev: bool) -> Result<Status, ProjectError> {
+pub fn status(project: &Project, options: &EnvOptions) -> Result<Status, ProjectError> {
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
     let lock = project.read_lock(&snapshot)?;
     let tree = project_tree(&file, project);
     let lock_state = match &lock {
         None => "missing".to_string(),
-        Some(l) => match check_fresh(&file, l) {
+        Some(l) => match check_fresh(&options.config, &file, l) {
             Ok(()) => "fresh".into(),
             Err(why) => format!("stale ({why})"),
         },
     };
-    let in_sync = tree_matches(&tree, lock.as_ref(), no_dev)?;
+    let in_sync = tree_matches(&tree, lock.as_ref(), options.no_dev)?;
     Ok(Status {
         root: project.root().display().to_string(),
         name: file.project.name.clone(),
@@ -543,9 +551,9 @@ pub fn ensure_synced(
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
     let lock = project.read_lock(&snapshot)?;
-    let fresh = lock
-        .as_ref()
-        .is_some_and(|l| options.mode == LockMode::Frozen || check_fresh(&file, l).is_ok());
+    let fresh = lock.as_ref().is_some_and(|l| {
+        options.mode == LockMode::Frozen || check_fresh(&options.config, &file, l).is_ok()
+    });
     if fresh && tree_matches(&project_tree(&file, project), lock.as_ref(), options.no_dev)? {
         return Ok(None);
     }
@@ -602,10 +610,10 @@ fn transact(
                     project.lock_file().display()
                 )))
             }
-            (Some(l), _) if check_fresh(&file, l).is_ok() => Some(l.clone()),
+            (Some(l), _) if check_fresh(&options.config, &file, l).is_ok() => Some(l.clone()),
             (old, LockMode::Locked) => {
                 let why = old.as_ref().map_or("it does not exist".into(), |l| {
-                    check_fresh(&file, l).unwrap_err()
+                    check_fresh(&options.config, &file, l).unwrap_err()
                 });
                 return Err(ProjectError::Stale(format!(
                     "--locked: {} needs updating ({why}); run `pylua lock`",
@@ -778,10 +786,13 @@ type Requirements = BTreeMap<String, String>;
 
 /// The project's requirements: its profile's packages, overridden and extended by its own
 /// dependencies; and its dev-dependencies.
-fn requirements(file: &ProjectFile) -> Result<(Requirements, Requirements), ProjectError> {
+fn requirements(
+    config: &Config,
+    file: &ProjectFile,
+) -> Result<(Requirements, Requirements), ProjectError> {
     let mut main = BTreeMap::new();
     if let Some(profile) = &file.project.profile {
-        main.extend(profile_requirements(profile, &file.project.lua)?);
+        main.extend(profile_requirements(config, profile, &file.project.lua)?);
     }
     main.extend(file.requirements(false));
     let dev = file
@@ -793,7 +804,7 @@ fn requirements(file: &ProjectFile) -> Result<(Requirements, Requirements), Proj
 }
 
 /// Whether `lock` was made for what `file` asks now; if not, why.
-fn check_fresh(file: &ProjectFile, lock: &Lockfile) -> Result<(), String> {
+fn check_fresh(config: &Config, file: &ProjectFile, lock: &Lockfile) -> Result<(), String> {
     if lock.lua != file.project.lua {
         return Err(format!(
             "it is for Lua {}, the project asks for {}",
@@ -807,7 +818,7 @@ fn check_fresh(file: &ProjectFile, lock: &Lockfile) -> Result<(), String> {
             file.project.profile.as_deref().unwrap_or("(none)")
         ));
     }
-    let (main, dev) = requirements(file).map_err(|e| e.to_string())?;
+    let (main, dev) = requirements(config, file).map_err(|e| e.to_string())?;
     for (kind, wanted, locked) in [
         ("", &main, &lock.requirements),
         ("dev-", &dev, &lock.dev_requirements),
@@ -828,16 +839,20 @@ fn check_fresh(file: &ProjectFile, lock: &Lockfile) -> Result<(), String> {
 fn server_options(file: &ProjectFile, options: &EnvOptions) -> ServerOptions {
     let servers = if !file.project.servers.is_empty() {
         file.project.servers.clone()
-    } else if !options.default_servers.is_empty() {
-        options.default_servers.clone()
+    } else if !options.config.servers.is_empty() {
+        options.config.servers.clone()
     } else {
         vec![DEFAULT_SERVER.to_string()]
     };
     ServerOptions {
         extra: Vec::new(),
+        defaults: Vec::new(),
         only: servers,
         lua_version: lua_api(&file.project.lua).to_string(),
-        cache_dir: options.cache_dir.clone(),
+        cache_dir: options
+            .cache_dir
+            .clone()
+            .or_else(|| options.config.cache_dir.clone()),
         offline: options.offline,
     }
 }
@@ -857,7 +872,7 @@ fn resolve_lock(
     unlock: Option<&Vec<String>>,
     options: &EnvOptions,
 ) -> Result<Lockfile, ProjectError> {
-    let (main, dev) = requirements(file)?;
+    let (main, dev) = requirements(&options.config, file)?;
     let mut deps = Vec::new();
     for (name, constraint) in main.iter().chain(&dev) {
         let constraints = parse_constraint(constraint).map_err(ProjectError::Usage)?;
@@ -1069,32 +1084,26 @@ fn sync_tree(
 // ---------------------------------------------------------------------------------------
 // Profiles
 
-/// The requirements a profile adds for a project on `lua`.
+/// The requirements profile `name` adds for a project on `lua`, from the catalog and
+/// profiles `config` knows.
 pub fn profile_requirements(
-    profile: &str,
+    config: &Config,
+    name: &str,
     lua: &str,
-) -> Result<BTreeMap<String, String>, ProjectError> {
-    let _ = (Server::new, Constraints::any);
-    let table: &[(&str, &[(&str, &str)])] = &[
-        ("minimal", &[("inspect", ">= 3.1")]),
-        (
-            "standard",
-            &[
-                ("inspect", ">= 3.1"),
-                ("lua-cjson", ">= 2.1"),
-                ("luafilesystem", ">= 1.8"),
-                ("penlight", ">= 1.13"),
-            ],
-        ),
-    ];
-    let _ = lua;
-    table
-        .iter()
-        .find(|(n, _)| *n == profile)
-        .map(|(_, pkgs)| {
-            pkgs.iter()
-                .map(|(n, c)| (n.to_string(), normalize_constraint(c)))
-                .collect()
-        })
-        .ok_or_else(|| ProjectError::NotFound(format!("unknown profile '{profile}'")))
+) -> Result<Requirements, ProjectError> {
+    let profiles = config
+        .profiles()
+        .map_err(|e| ProjectError::Config(e.to_string()))?;
+    let expansion = profiles.expand(name, lua).map_err(|e| match e {
+        ProfileError::Unknown { .. } => ProjectError::NotFound(e.to_string()),
+        ProfileError::Invalid { .. } => ProjectError::Config(e.to_string()),
+    })?;
+    for (pkg, why) in &expansion.skipped {
+        tracing::warn!("profile {name}: leaving out {pkg} for Lua {lua}: it {why}");
+    }
+    Ok(expansion
+        .requirements
+        .into_iter()
+        .map(|r| (r.name, normalize_constraint(&r.constraint)))
+        .collect())
 }

@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub extra: Vec<String>,
     /// When not empty, only these servers (`--only-server`).
     pub only: Vec<String>,
+    /// The servers asked after `extra` (the configured ones); empty means luarocks.org.
+    pub defaults: Vec<String>,
     /// The Lua version packages are for (`5.4` for the embedded VM).
     pub lua_version: String,
     /// Where downloads are cached (default: pylua's cache directory).
@@ -29,6 +31,7 @@ impl Default for ServerOptions {
         ServerOptions {
             extra: Vec::new(),
             only: Vec::new(),
+            defaults: Vec::new(),
             lua_version: "5.4".into(),
             cache_dir: None,
             offline: false,
@@ -65,10 +68,15 @@ impl QueryError {
 impl ServerOptions {
     pub fn servers(&self) -> Result<Vec<Server>, QueryError> {
         let urls: Vec<&str> = if self.only.is_empty() {
+            let defaults: Vec<&str> = if self.defaults.is_empty() {
+                vec![DEFAULT_SERVER]
+            } else {
+                self.defaults.iter().map(String::as_str).collect()
+            };
             self.extra
                 .iter()
                 .map(String::as_str)
-                .chain([DEFAULT_SERVER])
+                .chain(defaults)
                 .collect()
         } else {
             self.only.iter().map(String::as_str).collect()

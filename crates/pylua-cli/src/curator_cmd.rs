@@ -1,0 +1,415 @@
+//! `pylua catalog`, `pylua profile list|show|create|delete` and `pylua config`: rendering the
+//! curated catalog, the profiles and the global configuration.
+
+use crate::packages::ServerArgs;
+use clap::Subcommand;
+use pylua::config::{self, Config};
+use pylua::curator::{availability, CATEGORIES};
+use pylua::paths::Paths;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Exit code of an invalid configuration, catalog or project file.
+pub const INVALID_CONFIG: u8 = 10;
+
+fn error(message: &str, code: u8, json_output: bool) -> ExitCode {
+    if json_output {
+        let kind = match code {
+            INVALID_CONFIG => "config",
+            5 => "not_found",
+            6 => "server",
+            _ => "usage",
+        };
+        println!(
+            "{}",
+            json!({"ok": false, "error": {"kind": kind, "message": message}})
+        );
+    } else {
+        eprintln!("pylua: {message}");
+    }
+    ExitCode::from(code)
+}
+
+fn ok(value: serde_json::Value) -> ExitCode {
+    println!("{}", json!({"ok": true, "result": value}));
+    ExitCode::SUCCESS
+}
+
+/// The user's configuration; an invalid one is reported (exit 10).
+pub fn load_config(json_output: bool) -> Result<Config, ExitCode> {
+    Config::load(&Paths::discover()).map_err(|e| error(&e.to_string(), INVALID_CONFIG, json_output))
+}
+
+/// `pylua catalog [NAME]`.
+pub fn catalog(name: Option<&str>, category: Option<&str>, json_output: bool) -> ExitCode {
+    let config = match load_config(json_output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let catalog = match config.catalog() {
+        Ok(c) => c,
+        Err(e) => return error(&e.to_string(), INVALID_CONFIG, json_output),
+    };
+    if let Some(name) = name {
+        let Some(entry) = catalog.get(name) else {
+            return error(
+                &format!("'{name}' is not in the catalog (`pylua catalog` lists it)"),
+                5,
+                json_output,
+            );
+        };
+        if json_output {
+            return ok(json!(entry));
+        }
+        println!("{} ({})", entry.name, entry.category);
+        println!("  {}", entry.summary);
+        println!();
+        println!("{:<14}{}", "constraint:", entry.constraint);
+        println!("{:<14}{}", "lua:", entry.lua.join(", "));
+        println!(
+            "{:<14}{}",
+            "build:",
+            if entry.native {
+                "native (C compiler needed)"
+            } else {
+                "pure Lua"
+            }
+        );
+        if !entry.pairs_with.is_empty() {
+            println!("{:<14}{}", "pairs with:", entry.pairs_with.join(", "));
+        }
+        if !entry.alternatives.is_empty() {
+            println!("{:<14}{}", "alternatives:", entry.alternatives.join(", "));
+        }
+        println!("{:<14}{}", "from:", entry.source);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(c) = category.filter(|c| !CATEGORIES.contains(c)) {
+        return error(
+            &format!(
+                "unknown category '{c}': expected one of {}",
+                CATEGORIES.join(", ")
+            ),
+            2,
+            json_output,
+        );
+    }
+    let entries: Vec<_> = catalog
+        .entries()
+        .filter(|e| category.is_none_or(|c| e.category == c))
+        .collect();
+    if json_output {
+        return ok(json!(entries));
+    }
+    for cat in CATEGORIES {
+        let in_cat: Vec<_> = entries.iter().filter(|e| e.category == cat).collect();
+        if in_cat.is_empty() {
+            continue;
+        }
+        println!("{cat}:");
+        for e in in_cat {
+            println!(
+                "  {:<16} {:<12} {}{}",
+                e.name,
+                e.constraint,
+                e.summary,
+                if e.native { " [C]" } else { "" }
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `pylua profile …` (other than `use`, which changes a project).
+#[derive(Subcommand)]
+pub enum ProfileAction {
+    /// List the profiles: built-in, from catalogs, and your own.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a profile's packages for a Lua version and whether the servers have them.
+    Show {
+        name: String,
+        /// Do not ask the servers whether they have the packages.
+        #[arg(long)]
+        no_check: bool,
+        #[command(flatten)]
+        servers: ServerArgs,
+    },
+    /// Create your own profile in the global config.
+    Create {
+        name: String,
+        /// Start from this profile's packages.
+        #[arg(long)]
+        extends: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// A catalog package, optionally NAME@CONSTRAINT (repeatable).
+        #[arg(long = "package", value_name = "PACKAGE")]
+        packages: Vec<String>,
+        /// Replace an existing profile of yours with that name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete one of your profiles from the global config.
+    Delete { name: String },
+}
+
+pub fn profile(action: ProfileAction) -> ExitCode {
+    let paths = Paths::discover();
+    let json_output = match &action {
+        ProfileAction::List { json } => *json,
+        ProfileAction::Show { servers, .. } => servers.json,
+        _ => false,
+    };
+    let config = match load_config(json_output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let profiles = match config.profiles() {
+        Ok(p) => p,
+        Err(e) => return error(&e.to_string(), INVALID_CONFIG, json_output),
+    };
+    match action {
+        ProfileAction::List { json } => {
+            if json {
+                return ok(json!(profiles.list()));
+            }
+            for p in profiles.list() {
+                let extends = p
+                    .extends
+                    .as_deref()
+                    .map(|e| format!(" (extends {e})"))
+                    .unwrap_or_default();
+                let origin = if p.builtin {
+                    String::new()
+                } else {
+                    format!(" [{}]", p.source)
+                };
+                println!("{:<14} {}{extends}{origin}", p.name, p.description);
+            }
+            ExitCode::SUCCESS
+        }
+        ProfileAction::Show {
+            name,
+            no_check,
+            servers,
+        } => {
+            let lua = servers.lua_name().to_string();
+            let expansion = match profiles.expand(&name, &lua) {
+                Ok(e) => e,
+                Err(pylua::curator::ProfileError::Unknown { .. }) => {
+                    return error(
+                        &profiles.get(&name).unwrap_err().to_string(),
+                        5,
+                        servers.json,
+                    )
+                }
+                Err(e) => return error(&e.to_string(), INVALID_CONFIG, servers.json),
+            };
+            let profile = profiles.get(&name).expect("expanded above");
+            // Which packages the servers have (when they can be asked).
+            let (checked, problem) = if no_check {
+                (None, None)
+            } else {
+                match servers.options().map(|o| o.index()) {
+                    Err(code) => return code,
+                    Ok(Ok(index)) => (Some(availability(&expansion, &index)), None),
+                    Ok(Err(e)) => (None, Some(e.to_string())),
+                }
+            };
+            let missing: Vec<(String, String)> = checked
+                .iter()
+                .flatten()
+                .filter_map(|(n, why)| why.clone().map(|w| (n.clone(), w)))
+                .collect();
+            if servers.json {
+                return ok(json!({
+                    "profile": profile,
+                    "lua": lua,
+                    "packages": expansion.requirements,
+                    "skipped": expansion.skipped,
+                    "unavailable": missing.iter().map(|(n, w)| json!({"name": n, "why": w})).collect::<Vec<_>>(),
+                    "servers_checked": checked.is_some(),
+                    "server_error": problem,
+                }));
+            }
+            println!("{} — {}", profile.name, profile.description);
+            if let Some(e) = &profile.extends {
+                println!("extends {e}");
+            }
+            println!("packages for Lua {lua}:");
+            for r in &expansion.requirements {
+                let c = if r.constraint.is_empty() {
+                    "(any)"
+                } else {
+                    &r.constraint
+                };
+                let note = missing
+                    .iter()
+                    .find(|(n, _)| n == &r.name)
+                    .map(|(_, w)| format!("  MISSING: {w}"))
+                    .unwrap_or_default();
+                println!("  {:<16} {c}{note}", r.name);
+            }
+            for (n, why) in &expansion.skipped {
+                println!("  {n:<16} left out: it {why}");
+            }
+            if let Some(p) = problem {
+                println!("(could not ask the servers whether they have these packages: {p})");
+            } else if !missing.is_empty() {
+                println!(
+                    "{} of {} packages are not available on the configured servers; a project using this profile will not lock",
+                    missing.len(),
+                    expansion.requirements.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        ProfileAction::Create {
+            name,
+            extends,
+            description,
+            packages,
+            force,
+        } => {
+            if let Ok(existing) = profiles.get(&name) {
+                if existing.builtin || existing.source != "config" {
+                    return error(
+                        &format!("'{name}' is a built-in profile; pick another name"),
+                        2,
+                        false,
+                    );
+                }
+                if !force {
+                    return error(
+                        &format!("you already have a profile '{name}'; pass --force to replace it"),
+                        2,
+                        false,
+                    );
+                }
+            }
+            let path = config::config_path(&paths);
+            let mut result = Ok(());
+            if force {
+                let _ = config::unset(&path, &format!("profiles.{name}"));
+            }
+            for (field, value) in [
+                ("description", description.unwrap_or_default()),
+                ("extends", extends.unwrap_or_default()),
+                ("packages", packages.join(",")),
+            ] {
+                if field != "packages" && value.is_empty() {
+                    continue;
+                }
+                result = result
+                    .and_then(|()| config::set(&path, &format!("profiles.{name}.{field}"), &value));
+            }
+            match result {
+                Ok(()) => {
+                    println!("Created profile {name} in {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    let _ = config::unset(&path, &format!("profiles.{name}"));
+                    error(&e.to_string(), INVALID_CONFIG, false)
+                }
+            }
+        }
+        ProfileAction::Delete { name } => {
+            match profiles.get(&name) {
+                Ok(p) if p.source != "config" => {
+                    return error(&format!("'{name}' is not one of your profiles ({}); only profiles in your config can be deleted", p.source), 2, false)
+                }
+                Err(e) => return error(&e.to_string(), 5, false),
+                Ok(_) => {}
+            }
+            match config::unset(&config::config_path(&paths), &format!("profiles.{name}")) {
+                Ok(()) => {
+                    println!("Deleted profile {name}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => error(&e.to_string(), INVALID_CONFIG, false),
+            }
+        }
+    }
+}
+
+/// `pylua config …`.
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// Every key that is set, with its value.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One key's value (e.g. `lua`, `servers`, `profiles.web.packages`).
+    Get { key: String },
+    /// Set a key (lists take `a,b` or a TOML array); the file keeps its comments.
+    Set { key: String, value: String },
+    /// Remove a key (`profiles.NAME` removes a profile).
+    Unset { key: String },
+    /// Where the config file is.
+    Path,
+}
+
+pub fn config_cmd(action: ConfigAction) -> ExitCode {
+    let paths = Paths::discover();
+    let path = config::config_path(&paths);
+    match action {
+        ConfigAction::Path => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        ConfigAction::List { json } => match load_config(json) {
+            Ok(c) => {
+                let items = c.list();
+                if json {
+                    return ok(json!(items
+                        .into_iter()
+                        .collect::<std::collections::BTreeMap<_, _>>()));
+                }
+                if items.is_empty() {
+                    println!(
+                        "(nothing set; defaults apply — {} does not set anything)",
+                        path.display()
+                    );
+                }
+                for (k, v) in items {
+                    println!("{k} = {v}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        ConfigAction::Get { key } => match load_config(false) {
+            Ok(c) => match c.get(&key) {
+                Some(v) => {
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                None if config::KEYS.contains(&key.split('.').next().unwrap_or("")) => {
+                    error(&format!("'{key}' is not set"), 5, false)
+                }
+                None => error(
+                    &format!(
+                        "unknown key '{key}': expected one of {}",
+                        config::KEYS.join(", ")
+                    ),
+                    2,
+                    false,
+                ),
+            },
+            Err(code) => code,
+        },
+        ConfigAction::Set { key, value } => match config::set(&path, &key, &value) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => error(&e.to_string(), INVALID_CONFIG, false),
+        },
+        ConfigAction::Unset { key } => match config::unset(&path, &key) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => error(&e.to_string(), INVALID_CONFIG, false),
+        },
+    }
+}
