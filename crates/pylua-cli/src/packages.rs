@@ -201,7 +201,8 @@ pub fn show(args: &ServerArgs, name: &str, version: Option<&str>) -> ExitCode {
 /// Which tree to work on.
 #[derive(Args, Clone)]
 pub struct TreeArgs {
-    /// The rocks tree (default: your per-user tree in pylua's data directory).
+    /// The rocks tree (default: the project's .pylua/ inside a project, else your per-user
+    /// tree in pylua's data directory).
     #[arg(long, value_name = "DIR")]
     pub tree: Option<PathBuf>,
 }
@@ -230,14 +231,17 @@ impl TreeArgs {
         }
     }
 
-    /// The tree with the layout of Lua `api` (`share/lua/5.1`…).
+    /// The tree with the layout of Lua `api` (`share/lua/5.1`…): `--tree`, else the
+    /// project's `.pylua/` inside a project, else the per-user tree.
     pub fn tree_for(&self, api: &str) -> Tree {
-        Tree::new(
-            self.tree
-                .clone()
-                .unwrap_or_else(|| Paths::discover().data.join("tree")),
-            api,
-        )
+        let root = self.tree.clone().unwrap_or_else(|| {
+            std::env::current_dir()
+                .ok()
+                .and_then(|cwd| pylua::project::Project::find(&cwd))
+                .map(|p| p.tree_dir())
+                .unwrap_or_else(|| Paths::discover().data.join("tree"))
+        });
+        Tree::new(root, api)
     }
 }
 
