@@ -146,7 +146,7 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
         } else {
             None
         };
-        lua.load(prelude_bytecode())
+        lua.load(prelude_bytecode(config.sandbox, !limits.is_unlimited()))
             .set_name("=pylua.prelude")
             .set_mode(mlua::ChunkMode::Binary)
             .call::<()>((
@@ -175,7 +175,11 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
         }
         Ok(())
     };
-    if let Err(e) = install() {
+    // Nothing built here is garbage: collecting while building would only cost time.
+    lua.gc_stop();
+    let installed = install();
+    lua.gc_restart();
+    if let Err(e) = installed {
         unsafe { guard.detach() };
         let fired = guard.fired();
         return Err(classify(e, fired, &config.limits));
@@ -183,19 +187,42 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>)
     Ok((lua, guard))
 }
 
-/// The prelude compiled once per process: loading bytecode skips the parser, which is most
-/// of the cost of building a VM. It is our own code, compiled by the same Lua, so loading it
-/// as a binary chunk is safe (user code is never loaded as bytecode under a sandbox).
-fn prelude_bytecode() -> &'static [u8] {
-    static BYTECODE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BYTECODE.get_or_init(|| {
+/// The prelude for one policy, with or without limits, compiled once per process: loading
+/// bytecode skips the parser, and leaving out the sections other policies need keeps a strict
+/// VM from loading the standard policy's code. It is our own code, compiled by the same Lua,
+/// so loading it as a binary chunk is safe (user code is never loaded as bytecode under a
+/// sandbox).
+fn prelude_bytecode(sandbox: Sandbox, limited: bool) -> &'static [u8] {
+    use std::sync::OnceLock;
+    static COMPILED: [OnceLock<Vec<u8>>; 6] = [const { OnceLock::new() }; 6];
+    let slot = sandbox as usize * 2 + usize::from(limited);
+    COMPILED[slot].get_or_init(|| {
+        let source = prelude_source(PRELUDE, sandbox.as_str(), limited);
         let lua = Lua::new();
-        lua.load(PRELUDE)
+        lua.load(source)
             .set_name("=pylua.prelude")
             .into_function()
             .expect("the prelude compiles")
-            .dump(false)
+            .dump(true)
     })
+}
+
+/// The lines of the `--@ all` sections and of the sections tagged with `policy` (and
+/// `limits`, when limited). Left-out lines become empty, so line numbers stay the file's.
+fn prelude_source(text: &str, policy: &str, limited: bool) -> String {
+    let mut keep = true;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if let Some(tags) = line.strip_prefix("--@ ") {
+            keep = tags
+                .split_whitespace()
+                .any(|t| t == "all" || t == policy || (limited && t == "limits"));
+        } else if keep {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn internal(e: &mlua::Error) -> VmError {
@@ -540,4 +567,27 @@ unsafe extern "C-unwind" fn captured_write(state: *mut ffi::lua_State) -> c_int 
 unsafe fn write_out(state: *mut ffi::lua_State, bytes: &[u8]) {
     let handle = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const c_void;
     OutputHandle::write_raw(handle, bytes);
+}
+
+#[cfg(test)]
+mod prelude_tests {
+    use super::*;
+
+    #[test]
+    fn each_policy_compiles_only_its_sections() {
+        let strict = prelude_source(PRELUDE, "strict", false);
+        let standard = prelude_source(PRELUDE, "standard", true);
+        let none = prelude_source(PRELUDE, "none", false);
+        assert!(strict.contains("keep_only") && !strict.contains("searchpath"));
+        assert!(standard.contains("searchpath") && !standard.contains("keep_only"));
+        assert!(standard.contains("co.create") && !strict.contains("co.create"));
+        assert!(!none.contains("text_only_load") && none.contains("G.io.write"));
+        // Line numbers stay the file's.
+        assert_eq!(strict.lines().count(), PRELUDE.lines().count());
+        for sandbox in [Sandbox::None, Sandbox::Standard, Sandbox::Strict] {
+            for limited in [false, true] {
+                assert!(!prelude_bytecode(sandbox, limited).is_empty());
+            }
+        }
+    }
 }

@@ -2,6 +2,10 @@
 -- The host passes: the policy name, the captured print and write functions, the coroutine
 -- path checker (standard policy), and, when the VM has limits, the coroutine arming function
 -- and the `aborted` flag reader (see runtime/guard.rs).
+--
+-- `--@ NAME` lines split the file into sections; each (policy, limits) pair compiles only
+-- the sections it needs (sandbox.rs), so a strict VM does not load the standard policy's code.
+--@ all
 local policy, print, write, allowed, arm, aborted, patterns = ...
 local G = _G
 local type, select, error, load, pairs, setmetatable = type, select, error, load, pairs, setmetatable
@@ -18,12 +22,12 @@ function out.flush(self) return self end
 function out.setvbuf() return true end
 function out.close() return nil, "the captured output cannot be closed" end
 G.print = print
-if policy == "strict" then
-  G.io = { write = function(...) write(...) return out end, stdout = out }
-else
-  G.io.write = function(...) write(...) return out end
-  G.io.stdout = out
-end
+--@ strict
+G.io = { write = function(...) write(...) return out end, stdout = out }
+--@ standard none
+G.io.write = function(...) write(...) return out end
+G.io.stdout = out
+--@ strict standard
 
 -- Text chunks only: bytecode is not verified by Lua and can corrupt the VM.
 local function text_only_load(chunk, name, mode, ...)
@@ -31,13 +35,14 @@ local function text_only_load(chunk, name, mode, ...)
   return load(chunk, name, "t")
 end
 
+--@ strict
 local function keep_only(t, names)
   local drop = {}
   for k in pairs(t) do if not names[k] then drop[#drop + 1] = k end end
   for _, k in ipairs(drop) do t[k] = nil end
 end
 
-if policy == "strict" then
+do
   G.dofile, G.loadfile, G.require, G.package, G.debug = nil, nil, nil, nil, nil
   G.load = text_only_load
   local collectgarbage = collectgarbage
@@ -49,7 +54,9 @@ if policy == "strict" then
   G.string.dump = nil
   keep_only(G.os, { time = true, clock = true, date = true })
   getmetatable("").__metatable = false
-elseif policy == "standard" then
+end
+--@ standard
+do
   local io, os, package = G.io, G.os, G.package
   os.execute, os.exit, os.tmpname, io.popen, package.loadlib = nil, nil, nil, nil, nil
   package.cpath = ""
@@ -112,8 +119,8 @@ elseif policy == "standard" then
   end
   package.searchers = { preload, lua_searcher }
 end
-
-if policy ~= "none" then
+--@ strict standard
+do
   -- Lua runs finalizers with hooks disabled, so a looping `__gc` could never be stopped.
   local setmetatable, rawget = setmetatable, rawget
   G.setmetatable = function(t, mt)
@@ -124,8 +131,8 @@ if policy ~= "none" then
     return setmetatable(t, mt)
   end
 end
-
-if arm then
+--@ limits
+do
   -- A message handler called for a fired limit would run with hooks disabled: skip it.
   local xpcall = xpcall
   G.xpcall = function(f, handler, ...)
