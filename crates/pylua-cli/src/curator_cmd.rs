@@ -13,20 +13,13 @@ use std::process::ExitCode;
 pub const INVALID_CONFIG: u8 = 10;
 
 fn error(message: &str, code: u8, json_output: bool) -> ExitCode {
-    if json_output {
-        let kind = match code {
-            INVALID_CONFIG => "config",
-            5 => "not_found",
-            6 => "server",
-            _ => "usage",
-        };
-        println!(
-            "{}",
-            json!({"ok": false, "error": {"kind": kind, "message": message}})
-        );
-    } else {
-        eprintln!("pylua: {message}");
-    }
+    let kind = match code {
+        INVALID_CONFIG => "config",
+        5 => "not_found",
+        6 => "server",
+        _ => "usage",
+    };
+    crate::render::print_failure(kind, message, json_output);
     ExitCode::from(code)
 }
 

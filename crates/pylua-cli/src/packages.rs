@@ -131,14 +131,7 @@ fn finish<T: Serialize>(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
-                );
-            } else {
-                eprintln!("pylua: {e}");
-            }
+            crate::render::print_failure(e.kind(), &e.to_string(), args.json);
             ExitCode::from(exit_code(&e))
         }
     }
@@ -348,13 +341,8 @@ pub fn install(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
-                );
-            } else {
-                eprintln!("pylua: {e}");
+            crate::render::print_failure(e.kind(), &e.to_string(), args.json);
+            if !args.json {
                 eprintln!("nothing was installed; the tree is unchanged");
             }
             ExitCode::from(match &e {
@@ -367,14 +355,7 @@ pub fn install(
 }
 
 fn tree_fail(e: &TreeOpError, json_output: bool) -> ExitCode {
-    if json_output {
-        println!(
-            "{}",
-            json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
-        );
-    } else {
-        eprintln!("pylua: {e}");
-    }
+    crate::render::print_failure(e.kind(), &e.to_string(), json_output);
     ExitCode::from(match e {
         TreeOpError::Tree(_) => 6,
         TreeOpError::NotInstalled(_) => 5,

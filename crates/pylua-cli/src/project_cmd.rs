@@ -114,16 +114,9 @@ pub fn exit_code(e: &ProjectError) -> u8 {
 }
 
 pub fn fail(e: &ProjectError, json_output: bool) -> ExitCode {
-    if json_output {
-        println!(
-            "{}",
-            json!({"ok": false, "error": {"kind": e.kind(), "message": e.to_string()}})
-        );
-    } else {
-        eprintln!("pylua: {e}");
-        if matches!(e, ProjectError::Install(_) | ProjectError::Query(_)) {
-            eprintln!("nothing was changed: pylua.toml, pylua.lock and .pylua/ are as they were");
-        }
+    crate::render::print_failure(e.kind(), &e.to_string(), json_output);
+    if !json_output && matches!(e, ProjectError::Install(_) | ProjectError::Query(_)) {
+        eprintln!("nothing was changed: pylua.toml, pylua.lock and .pylua/ are as they were");
     }
     ExitCode::from(exit_code(e))
 }

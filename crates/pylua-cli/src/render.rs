@@ -147,3 +147,16 @@ pub fn info(json_output: bool) {
     println!("  cache     {}", paths.cache.display());
     println!("  logs      {}", crate::logging::log_dir(&paths).display());
 }
+
+/// Prints a failed command's error: `{"ok": false, "error": {kind, message}}` with `--json`,
+/// else `pylua: message` on stderr.
+pub fn print_failure(kind: &str, message: &str, json_output: bool) {
+    if json_output {
+        println!(
+            "{}",
+            serde_json::json!({"ok": false, "error": {"kind": kind, "message": message}})
+        );
+    } else {
+        eprintln!("pylua: {message}");
+    }
+}

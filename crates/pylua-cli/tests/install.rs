@@ -430,17 +430,7 @@ fn git_sources_with_a_tag() {
     let repo = ctx.path("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&repo)
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::git(&repo, args);
     };
     git(&["init", "-q"]);
     std::fs::write(repo.join("g.lua"), "return 'v1'").unwrap();

@@ -337,3 +337,20 @@ impl Drop for HttpServer {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// Runs `git ARGS` in `repo` with a fixed identity and returns its output; fails the test
+/// with git's message when git fails.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(repo)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -237,24 +237,7 @@ fn resolve_and_install(
         .collect();
     let staged = prepare_all(options, index.fetcher(), &jobs, lock, &resolved)?;
     let mut txn = tree.transaction(lock);
-    for (rock, sha) in staged {
-        let previous = installed.get(&rock.rock.name).cloned();
-        report.push(InstalledPackage {
-            name: rock.rock.name.clone(),
-            version: rock.rock.version.to_string(),
-            action: if previous.is_some() {
-                "upgraded"
-            } else {
-                "installed"
-            },
-            previous: previous.as_ref().map(|p| p.version.to_string()),
-            sha256: sha,
-        });
-        if let Some(old) = previous {
-            txn.remove(old);
-        }
-        txn.add(rock);
-    }
+    report.extend(add_staged(&mut txn, staged, installed));
     txn.commit()?;
     Ok(InstallReport {
         tree: tree.root().display().to_string(),
@@ -326,6 +309,34 @@ fn prepare_all(
     Ok(staged)
 }
 
+/// Puts staged packages into `txn`, replacing the installed versions; says what each is.
+fn add_staged(
+    txn: &mut crate::packages::tree::Transaction,
+    staged: Vec<(StagedRock, Option<String>)>,
+    installed: &BTreeMap<String, InstalledRock>,
+) -> Vec<InstalledPackage> {
+    let mut report = Vec::new();
+    for (rock, sha) in staged {
+        let previous = installed.get(&rock.rock.name).cloned();
+        report.push(InstalledPackage {
+            name: rock.rock.name.clone(),
+            version: rock.rock.version.to_string(),
+            action: if previous.is_some() {
+                "upgraded"
+            } else {
+                "installed"
+            },
+            previous: previous.as_ref().map(|p| p.version.to_string()),
+            sha256: sha,
+        });
+        if let Some(old) = previous {
+            txn.remove(old);
+        }
+        txn.add(rock);
+    }
+    report
+}
+
 /// Makes the tree hold exactly `pins`: installs what is missing or at another version and
 /// removes every package not pinned, all in one transaction. No server index is read; each
 /// file is fetched (through the cache) from its pinned URL and must have its pinned sha256.
@@ -379,24 +390,7 @@ pub fn sync_exact(options: &InstallOptions, pins: &[Pinned]) -> Result<SyncRepor
         });
         txn.remove(rock.clone());
     }
-    for (rock, sha) in staged {
-        let previous = installed.get(&rock.rock.name).cloned();
-        report.installed.push(InstalledPackage {
-            name: rock.rock.name.clone(),
-            version: rock.rock.version.to_string(),
-            action: if previous.is_some() {
-                "upgraded"
-            } else {
-                "installed"
-            },
-            previous: previous.as_ref().map(|p| p.version.to_string()),
-            sha256: sha,
-        });
-        if let Some(old) = previous {
-            txn.remove(old);
-        }
-        txn.add(rock);
-    }
+    report.installed = add_staged(&mut txn, staged, &installed);
     if let Err(e) = txn.commit() {
         tree.discard_staging(&lock);
         return Err(e.into());
