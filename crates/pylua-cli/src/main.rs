@@ -385,6 +385,18 @@ impl VmArgs {
         }
         let (file, tree) =
             pylua::operations::project::runtime_setup(&project).map_err(|e| fail(&e))?;
+        // Scripts that start the project's commands (`.pylua/bin`) find them, and the
+        // wrappers find this pylua.
+        let mut dirs = vec![tree.bin_dir()];
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        if let Ok(path) = std::env::join_paths(dirs) {
+            std::env::set_var("PATH", path);
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            std::env::set_var("PYLUA", exe);
+        }
         self.tree = Some(tree.root().to_path_buf());
         if self.lua.is_none() && file.project.lua != "5.4" {
             self.lua = file.project.lua.parse().ok();

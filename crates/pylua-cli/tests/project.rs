@@ -97,11 +97,14 @@ fn standard_server(dir: &Path) -> RockServer {
         "inspect",
         "3.1.3-0",
         &[],
-        &[(
-            "inspect.lua",
-            "return { inspect = function(v) return tostring(v) end }",
-        )],
-        r#"type = "builtin", modules = { inspect = "inspect.lua" }"#,
+        &[
+            (
+                "inspect.lua",
+                "return { inspect = function(v) return tostring(v) end }",
+            ),
+            ("bin/inspect-cli", "print('inspected ' .. (arg[1] or ''))"),
+        ],
+        r#"type = "builtin", modules = { inspect = "inspect.lua" }, install = { bin = { ["inspect-cli"] = "bin/inspect-cli" } }"#,
     )
     .publish();
     s
@@ -204,6 +207,12 @@ fn the_whole_story_init_lock_sync_run_switch_profile_rollback() {
         .assert()
         .success()
         .stdout("{1,2,3}\t\"hi\"\n");
+    // The project's commands are on PATH for the scripts `run` starts.
+    std::fs::write(ctx.path("app/cmd.lua"), "os.execute('inspect-cli hello')").unwrap();
+    ctx.pylua(&["run", "cmd.lua"])
+        .assert()
+        .success()
+        .stdout("inspected hello\n");
     let before = ctx.status("app");
     assert_eq!(before["tree_in_sync"], true);
     let hash = before["tree_hash"].as_str().unwrap().to_string();
