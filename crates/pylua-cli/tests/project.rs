@@ -478,6 +478,25 @@ fn bad_input_is_refused_and_changes_nothing() {
         "{last}"
     );
 
+    // An import that is not an export, or whose lock does not match its project.
+    std::fs::write(ctx.path("junk.toml"), "format = 'something-else'\n").unwrap();
+    ctx.pylua_in("fresh", &["import", "../junk.toml"])
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains("junk.toml: not a pylua export"));
+    ctx.pylua(&["export", "-o", "../env.toml"]).assert().success();
+    let export = ctx.read("env.toml");
+    std::fs::write(
+        ctx.path("env.toml"),
+        export.replace("profile = \"minimal\"", "profile = \"standard\""),
+    )
+    .unwrap();
+    ctx.pylua_in("fresh", &["import", "../env.toml"])
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains("its lock does not match its project"));
+    assert!(std::fs::read_dir(ctx.path("fresh")).unwrap().next().is_none());
+
     // Outside a project.
     ctx.pylua_in("nowhere", &["sync"])
         .assert()
