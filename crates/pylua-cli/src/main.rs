@@ -110,7 +110,9 @@ enum Command {
         json: bool,
     },
     /// Add dependencies to pylua.toml (NAME, NAME@1.2, NAME@>=1.0,<2), lock and sync.
-    #[command(after_help = "Examples:\n  pylua add penlight                 any version (locks the newest)\n  pylua add 'lua-cjson@>= 2.1, < 3'  a range\n  pylua add --dev busted             a dev-dependency\n  pylua add --frozen lpeg            only edit pylua.toml (no lock, no sync)\n\nA package the profile already brings takes the constraint you give here.")]
+    #[command(
+        after_help = "Examples:\n  pylua add penlight                 any version (locks the newest)\n  pylua add 'lua-cjson@>= 2.1, < 3'  a range\n  pylua add --dev busted             a dev-dependency\n  pylua add --frozen lpeg            only edit pylua.toml (no lock, no sync)\n\nA package the profile already brings takes the constraint you give here."
+    )]
     Add {
         #[arg(required = true, value_name = "PACKAGE")]
         packages: Vec<String>,
@@ -134,7 +136,9 @@ enum Command {
     },
     /// Make .pylua/ hold exactly what pylua.lock says: install what is missing, remove what
     /// is extra (locking first if pylua.toml changed).
-    #[command(after_help = "Examples:\n  pylua sync                 lock if pylua.toml changed, then install exactly the lock\n  pylua sync --locked        CI: fail (exit 11) if pylua.lock is not up to date\n  pylua sync --frozen        install the lock as it is, whatever pylua.toml says\n  pylua sync --offline       only from the download cache")]
+    #[command(
+        after_help = "Examples:\n  pylua sync                 lock if pylua.toml changed, then install exactly the lock\n  pylua sync --locked        CI: fail (exit 11) if pylua.lock is not up to date\n  pylua sync --frozen        install the lock as it is, whatever pylua.toml says\n  pylua sync --offline       only from the download cache"
+    )]
     Sync {
         /// Leave packages only dev-dependencies need out of the tree.
         #[arg(long)]
@@ -155,7 +159,9 @@ enum Command {
     },
     /// Put pylua.toml, pylua.lock and .pylua/ back as they were before transaction N
     /// (default: the last one). The rollback is recorded too, so it can be undone.
-    #[command(after_help = "Examples:\n  pylua history              the transactions and their numbers\n  pylua rollback             undo the last one\n  pylua rollback 3           back to how things were before transaction 3")]
+    #[command(
+        after_help = "Examples:\n  pylua history              the transactions and their numbers\n  pylua rollback             undo the last one\n  pylua rollback 3           back to how things were before transaction 3"
+    )]
     Rollback {
         id: Option<u64>,
         #[command(flatten)]

@@ -484,7 +484,9 @@ fn bad_input_is_refused_and_changes_nothing() {
         .assert()
         .code(10)
         .stderr(predicate::str::contains("junk.toml: not a pylua export"));
-    ctx.pylua(&["export", "-o", "../env.toml"]).assert().success();
+    ctx.pylua(&["export", "-o", "../env.toml"])
+        .assert()
+        .success();
     let export = ctx.read("env.toml");
     std::fs::write(
         ctx.path("env.toml"),
@@ -494,8 +496,13 @@ fn bad_input_is_refused_and_changes_nothing() {
     ctx.pylua_in("fresh", &["import", "../env.toml"])
         .assert()
         .code(10)
-        .stderr(predicate::str::contains("its lock does not match its project"));
-    assert!(std::fs::read_dir(ctx.path("fresh")).unwrap().next().is_none());
+        .stderr(predicate::str::contains(
+            "its lock does not match its project",
+        ));
+    assert!(std::fs::read_dir(ctx.path("fresh"))
+        .unwrap()
+        .next()
+        .is_none());
 
     // Outside a project.
     ctx.pylua_in("nowhere", &["sync"])
