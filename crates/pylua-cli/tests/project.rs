@@ -408,6 +408,17 @@ fn bad_input_is_refused_and_changes_nothing() {
         .code(5)
         .stderr(predicate::str::contains("nonesuch"));
     assert_eq!(ctx.state(), state);
+    // A profile whose packages the server lacks names each of them.
+    ctx.pylua(&["profile", "use", "networking", "--yes"])
+        .assert()
+        .code(5)
+        .stderr(
+            predicate::str::contains("profile networking needs packages the servers do not offer")
+                .and(predicate::str::contains("luasocket: not on file://"))
+                .and(predicate::str::contains("luasec: not on"))
+                .and(predicate::str::contains("http: not on")),
+        );
+    assert_eq!(ctx.state(), state);
     // A package no server has.
     ctx.pylua(&["add", "no-such-rock"]).assert().code(5);
     assert_eq!(ctx.state(), state);

@@ -883,6 +883,9 @@ fn resolve_lock(
     }
     let server_options = server_options(file, options);
     let index = server_options.index()?;
+    if let Some(profile) = &file.project.profile {
+        check_profile_available(&options.config, profile, &file.project.lua, &index)?;
+    }
     let mut resolve_options = ResolveOptions::for_lua(lua_api(&file.project.lua));
     if let Some(old) = old {
         for p in &old.packages {
@@ -1083,6 +1086,31 @@ fn sync_tree(
 
 // ---------------------------------------------------------------------------------------
 // Profiles
+
+/// Fails, naming every missing package, when the servers lack some of a profile's packages:
+/// clearer than the resolver's report of the first one it meets.
+fn check_profile_available(
+    config: &Config,
+    profile: &str,
+    lua: &str,
+    index: &crate::packages::index::ServerIndex,
+) -> Result<(), ProjectError> {
+    // A profile that cannot be expanded is reported where the requirements are read.
+    let Ok(Ok(expansion)) = config.profiles().map(|p| p.expand(profile, lua)) else {
+        return Ok(());
+    };
+    let missing: Vec<String> = crate::curator::availability(&expansion, index)
+        .into_iter()
+        .filter_map(|(name, why)| why.map(|w| format!("  {name}: {w}")))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ProjectError::NotFound(format!(
+        "profile {profile} needs packages the servers do not offer:\n{}\n(`pylua profile show {profile}` checks a profile against the servers; `servers` in pylua.toml or `pylua config set servers` picks them)",
+        missing.join("\n")
+    )))
+}
 
 /// The requirements profile `name` adds for a project on `lua`, from the catalog and
 /// profiles `config` knows.
