@@ -1,0 +1,100 @@
+//! `export` and `import`: a project file and its lock as one TOML or JSON file.
+
+use super::*;
+
+/// The environment as one file: the project file and the lock.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Export {
+    /// Always `pylua-environment`.
+    pub format: String,
+    pub version: u32,
+    pub project: toml::Table,
+    pub lock: Lockfile,
+}
+
+/// `pylua export`: the environment as TOML or JSON, for `pylua import` elsewhere.
+pub fn export(project: &Project, options: &EnvOptions, json: bool) -> Result<String, ProjectError> {
+    let snapshot = project.snapshot()?;
+    let file = project.read_project(&snapshot)?;
+    let lock = project.read_lock(&snapshot)?.ok_or_else(|| {
+        ProjectError::Usage(format!(
+            "{} does not exist yet; run `pylua lock` first",
+            project.lock_file().display()
+        ))
+    })?;
+    check_fresh(&options.config, &file, &lock).map_err(|why| {
+        ProjectError::Stale(format!(
+            "{} is out of date ({why}); run `pylua lock` first",
+            project.lock_file().display()
+        ))
+    })?;
+    let table: toml::Table = toml::from_str(snapshot.project.as_deref().unwrap_or_default())
+        .map_err(|e| file_error(project, e.to_string()))?;
+    let export = Export {
+        format: EXPORT_FORMAT.into(),
+        version: 1,
+        project: table,
+        lock,
+    };
+    Ok(if json {
+        serde_json::to_string_pretty(&export).expect("exports serialize") + "\n"
+    } else {
+        toml::to_string(&export).expect("exports serialize")
+    })
+}
+
+pub(super) const EXPORT_FORMAT: &str = "pylua-environment";
+
+/// `pylua import FILE`: makes this directory's project the exported one (creating
+/// `pylua.toml` if needed) and syncs the tree to its lock.
+pub fn import(
+    project: &Project,
+    options: &EnvOptions,
+    file: &Path,
+) -> Result<Outcome, ProjectError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ProjectError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let export: Export = if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text)
+            .map_err(|e| FileError::new(file, format!("not a pylua export: {e}")))?
+    } else {
+        toml::from_str(&text).map_err(|e| {
+            FileError::new(
+                file,
+                format!("not a pylua export: {}", e.to_string().trim_end()),
+            )
+        })?
+    };
+    if export.format != EXPORT_FORMAT || export.version != 1 {
+        return Err(FileError::new(
+            file,
+            format!("expected format = \"{EXPORT_FORMAT}\" and version = 1"),
+        )
+        .into());
+    }
+    let project_text = toml::to_string(&export.project).expect("tables serialize");
+    let parsed = ProjectFile::parse(&project_text, file)?;
+    let lock_text = export.lock.render();
+    Lockfile::parse(&lock_text, file)?;
+    check_fresh(&options.config, &parsed, &export.lock).map_err(|why| {
+        FileError::new(file, format!("its lock does not match its project ({why})"))
+    })?;
+    let options = EnvOptions {
+        mode: LockMode::Frozen,
+        ..options.clone()
+    };
+    transact(
+        project,
+        &options,
+        &format!("import {}", file.display()),
+        false,
+        true,
+        move |_| {
+            Ok(Change {
+                project: Some(project_text.clone()),
+                lock: LockChange::Exact(Some(lock_text.clone())),
+                sync: true,
+            })
+        },
+    )
+}
