@@ -40,6 +40,11 @@ pub(crate) fn on_path(path_var: Option<&OsStr>) -> Vec<Interpreter> {
     let Some(path_var) = path_var else {
         return Vec::new();
     };
+    // Inside a probe, something that is not an interpreter was run as one (a script wrapper
+    // that starts pylua, say): looking again would start it again, without end.
+    if std::env::var_os(PROBING).is_some() {
+        return Vec::new();
+    }
     let mut found: Vec<Interpreter> = Vec::new();
     let mut by_target: HashMap<PathBuf, usize> = HashMap::new();
     for dir in std::env::split_paths(path_var) {
@@ -85,6 +90,9 @@ pub(crate) fn on_path(path_var: Option<&OsStr>) -> Vec<Interpreter> {
     found
 }
 
+/// Set in the environment of a probed program.
+const PROBING: &str = "PYLUA_PROBING";
+
 /// Whether a file name is one Lua interpreters go by: `lua` or `luajit`, optionally followed
 /// by a version (`5.1`, `54`, `-5.3`, `-2.1.0-beta3`). Compilers (`luac`), package managers
 /// (`luarocks`) and wrappers (`lua-any`) are not.
@@ -98,9 +106,15 @@ fn is_interpreter_name(name: &str) -> bool {
     if rest.is_empty() {
         return true;
     }
+    // A version: digits and dots (`5.1`, `54`, `2.1.0`), then maybe a tag (`-beta3`). So
+    // `lua2json` and other tools named after Lua are not run as interpreters.
     let rest = rest.strip_prefix(['-', '_']).unwrap_or(rest);
-    rest.starts_with(|c: char| c.is_ascii_digit())
-        && rest
+    let (number, tag) = rest.split_once('-').unwrap_or((rest, ""));
+    !number.is_empty()
+        && number
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        && tag
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
@@ -113,9 +127,13 @@ fn is_executable(path: &Path) -> bool {
 /// Asks an executable what it is (`exe -v`): its version and release string, or `None` when it
 /// is not a Lua interpreter pylua knows.
 pub fn probe(exe: &Path) -> Option<(LuaVersion, String)> {
+    use std::os::unix::process::CommandExt;
     let mut child = Command::new(exe)
         .arg("-v")
         .env_remove("LUA_INIT")
+        .env(PROBING, "1")
+        // Its own process group, so a timeout ends whatever it started too.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,6 +147,8 @@ pub fn probe(exe: &Path) -> Option<(LuaVersion, String)> {
                 std::thread::sleep(Duration::from_millis(2))
             }
             _ => {
+                // SAFETY: signalling the process group the child leads; no memory is touched.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 let _ = child.kill();
                 let _ = child.wait();
                 return None;
@@ -304,6 +324,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn probed_programs_are_told_so_and_wrappers_named_after_lua_are_not_probed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        // A script posing as an interpreter records what it was told, then answers.
+        for name in ["lua5.1", "lua2json"] {
+            let script = dir.path().join(name);
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\necho \"{name} $PYLUA_PROBING\" >> '{}'\necho 'Lua 5.1.5  Copyright (C) 1994-2012 Lua.org, PUC-Rio' >&2\n",
+                    seen.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let found = on_path(Some(dir.path().as_os_str()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "lua5.1 1\n");
+    }
+
+    #[test]
     fn names_that_are_interpreters() {
         for yes in [
             "lua",
@@ -325,6 +368,10 @@ mod tests {
             "lua-any",
             "luatex",
             "lua-language-server",
+            "lua2json",
+            "lua2c",
+            "lua5.1x",
+            "luajit2json",
             "lua5.1.bak~",
         ] {
             assert!(!is_interpreter_name(no), "{no}");
