@@ -68,6 +68,14 @@ impl EnvArgs {
     pub fn project(&self) -> Result<Project, ProjectError> {
         find_project(self.project.as_deref())
     }
+
+    /// The project and the global configuration; either failing is reported (the exit code
+    /// is the error).
+    fn context(&self) -> Result<(Project, Config), ExitCode> {
+        let project = self.project().map_err(|e| fail(&e, self.json))?;
+        let config = load_config(self.json)?;
+        Ok((project, config))
+    }
 }
 
 /// The project in `dir`, or the nearest one above the current directory.
@@ -144,11 +152,7 @@ fn transaction(
     args: &EnvArgs,
     run: impl FnOnce(&Project, &EnvOptions) -> Result<Outcome, ProjectError>,
 ) -> ExitCode {
-    let project = match args.project() {
-        Ok(p) => p,
-        Err(e) => return fail(&e, args.json),
-    };
-    let config = match load_config(args.json) {
+    let (project, config) = match args.context() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -259,11 +263,7 @@ pub fn import(args: &EnvArgs, file: &Path) -> ExitCode {
 
 /// `pylua profile use NAME`: shows the change, asks, applies.
 pub fn use_profile(args: &EnvArgs, name: &str, yes: bool, dry_run: bool) -> ExitCode {
-    let project = match args.project() {
-        Ok(p) => p,
-        Err(e) => return fail(&e, args.json),
-    };
-    let config = match load_config(args.json) {
+    let (project, config) = match args.context() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -298,13 +298,11 @@ pub fn use_profile(args: &EnvArgs, name: &str, yes: bool, dry_run: bool) -> Exit
 }
 
 pub fn status(args: &EnvArgs) -> ExitCode {
-    let config = match load_config(args.json) {
+    let (project, config) = match args.context() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = args
-        .project()
-        .and_then(|p| ops::status(&p, &args.options(config, None)));
+    let result = ops::status(&project, &args.options(config, None));
     done(result, args.json, |s| {
         println!("project:   {} ({})", s.name, s.root);
         println!(
@@ -377,13 +375,11 @@ pub fn history(args: &EnvArgs) -> ExitCode {
 }
 
 pub fn export(args: &EnvArgs, format: &str, output: Option<&Path>) -> ExitCode {
-    let config = match load_config(args.json) {
+    let (project, config) = match args.context() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = args
-        .project()
-        .and_then(|p| ops::export(&p, &args.options(config, None), format == "json"));
+    let result = ops::export(&project, &args.options(config, None), format == "json");
     match result {
         Ok(text) => match output {
             Some(path) => match std::fs::write(path, text) {

@@ -79,22 +79,15 @@ pub fn import(
     check_fresh(&options.config, &parsed, &export.lock).map_err(|why| {
         FileError::new(file, format!("its lock does not match its project ({why})"))
     })?;
-    let options = EnvOptions {
-        mode: LockMode::Frozen,
-        ..options.clone()
+    let target = Snapshot {
+        project: Some(project_text),
+        lock: Some(lock_text),
     };
-    transact(
+    restore(
         project,
-        &options,
+        options,
         &format!("import {}", file.display()),
-        false,
+        target,
         true,
-        move |_| {
-            Ok(Change {
-                project: Some(project_text.clone()),
-                lock: LockChange::Exact(Some(lock_text.clone())),
-                sync: true,
-            })
-        },
     )
 }

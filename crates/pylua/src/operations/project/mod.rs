@@ -387,23 +387,12 @@ pub fn rollback(
             record.id
         )));
     }
-    let options = EnvOptions {
-        mode: LockMode::Frozen,
-        ..options.clone()
-    };
-    transact(
+    restore(
         project,
-        &options,
+        options,
         &format!("rollback {}", record.id),
+        target,
         false,
-        false,
-        move |_| {
-            Ok(Change {
-                project: target.project.clone(),
-                lock: LockChange::Exact(target.lock.clone()),
-                sync: true,
-            })
-        },
     )
 }
 

@@ -210,3 +210,25 @@ pub(super) fn versions(lock: Option<&Lockfile>) -> BTreeMap<String, String> {
     })
     .unwrap_or_default()
 }
+
+/// Puts `target`'s project and lock files in place as they are (no resolution) and syncs
+/// the tree to them: rollback and import. `creates`: the project may not exist yet.
+pub(super) fn restore(
+    project: &Project,
+    options: &EnvOptions,
+    command: &str,
+    target: Snapshot,
+    creates: bool,
+) -> Result<Outcome, ProjectError> {
+    let options = EnvOptions {
+        mode: LockMode::Frozen,
+        ..options.clone()
+    };
+    transact(project, &options, command, false, creates, move |_| {
+        Ok(Change {
+            project: target.project.clone(),
+            lock: LockChange::Exact(target.lock.clone()),
+            sync: true,
+        })
+    })
+}
