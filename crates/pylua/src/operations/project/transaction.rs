@@ -88,6 +88,21 @@ pub(super) fn transact(
     };
     if dry_run {
         outcome.seconds = started.elapsed().as_secs_f64();
+        if outcome.applied {
+            tracing::info!(
+                target: "pylua::transaction",
+                project = %project.root().display(),
+                command,
+                id = outcome.history_id,
+                changed = outcome.changes.len(),
+                installed = outcome.sync.installed.len(),
+                removed = outcome.sync.removed.len(),
+                seconds = outcome.seconds,
+                "transaction done"
+            );
+        } else {
+            tracing::debug!(command, seconds = outcome.seconds, "nothing to change");
+        }
         return Ok(outcome);
     }
     let files_changed = after != before;
@@ -117,7 +132,14 @@ pub(super) fn transact(
                     &before,
                     &before,
                 );
-                tracing::warn!(target: "pylua::transaction", command, error = %e, seconds = started.elapsed().as_secs_f64(), "transaction failed");
+                tracing::warn!(
+                    target: "pylua::transaction",
+                    project = %project.root().display(),
+                    command,
+                    error = %e,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "transaction failed"
+                );
                 return Err(e);
             }
         }
@@ -136,6 +158,21 @@ pub(super) fn transact(
         );
     }
     outcome.seconds = started.elapsed().as_secs_f64();
+    if outcome.applied {
+        tracing::info!(
+            target: "pylua::transaction",
+            project = %project.root().display(),
+            command,
+            id = outcome.history_id,
+            changed = outcome.changes.len(),
+            installed = outcome.sync.installed.len(),
+            removed = outcome.sync.removed.len(),
+            seconds = outcome.seconds,
+            "transaction done"
+        );
+    } else {
+        tracing::debug!(command, seconds = outcome.seconds, "nothing to change");
+    }
     tracing::info!(
         target: "pylua::transaction",
         command,
