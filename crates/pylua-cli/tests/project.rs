@@ -612,3 +612,54 @@ fn git_sources_are_locked_to_a_commit() {
         .assert()
         .stdout("second\n");
 }
+
+#[test]
+fn over_http_a_failing_server_changes_nothing_and_a_synced_project_needs_no_server() {
+    let ctx = Ctx::new();
+    let http = common::HttpServer::serve(&ctx.server.dir);
+    ctx.pylua(&[
+        "init",
+        "--name",
+        "app",
+        "--profile",
+        "standard",
+        "--server",
+        &http.url,
+    ])
+    .assert()
+    .success();
+    std::fs::write(ctx.path("app/main.lua"), SCRIPT).unwrap();
+    ctx.pylua(&["run", "main.lua"])
+        .assert()
+        .success()
+        .stdout("{1,2,3}\t\"hi\"\n");
+    let state = ctx.state();
+
+    // The server fails: a change that needs it fails clearly and changes nothing…
+    *http.fail_with.lock().unwrap() = Some(503);
+    ctx.pylua(&["update"]).assert().code(6).stderr(
+        predicate::str::contains("503").and(predicate::str::contains("nothing was changed")),
+    );
+    assert_eq!(ctx.state(), state);
+    // …while running the synced project asks no server at all.
+    ctx.pylua(&["run", "main.lua"]).assert().success();
+    ctx.pylua(&["sync", "--locked"]).assert().success();
+
+    // The download cache alone reproduces the environment elsewhere…
+    ctx.pylua(&["export", "-o", "../env.toml"])
+        .assert()
+        .success();
+    ctx.pylua_in("copy", &["import", "../env.toml", "--offline"])
+        .assert()
+        .success();
+    assert_eq!(ctx.status("copy")["tree_hash"], state.2.as_str());
+    // …but without it, a failing server means a clear error and nothing half installed.
+    ctx.pylua_in("copy2", &["import", "../env.toml"])
+        .env("PYLUA_HOME", ctx.path("empty-home"))
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("503"));
+    assert!(!ctx.path("copy2/pylua.toml").exists());
+    let tree = ctx.path("copy2/.pylua/lib/luarocks/rocks-5.4");
+    assert!(!tree.exists() || std::fs::read_dir(&tree).unwrap().next().is_none());
+}
