@@ -129,23 +129,6 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// What a transaction does to the lock.
-enum LockChange {
-    /// Keep the lock when it still fits `pylua.toml`, else resolve again keeping every
-    /// locked version that still fits.
-    Refresh,
-    /// Resolve again, letting these packages (all, if empty) move to their newest versions.
-    Update(Vec<String>),
-    /// Put this exact lock text (or no lock) in place.
-    Exact(Option<String>),
-}
-
-struct Change {
-    project: Option<String>,
-    lock: LockChange,
-    sync: bool,
-}
-
 // ---------------------------------------------------------------------------------------
 // Commands
 

@@ -4,6 +4,26 @@
 
 use super::*;
 
+/// What a transaction does to the lock.
+pub(super) enum LockChange {
+    /// Keep the lock when it still fits `pylua.toml`, else resolve again keeping every
+    /// locked version that still fits.
+    Refresh,
+    /// Resolve again, letting these packages (all, if empty) move to their newest versions.
+    Update(Vec<String>),
+    /// Put this exact lock text (or no lock) in place.
+    Exact(Option<String>),
+}
+
+/// What a command asks a transaction to do.
+pub(super) struct Change {
+    /// The new `pylua.toml` text (None: unchanged).
+    pub(super) project: Option<String>,
+    pub(super) lock: LockChange,
+    /// Make the tree match the lock afterwards.
+    pub(super) sync: bool,
+}
+
 pub(super) fn transact(
     project: &Project,
     options: &EnvOptions,
