@@ -6,6 +6,25 @@
 //! update asks for it), write them, make `.pylua/` match the lock, and record the
 //! transaction in the history. A failure at any step puts both files back as they were, and
 //! the tree's own transaction guarantees it is never half changed.
+//!
+//! ```no_run
+//! use pylua::config::Config;
+//! use pylua::operations::project::{self, EnvOptions};
+//! use pylua::paths::Paths;
+//! use pylua::project::Project;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::load(&Paths::discover())?;
+//! project::init(&config, "app".as_ref(), None, "5.4", Some("standard"), &[])?;
+//! let app = Project::at("app");
+//! let options = EnvOptions { config, ..EnvOptions::default() };
+//! let outcome = project::add(&app, &options, &["penlight@>=1.13".into()], false)?;
+//! let status = project::status(&app, &options)?;
+//! assert!(status.tree_in_sync);
+//! project::rollback(&app, &options, outcome.history_id)?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod environment;
 mod exchange;
