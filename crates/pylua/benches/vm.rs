@@ -5,7 +5,8 @@
 //! Groups (the ids are what `benches/compare.py` reads back from the criterion output):
 //! * `startup` — (a) a new strict VM running `return 1+1`, built and dropped each iteration;
 //! * `warm`    — (b) `vm.eval("return 1+1")` on a VM that already ran it;
-//! * `call`    — (c) one Rust→Lua call of `add(1, 2)`, by every route the public API offers;
+//! * `call`    — (c) one Rust→Lua call of `add(1, 2)`, by every route the public API offers
+//!   (the fastest: [`Vm::function`] once, then [`Vm::call_function`]);
 //! * `fib`     — (d) `fib(30)` in the VM and in a running `lua5.4` process;
 //! * `spawn`   — (e) one `lua5.4 -e 'return 1+1'` process per snippet.
 
@@ -71,7 +72,41 @@ fn startup(c: &mut Criterion) {
             black_box(vm.eval(black_box("return 1+1")).unwrap())
         })
     });
-    // The floor under the two above: a bare mlua state with the same libraries, no prelude.
+    // The floor under the two above: a bare state with the same libraries, no prelude, built
+    // through the C API as the VM builds its own.
+    g.bench_function("raw_state_eval", |b| {
+        b.iter(|| {
+            // SAFETY: a state of our own, used on this thread and closed before the next.
+            unsafe {
+                use mlua::ffi;
+                let state = ffi::luaL_newstate();
+                for (name, open) in [
+                    (c"_G", ffi::luaopen_base as ffi::lua_CFunction),
+                    (c"coroutine", ffi::luaopen_coroutine),
+                    (c"table", ffi::luaopen_table),
+                    (c"os", ffi::luaopen_os),
+                    (c"string", ffi::luaopen_string),
+                    (c"math", ffi::luaopen_math),
+                    (c"utf8", ffi::luaopen_utf8),
+                ] {
+                    ffi::luaL_requiref(state, name.as_ptr(), open, 1);
+                    ffi::lua_pop(state, 1);
+                }
+                let code = black_box("return 1+1");
+                ffi::luaL_loadbufferx(
+                    state,
+                    code.as_ptr().cast(),
+                    code.len(),
+                    c"=eval".as_ptr(),
+                    c"t".as_ptr(),
+                );
+                ffi::lua_pcall(state, 0, 1, 0);
+                black_box(ffi::lua_tointeger(state, -1));
+                ffi::lua_close(state);
+            }
+        })
+    });
+    // The same through mlua (what the VM was built on before it drove the C API itself).
     g.bench_function("mlua_state_eval", |b| {
         let libs = StdLib::COROUTINE
             | StdLib::TABLE
@@ -111,6 +146,31 @@ fn call(c: &mut Criterion) {
     let mut g = c.benchmark_group("call");
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
+    // The VM's own fast route, on a VM whose mlua handle was never taken (taking it makes
+    // every operation take mlua's lock too).
+    let mut fast = strict_vm(Limits::new());
+    fast.eval(ADD).unwrap();
+    let add = fast.function("add").unwrap();
+    g.bench_function("vm_function_call", |b| {
+        b.iter(|| {
+            black_box(
+                fast.call_function::<_, i64>(&add, black_box((1, 2)))
+                    .unwrap(),
+            )
+        })
+    });
+    let mut limited = strict_vm(typical_limits());
+    limited.eval(ADD).unwrap();
+    let limited_add = limited.function("add").unwrap();
+    g.bench_function("vm_function_call_limits", |b| {
+        b.iter(|| {
+            black_box(
+                limited
+                    .call_function::<_, i64>(&limited_add, black_box((1, 2)))
+                    .unwrap(),
+            )
+        })
+    });
     let mut vm = strict_vm(Limits::new());
     vm.eval(ADD).unwrap();
     g.bench_function("vm_call_json", |b| {

@@ -15,6 +15,7 @@
 //!   catch the error meet it again at their next instruction and the error unwinds to the top.
 //!   The host reads the reason from the flag, never from the (catchable) message.
 
+use super::arena::Arena;
 use mlua::ffi;
 use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void};
@@ -73,52 +74,53 @@ pub(crate) struct Guard {
     budget: AtomicI64,
     instruction_limit: Option<u64>,
     main: AtomicPtr<ffi::lua_State>,
-    inner_alloc: ffi::lua_Alloc,
-    inner_ud: AtomicPtr<c_void>,
+    /// Where the state's memory comes from; used by the allocator alone.
+    arena: Arena,
 }
 
+// SAFETY: the watchdog thread only reads and writes the atomics (through `fire`); the arena
+// is only used by the allocator, which runs on the one thread using the VM at a time.
+unsafe impl Sync for Guard {}
+unsafe impl Send for Guard {}
+
 impl Guard {
-    /// Takes over the allocator of `main` (keeping the original underneath for the actual
-    /// memory) so that every byte is counted against `memory_limit`.
-    ///
-    /// # Safety
-    /// `main` must be the main thread of a live Lua state; the returned guard must outlive
-    /// every use of the state, or [`Guard::detach`] must be called before it is dropped.
-    pub(crate) unsafe fn attach(
-        main: *mut ffi::lua_State,
-        memory_limit: Option<usize>,
-        instruction_limit: Option<u64>,
-    ) -> Arc<Guard> {
-        let mut inner_ud = std::ptr::null_mut();
-        let inner_alloc = ffi::lua_getallocf(main, &mut inner_ud);
-        let used = (ffi::lua_gc(main, ffi::LUA_GCCOUNT, 0) as usize) * 1024
-            + ffi::lua_gc(main, ffi::LUA_GCCOUNTB, 0) as usize;
-        let guard = Arc::new(Guard {
+    /// A guard for a state that does not exist yet; [`Guard::new_state`] creates it.
+    pub(crate) fn new(memory_limit: Option<usize>, instruction_limit: Option<u64>) -> Arc<Guard> {
+        Arc::new(Guard {
             abort: AtomicU8::new(0),
             memory_limit: AtomicUsize::new(memory_limit.unwrap_or(0)),
-            used: AtomicUsize::new(used),
+            used: AtomicUsize::new(0),
             refused: (AtomicUsize::new(0), AtomicUsize::new(0)),
             pending: AtomicBool::new(false),
             budget: AtomicI64::new(0),
             instruction_limit,
-            main: AtomicPtr::new(main),
-            inner_alloc,
-            inner_ud: AtomicPtr::new(inner_ud),
-        });
-        ffi::lua_setallocf(main, counting_alloc, Arc::as_ptr(&guard) as *mut c_void);
-        guard.reset_run();
-        guard
+            main: AtomicPtr::new(std::ptr::null_mut()),
+            arena: Arena::new(),
+        })
     }
 
-    /// Gives the state its original allocator back and removes every hook of ours from the
-    /// main thread, so the state can be closed without the guard.
+    /// Creates the Lua state this guard watches, with the counting allocator from its first
+    /// byte, so every byte the state ever holds is counted against the limit. Returns null
+    /// when not even the bare state fits.
     ///
     /// # Safety
-    /// Must be called on the thread that owns the state, while no Lua code runs.
-    pub(crate) unsafe fn detach(&self) {
-        let main = self.main.load(Relaxed);
-        ffi::lua_sethook(main, None, 0, 0);
-        ffi::lua_setallocf(main, self.inner_alloc, self.inner_ud.load(Relaxed));
+    /// The guard must outlive the state: close it before the last `Arc` is dropped.
+    pub(crate) unsafe fn new_state(self: &Arc<Self>) -> *mut ffi::lua_State {
+        let main = ffi::lua_newstate(counting_alloc, Arc::as_ptr(self) as *mut c_void);
+        if !main.is_null() {
+            self.main.store(main, Relaxed);
+            self.reset_run();
+        }
+        main
+    }
+
+    /// Runs `f` with the memory limit lifted: for set-up whose failure could not be reported
+    /// (mlua's own state, attached on demand, panics when it cannot allocate).
+    pub(crate) fn without_memory_limit<R>(&self, f: impl FnOnce() -> R) -> R {
+        let limit = self.memory_limit.swap(0, Relaxed);
+        let result = f();
+        self.memory_limit.store(limit, Relaxed);
+        result
     }
 
     /// Prepares for a new top-level run: clears a fired limit, refills the instruction
@@ -290,8 +292,8 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
     guard.rest(state);
 }
 
-/// Counts every byte against the limit; the memory itself comes from the state's original
-/// allocator. Shrinking never fails, as Lua requires.
+/// Counts every byte against the limit; the memory itself comes from the guard's arena
+/// (`arena.rs`). Shrinking never fails, as Lua requires.
 unsafe extern "C-unwind" fn counting_alloc(
     ud: *mut c_void,
     ptr: *mut c_void,
@@ -324,7 +326,7 @@ unsafe extern "C-unwind" fn counting_alloc(
             guard.pending.store(false, Relaxed);
         }
     }
-    let new = (guard.inner_alloc)(guard.inner_ud.load(Relaxed), ptr, osize, nsize);
+    let new = guard.arena.realloc(ptr, osize, nsize);
     if nsize == 0 || !new.is_null() {
         guard.used.store(used - old + nsize, Relaxed);
     }

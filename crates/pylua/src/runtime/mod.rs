@@ -1,7 +1,9 @@
 //! The runtime layer: Lua VMs, the sandbox policies they run under and the limits that stop
 //! them. It knows nothing about packages — a VM is given search paths and a policy, no more.
 
+mod arena;
 mod backend;
+mod call;
 mod error;
 mod guard;
 mod limits;
@@ -9,10 +11,13 @@ mod output;
 mod process;
 mod sandbox;
 mod settings;
+mod stack;
+mod state;
 mod value;
 mod vm;
 
 pub use backend::{AnyVm, AnyVmBuilder, Backend};
+pub use call::{CallArg, CallArgs, CallResult, VmFunction};
 pub use error::{ErrorKind, VmError};
 pub use limits::{parse_duration, parse_size, Limits};
 pub use output::Output;

@@ -30,6 +30,7 @@
 //! use `standard` or `strict` for code you do not trust.
 
 use super::error::{ErrorKind, VmError};
+use super::state::Library;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -54,19 +55,32 @@ impl Sandbox {
         }
     }
 
-    /// The standard libraries to open before the prelude trims them.
-    pub(crate) fn libs(self) -> mlua::StdLib {
-        use mlua::StdLib;
-        match self {
-            Sandbox::Strict => {
-                StdLib::COROUTINE
-                    | StdLib::TABLE
-                    | StdLib::STRING
-                    | StdLib::UTF8
-                    | StdLib::MATH
-                    | StdLib::OS
+    /// The standard libraries to open, in order, before the prelude trims them. Under limits
+    /// `string` is the build of Lua's own whose pattern matcher a limit can interrupt.
+    pub(crate) fn libraries(self, limited: bool) -> &'static [Library] {
+        use super::state::*;
+        const STRING_INTERRUPTIBLE: Library =
+            (c"string", super::guard::pylua_luaopen_string_interruptible);
+        match (self, limited) {
+            (Sandbox::Strict, false) => &[BASE, COROUTINE, TABLE, OS, STRING, MATH, UTF8],
+            (Sandbox::Strict, true) => {
+                &[BASE, COROUTINE, TABLE, OS, STRING_INTERRUPTIBLE, MATH, UTF8]
             }
-            Sandbox::Standard | Sandbox::None => StdLib::ALL,
+            (_, false) => &[
+                BASE, PACKAGE, COROUTINE, TABLE, IO, OS, STRING, MATH, UTF8, DEBUG,
+            ],
+            (_, true) => &[
+                BASE,
+                PACKAGE,
+                COROUTINE,
+                TABLE,
+                IO,
+                OS,
+                STRING_INTERRUPTIBLE,
+                MATH,
+                UTF8,
+                DEBUG,
+            ],
         }
     }
 }

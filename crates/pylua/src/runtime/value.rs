@@ -1,112 +1,8 @@
-//! Lua values out of a VM: conversion to JSON (for the API and `--json`) and rendering for
-//! people (what `eval` and the REPL print, tables pretty-printed).
+//! Lua values out of a VM, once converted to JSON (`stack.rs`), rendered for people: what
+//! `eval` and the REPL print, tables pretty-printed.
 
-use mlua::{Lua, Value};
-use serde_json::{Map, Number, Value as Json};
-use std::collections::HashSet;
+use serde_json::Value as Json;
 use std::fmt::Write;
-
-/// Tables nested deeper than this are cut off (cycles are detected separately).
-const MAX_DEPTH: usize = 64;
-
-/// A value shared many times is copied each time into JSON, so `t = {t, t}` forty times over
-/// would be 2^40 nodes: conversion stops after this many values or this much text, and what
-/// is left becomes a `"<truncated>"` marker.
-const MAX_NODES: usize = 1_000_000;
-const MAX_TEXT: usize = 64 << 20;
-
-struct Budget {
-    nodes: usize,
-    text: usize,
-}
-
-/// Converts a Lua value to JSON.
-///
-/// Rules: `nil` → `null`; integers and floats keep their type (`2` vs `2.0`); strings that are
-/// not UTF-8 are converted lossily; a table whose keys are exactly `1..n` becomes an array,
-/// any other table an object with string keys (numbers formatted as Lua does); the empty table
-/// is `{}`; NaN and infinities become the strings Lua prints (`nan`, `inf`, `-inf`);
-/// functions, threads and userdata become descriptive strings such as `"<function>"`; a cycle
-/// becomes `"<cycle>"`.
-pub(crate) fn to_json(value: &Value) -> Json {
-    let mut seen = HashSet::new();
-    let mut budget = Budget {
-        nodes: MAX_NODES,
-        text: MAX_TEXT,
-    };
-    to_json_inner(value, &mut seen, 0, &mut budget)
-}
-
-fn to_json_inner(
-    value: &Value,
-    seen: &mut HashSet<usize>,
-    depth: usize,
-    budget: &mut Budget,
-) -> Json {
-    if budget.nodes == 0 {
-        return Json::String("<truncated>".into());
-    }
-    budget.nodes -= 1;
-    match value {
-        Value::Nil => Json::Null,
-        Value::Boolean(b) => Json::Bool(*b),
-        Value::Integer(i) => Json::Number((*i).into()),
-        Value::Number(n) => match Number::from_f64(*n) {
-            Some(num) => Json::Number(num),
-            None => Json::String(format_float(*n)),
-        },
-        Value::String(s) => {
-            let bytes = s.as_bytes();
-            if bytes.len() > budget.text {
-                budget.text = 0;
-                return Json::String("<truncated>".into());
-            }
-            budget.text -= bytes.len();
-            Json::String(String::from_utf8_lossy(&bytes).into_owned())
-        }
-        Value::Table(t) => {
-            let id = t.to_pointer() as usize;
-            if depth >= MAX_DEPTH || !seen.insert(id) {
-                return Json::String("<cycle>".into());
-            }
-            let mut entries: Vec<(Value, Value)> =
-                t.clone().pairs().filter_map(Result::ok).collect();
-            let len = entries.len();
-            let is_array = len > 0
-                && entries.iter().all(
-                    |(k, _)| matches!(k, Value::Integer(i) if *i >= 1 && (*i as usize) <= len),
-                );
-            let out = if is_array {
-                entries.sort_by_key(|(k, _)| k.as_integer().unwrap_or(0));
-                Json::Array(
-                    entries
-                        .iter()
-                        .map(|(_, v)| to_json_inner(v, seen, depth + 1, budget))
-                        .collect(),
-                )
-            } else {
-                let mut map = Map::new();
-                for (k, v) in &entries {
-                    map.insert(key_string(k), to_json_inner(v, seen, depth + 1, budget));
-                }
-                Json::Object(map)
-            };
-            seen.remove(&id);
-            out
-        }
-        other => Json::String(format!("<{}>", other.type_name())),
-    }
-}
-
-fn key_string(key: &Value) -> String {
-    match key {
-        Value::String(s) => s.to_string_lossy().to_string(),
-        Value::Integer(i) => i.to_string(),
-        Value::Number(n) => format_float(*n),
-        Value::Boolean(b) => b.to_string(),
-        other => format!("<{}>", other.type_name()),
-    }
-}
 
 /// Formats a float the way Lua 5.4's `tostring` does (`%.14g`, with `.0` on integral values).
 pub(crate) fn format_float(n: f64) -> String {
@@ -149,33 +45,6 @@ fn trim_zeros(s: &str) -> &str {
     } else {
         s
     }
-}
-
-/// Converts JSON to a Lua value in `lua` (`null` becomes `nil`, arrays become sequences).
-pub(crate) fn from_json(lua: &Lua, json: &Json) -> mlua::Result<Value> {
-    Ok(match json {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => Value::String(lua.create_string(s)?),
-        Json::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, from_json(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-        Json::Object(map) => {
-            let t = lua.create_table_with_capacity(0, map.len())?;
-            for (k, v) in map {
-                t.raw_set(k.as_str(), from_json(lua, v)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// Renders one JSON-converted value as a person reads Lua values: strings bare at the top

@@ -1,18 +1,25 @@
 //! The embedded VM: a Lua 5.4 state compiled into the binary, built with a sandbox policy and
 //! limits, that runs chunks and files, calls functions and moves values in and out as JSON.
+//!
+//! Everything runs on the state through Lua's C API (`state.rs` says why); the sandbox itself
+//! is Lua code (`lua/prelude.lua`) run once per VM.
 
+use super::call::{CallArgs, CallResult, VmFunction};
 use super::error::{ErrorKind, VmError};
 use super::guard::{self, Abort, Guard};
 use super::limits::Limits;
 use super::output::OutputHandle;
 use super::sandbox::{AllowedDirs, Sandbox, PRELUDE};
 use super::settings::{settings_setters, VmSettings};
-use super::value::{from_json, to_json};
-use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, Value};
+use super::stack::{push_json, string_at, to_json_at, type_name_at};
+use super::state::{self, protect, traceback, LuaFailure, RawState};
+use mlua::{ffi, Lua};
 use serde_json::Value as Json;
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,18 +43,20 @@ impl VmBuilder {
         let config = Config {
             sandbox: s.sandbox,
             limits: s.limits,
-            allowed: AllowedDirs::new(&s.allowed_dirs),
+            allowed: Arc::new(AllowedDirs::new(&s.allowed_dirs)),
             package_path: s.package_path,
             package_cpath: s.package_cpath,
         };
         let output = OutputHandle::new(s.output);
-        let (lua, guard) = new_state(&config, &output)?;
+        let (state, guard) = new_state(&config, &output)?;
         Ok(Vm {
             chunks: HashMap::new(),
-            lua,
+            state,
             guard,
             output,
             config,
+            id: next_id(),
+            collecting: Cell::new(false),
         })
     }
 }
@@ -56,135 +65,123 @@ impl VmBuilder {
 struct Config {
     sandbox: Sandbox,
     limits: Limits,
-    allowed: AllowedDirs,
+    /// Shared with the state's path checker, which holds a pointer to it.
+    allowed: Arc<AllowedDirs>,
     package_path: Option<String>,
     package_cpath: Option<String>,
 }
 
 /// One independent Lua 5.4 state with its policy, limits and captured output.
 ///
-/// A `Vm` is `Send`: it may move to another thread, but is used from one thread at a time.
-/// After a limit fires the VM stays usable (the next run starts with a fresh budget and
-/// deadline); [`Vm::reset`] gives a clean state with the same settings.
+/// A `Vm` is `Send`: it may move to another thread, but is used from one thread at a time
+/// (it is not `Sync`). After a limit fires the VM stays usable (the next run starts with a
+/// fresh budget and deadline); [`Vm::reset`] gives a clean state with the same settings.
 pub struct Vm {
-    // Declared before `lua` so cached functions are released first.
-    chunks: HashMap<String, Function>,
-    lua: Lua,
+    /// Registry references of the compiled chunks of [`Vm::eval`], by source.
+    chunks: HashMap<String, c_int>,
+    // The fields below are dropped in order: the state is closed while the guard (its
+    // allocator), the output and the allowed directories it points to are still alive.
+    state: RawState,
     guard: Arc<Guard>,
     output: OutputHandle,
     config: Config,
+    /// Tells this VM's [`VmFunction`]s from others'; a new one after [`Vm::reset`].
+    id: u64,
+    /// Whether the collector runs: it stays off from the state's creation until code first
+    /// runs, since a fresh state holds no garbage (a snippet's compiler is then not slowed by
+    /// a collection cycle over the freshly built sandbox).
+    collecting: Cell<bool>,
 }
 
-impl Drop for Vm {
-    fn drop(&mut self) {
-        self.chunks.clear();
-        // The state may outlive the guard only with its own allocator back.
-        unsafe { self.guard.detach() };
-    }
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Relaxed)
 }
 
-fn new_state(config: &Config, output: &OutputHandle) -> Result<(Lua, Arc<Guard>), VmError> {
-    let lua = unsafe { Lua::unsafe_new_with(config.sandbox.libs(), LuaOptions::new()) };
-    let main = unsafe {
-        let mut main = std::ptr::null_mut();
-        lua.exec_raw::<()>((), |state| {
-            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
-            main = ffi::lua_tothread(state, -1);
-            ffi::lua_pop(state, 1);
-        })
-        .map_err(|e| internal(&e))?;
-        main
-    };
+fn new_state(config: &Config, output: &OutputHandle) -> Result<(RawState, Arc<Guard>), VmError> {
     let limits = config.limits;
-    let guard = unsafe { Guard::attach(main, limits.memory, limits.instructions) };
-    let install = || -> mlua::Result<()> {
-        let out_ptr = output.as_ptr() as *mut c_void;
-        type Installed = (Function, Function, Option<Function>, Option<Function>);
-        let (print, write, arm, aborted): Installed = unsafe {
-            lua.exec_raw((), |state| {
-                ffi::lua_pushlightuserdata(state, out_ptr);
-                ffi::lua_pushcclosure(state, captured_print, 1);
-                ffi::lua_pushlightuserdata(state, out_ptr);
-                ffi::lua_pushcclosure(state, captured_write, 1);
-                if limits.is_unlimited() {
-                    ffi::lua_pushnil(state);
-                    ffi::lua_pushnil(state);
-                } else {
-                    ffi::lua_pushcfunction(state, guard::arm_coroutine);
-                    ffi::lua_pushcfunction(state, guard::aborted);
-                }
-            })?
-        };
-        // With limits, the pattern functions come from the interruptible matcher (guard.rs).
-        let patterns: Option<mlua::Table> = if limits.is_unlimited() {
-            None
-        } else {
-            Some(unsafe {
-                lua.exec_raw((), |state| {
-                    // Opening the library replaces the string metatable; keep the original,
-                    // whose `__index` is the sandboxed `string` table.
-                    ffi::lua_pushstring(state, c"".as_ptr());
-                    ffi::lua_getmetatable(state, -1);
-                    guard::pylua_luaopen_string_interruptible(state);
-                    ffi::lua_pushvalue(state, -3);
-                    ffi::lua_pushvalue(state, -3);
-                    ffi::lua_setmetatable(state, -2);
-                    ffi::lua_pop(state, 1);
-                    ffi::lua_rotate(state, -3, 1);
-                    ffi::lua_pop(state, 2);
-                })?
-            })
-        };
-        // Only the standard policy checks paths.
-        let checker = if config.sandbox == Sandbox::Standard {
-            let allowed = config.allowed.clone();
-            Some(
-                lua.create_function(move |_, (path, _writing): (String, bool)| {
-                    Ok(allowed.allows(&path))
-                })?,
-            )
-        } else {
-            None
-        };
-        lua.load(prelude_bytecode(config.sandbox, !limits.is_unlimited()))
-            .set_name("=pylua.prelude")
-            .set_mode(mlua::ChunkMode::Binary)
-            .call::<()>((
-                config.sandbox.as_str(),
-                print,
-                write,
-                checker,
-                arm,
-                aborted,
-                patterns,
-            ))?;
-        if config.sandbox != Sandbox::Strict {
-            let package: mlua::Table = lua.globals().get("package")?;
-            let prepend = |key: &str, extra: &str| -> mlua::Result<()> {
-                let current: String = package.get(key)?;
-                package.set(key, format!("{extra};{current}"))
-            };
-            if let Some(path) = &config.package_path {
-                prepend("path", path)?;
-            }
-            if config.sandbox == Sandbox::None {
-                if let Some(cpath) = &config.package_cpath {
-                    prepend("cpath", cpath)?;
-                }
-            }
-        }
-        Ok(())
+    let limited = !limits.is_unlimited();
+    let guard = Guard::new(limits.memory, limits.instructions);
+    let Some(state) = RawState::new(&guard) else {
+        return Err(limit_error(Abort::Memory, &limits));
     };
-    // Nothing built here is garbage: collecting while building would only cost time.
-    lua.gc_stop();
-    let installed = install();
-    lua.gc_restart();
-    if let Err(e) = installed {
-        unsafe { guard.detach() };
+    let main = state.main();
+    let libs = config.sandbox.libraries(limited);
+    let prelude = prelude_bytecode(config.sandbox, limited);
+    let policy = config.sandbox.as_str();
+    let out_ptr = output.as_ptr() as *mut c_void;
+    let allowed_ptr = Arc::as_ptr(&config.allowed) as *mut c_void;
+    let sandbox = config.sandbox;
+    let (path, cpath) = match sandbox {
+        Sandbox::Strict => (None, None),
+        Sandbox::Standard => (config.package_path.as_deref(), None),
+        Sandbox::None => (
+            config.package_path.as_deref(),
+            config.package_cpath.as_deref(),
+        ),
+    };
+    // SAFETY: everything that may raise runs inside `protect`, and nothing in the closure
+    // has a destructor.
+    let built = unsafe {
+        // Nothing built here is garbage: collecting while building would only cost time.
+        // The collector starts with the first run (`Vm::run`) or the mlua handle.
+        ffi::lua_gc(main, ffi::LUA_GCSTOP, 0);
+        protect(main, 0, 0, |s| {
+            // Globals and loaded modules sized for what the policy puts there, so opening
+            // the libraries does not grow them key by key.
+            ffi::lua_createtable(s, 0, 64);
+            ffi::lua_rawseti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+            ffi::lua_createtable(s, 0, 16);
+            ffi::lua_setfield(s, ffi::LUA_REGISTRYINDEX, c"_LOADED".as_ptr());
+            state::open_libs(s, libs);
+            let status = ffi::luaL_loadbufferx(
+                s,
+                prelude.as_ptr().cast(),
+                prelude.len(),
+                c"=pylua.prelude".as_ptr(),
+                c"b".as_ptr(),
+            );
+            if status != ffi::LUA_OK {
+                ffi::lua_error(s);
+            }
+            ffi::lua_pushlstring(s, policy.as_ptr().cast(), policy.len());
+            ffi::lua_pushlightuserdata(s, out_ptr);
+            ffi::lua_pushcclosure(s, captured_print, 1);
+            ffi::lua_pushlightuserdata(s, out_ptr);
+            ffi::lua_pushcclosure(s, captured_write, 1);
+            if sandbox == Sandbox::Standard {
+                ffi::lua_pushlightuserdata(s, allowed_ptr);
+                ffi::lua_pushcclosure(s, allowed_path, 1);
+            } else {
+                ffi::lua_pushnil(s);
+            }
+            if limited {
+                ffi::lua_pushcfunction(s, guard::arm_coroutine);
+                ffi::lua_pushcfunction(s, guard::aborted);
+            } else {
+                ffi::lua_pushnil(s);
+                ffi::lua_pushnil(s);
+            }
+            ffi::lua_call(s, 6, 0);
+            for (key, extra) in [(c"path", path), (c"cpath", cpath)] {
+                if let Some(extra) = extra {
+                    ffi::lua_getglobal(s, c"package".as_ptr());
+                    ffi::lua_pushlstring(s, extra.as_ptr().cast(), extra.len());
+                    ffi::lua_pushstring(s, c";".as_ptr());
+                    ffi::lua_getfield(s, -3, key.as_ptr());
+                    ffi::lua_concat(s, 3);
+                    ffi::lua_setfield(s, -2, key.as_ptr());
+                    ffi::lua_pop(s, 1);
+                }
+            }
+        })
+    };
+    if let Err(failure) = built {
         let fired = guard.fired();
-        return Err(classify(e, fired, &config.limits));
+        drop(state);
+        return Err(classify(failure, fired, &limits));
     }
-    Ok((lua, guard))
+    Ok((state, guard))
 }
 
 /// The prelude for one policy, with or without limits, compiled once per process: loading
@@ -225,8 +222,67 @@ fn prelude_source(text: &str, policy: &str, limited: bool) -> String {
     out
 }
 
-fn internal(e: &mlua::Error) -> VmError {
-    VmError::new(ErrorKind::Runtime, format!("cannot set up the VM: {e}"))
+/// Why a run failed.
+enum Failed {
+    /// Lua reported an error: compiling, setting up or running.
+    Lua(LuaFailure),
+    /// Not an error of Lua's: the message says what.
+    Host(VmError),
+}
+
+impl From<LuaFailure> for Failed {
+    fn from(f: LuaFailure) -> Self {
+        Failed::Lua(f)
+    }
+}
+
+/// Loads `source` as a text chunk and leaves the function on the stack. Lua's loader runs
+/// protected itself, so this needs no `protect`.
+unsafe fn load(state: *mut ffi::lua_State, source: &[u8], name: &CStr) -> Result<(), LuaFailure> {
+    match ffi::luaL_loadbufferx(
+        state,
+        source.as_ptr().cast(),
+        source.len(),
+        name.as_ptr(),
+        c"t".as_ptr(),
+    ) {
+        ffi::LUA_OK => Ok(()),
+        code => Err(state::pop_failure(state, code)),
+    }
+}
+
+/// Calls the function under the `nargs` arguments on top of the stack, with the traceback
+/// message handler, and leaves its results in its place; returns how many.
+unsafe fn call(
+    state: *mut ffi::lua_State,
+    nargs: c_int,
+    nresults: c_int,
+) -> Result<c_int, LuaFailure> {
+    let func = ffi::lua_gettop(state) - nargs;
+    ffi::lua_pushcfunction(state, traceback);
+    ffi::lua_insert(state, func);
+    let code = ffi::lua_pcall(state, nargs, nresults, func);
+    if code != ffi::LUA_OK {
+        let failure = state::pop_failure(state, code);
+        ffi::lua_remove(state, func);
+        return Err(failure);
+    }
+    ffi::lua_remove(state, func);
+    Ok(ffi::lua_gettop(state) - func + 1)
+}
+
+/// Calls as [`call`] and turns every result into JSON, leaving the stack as before the
+/// function was pushed.
+unsafe fn call_json(state: *mut ffi::lua_State, nargs: c_int) -> Result<Vec<Json>, LuaFailure> {
+    let n = call(state, nargs, ffi::LUA_MULTRET)?;
+    let first = ffi::lua_gettop(state) - n + 1;
+    let values = (first..first + n).map(|i| to_json_at(state, i)).collect();
+    ffi::lua_settop(state, first - 1);
+    Ok(values)
+}
+
+fn chunk_name(name: &str) -> CString {
+    CString::new(name.replace('\0', "?")).expect("no NUL left")
 }
 
 impl Vm {
@@ -251,32 +307,70 @@ impl Vm {
     /// Runs `source` as a chunk named `eval` and returns what it returns. The compiled chunk
     /// is cached, so running the same snippet again skips the compiler.
     pub fn eval(&mut self, source: &str) -> Result<Vec<Json>, VmError> {
-        if !self.chunks.contains_key(source) {
-            let f = self.compile(source, "=eval")?;
-            if self.chunks.len() >= CHUNK_CACHE_LIMIT {
-                self.chunks.clear();
+        let key = match self.chunks.get(source) {
+            Some(&key) => key,
+            None => {
+                let key = self.compile_cached(source)?;
+                self.chunks.insert(source.to_string(), key);
+                key
             }
-            self.chunks.insert(source.to_string(), f);
+        };
+        self.run(|state| unsafe {
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
+            Ok(call_json(state, 0)?)
+        })
+    }
+
+    /// Compiles `source` for [`Vm::eval`] and keeps it in the registry.
+    fn compile_cached(&mut self, source: &str) -> Result<c_int, VmError> {
+        if self.chunks.len() >= CHUNK_CACHE_LIMIT {
+            let keys: Vec<c_int> = self.chunks.drain().map(|(_, key)| key).collect();
+            let released = self.state.with_state(|state| unsafe {
+                protect(state, 0, 0, |s| {
+                    for &key in &keys {
+                        ffi::luaL_unref(s, ffi::LUA_REGISTRYINDEX, key);
+                    }
+                })
+            });
+            released.map_err(|f| classify(f, Abort::None, &self.config.limits))?;
         }
-        let function = &self.chunks[source];
-        self.run(|| function.call::<MultiValue>(()))
+        let result = self.state.with_state(|state| unsafe {
+            load(state, source.as_bytes(), c"=eval")?;
+            let mut key = 0;
+            protect(state, 1, 0, |s| {
+                key = ffi::luaL_ref(s, ffi::LUA_REGISTRYINDEX)
+            })?;
+            Ok(key)
+        });
+        self.after_compile(result)
     }
 
     /// Runs `source` as a chunk with the given name (used in error messages and tracebacks).
     pub fn exec(&mut self, source: &str, chunk_name: &str) -> Result<Vec<Json>, VmError> {
-        let function = self.compile(source, &format!("={chunk_name}"))?;
-        self.run(|| function.call::<MultiValue>(()))
+        let name = self::chunk_name(&format!("={chunk_name}"));
+        self.run_chunk(|state| unsafe { load(state, source.as_bytes(), &name) })
     }
 
     /// Runs a line typed at a prompt: as an expression whose values are returned when it is
     /// one (`1 + 1`, `f()`), else as a statement. A syntax error that only lacks more input
     /// has [`VmError::incomplete`] set, so a REPL can ask for another line.
     pub fn eval_interactive(&mut self, source: &str) -> Result<Vec<Json>, VmError> {
-        let function = match self.compile(&format!("return {source}"), "=stdin") {
-            Ok(f) => f,
-            Err(_) => self.compile(source, "=stdin")?,
-        };
-        self.run(|| function.call::<MultiValue>(()))
+        let expression = format!("return {source}");
+        self.run_chunk(|state| unsafe {
+            load(state, expression.as_bytes(), c"=stdin")
+                .or_else(|_| load(state, source.as_bytes(), c"=stdin"))
+        })
+    }
+
+    /// Loads a chunk with `load` (which leaves the function on the stack) and runs it.
+    fn run_chunk(
+        &mut self,
+        load: impl FnOnce(*mut ffi::lua_State) -> Result<(), LuaFailure>,
+    ) -> Result<Vec<Json>, VmError> {
+        self.run(|state| {
+            load(state)?;
+            Ok(unsafe { call_json(state, 0)? })
+        })
     }
 
     /// Runs a script file as the `lua` command does: `arg[0]` is the script, `arg[1..]` and
@@ -289,72 +383,180 @@ impl Vm {
             )
         })?;
         let source = skip_shebang(&bytes);
-        let name = format!("@{}", path.display());
-        let function = self
-            .lua
-            .load(source)
-            .set_name(name)
-            .set_mode(mlua::ChunkMode::Text)
-            .into_function()
-            .map_err(|e| classify(e, Abort::None, &self.config.limits))?;
-        let arg = self.lua.create_table().map_err(|e| internal(&e))?;
-        let set_args = || -> mlua::Result<()> {
-            arg.raw_set(-1, "pylua")?;
-            arg.raw_set(0, path.display().to_string())?;
-            for (i, a) in args.iter().enumerate() {
-                arg.raw_set(i as i64 + 1, self.lua.create_string(a)?)?;
-            }
-            self.lua.globals().raw_set("arg", &arg)
-        };
-        set_args().map_err(|e| classify(e, self.guard.fired(), &self.config.limits))?;
-        let lua_args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(|| {
-            function.call::<MultiValue>(MultiValue::from_iter(
-                lua_args
-                    .iter()
-                    .filter_map(|a| self.lua.create_string(a).ok())
-                    .map(Value::String),
-            ))
+        let name = chunk_name(&format!("@{}", path.display()));
+        let script = path.display().to_string();
+        let nargs = c_int::try_from(args.len())
+            .map_err(|_| VmError::new(ErrorKind::Usage, "too many arguments for a Lua script"))?;
+        self.run(|state| unsafe {
+            load(state, &source, &name)?;
+            // `arg`, and the arguments again as `...`, above the function.
+            protect(state, 0, ffi::LUA_MULTRET, |s| {
+                ffi::luaL_checkstack(s, nargs + 3, c"too many arguments".as_ptr());
+                ffi::lua_createtable(s, nargs, 2);
+                ffi::lua_pushstring(s, c"pylua".as_ptr());
+                ffi::lua_rawseti(s, -2, -1);
+                ffi::lua_pushlstring(s, script.as_ptr().cast(), script.len());
+                ffi::lua_rawseti(s, -2, 0);
+                for (i, a) in args.iter().enumerate() {
+                    ffi::lua_pushlstring(s, a.as_ptr().cast(), a.len());
+                    ffi::lua_rawseti(s, -2, i as ffi::lua_Integer + 1);
+                }
+                ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+                ffi::lua_pushvalue(s, -2);
+                ffi::lua_setfield(s, -2, c"arg".as_ptr());
+                ffi::lua_pop(s, 2);
+                for a in args {
+                    ffi::lua_pushlstring(s, a.as_ptr().cast(), a.len());
+                }
+            })?;
+            Ok(call_json(state, nargs)?)
         })
     }
 
     /// Calls the global function `name` with JSON arguments.
     pub fn call(&mut self, name: &str, args: &[Json]) -> Result<Vec<Json>, VmError> {
-        let value: Value = self
-            .lua
-            .globals()
-            .get(name)
-            .map_err(|e| classify(e, Abort::None, &self.config.limits))?;
-        let Value::Function(function) = value else {
-            return Err(VmError::new(
+        let nargs = c_int::try_from(args.len())
+            .map_err(|_| VmError::new(ErrorKind::Usage, "too many arguments for a Lua call"))?;
+        self.run(|state| unsafe {
+            let mut not_a_function = None;
+            protect(state, 0, ffi::LUA_MULTRET, |s| {
+                ffi::luaL_checkstack(s, nargs + 3, c"too many arguments".as_ptr());
+                ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+                ffi::lua_pushlstring(s, name.as_ptr().cast(), name.len());
+                ffi::lua_gettable(s, -2);
+                ffi::lua_remove(s, -2);
+                if ffi::lua_type(s, -1) != ffi::LUA_TFUNCTION {
+                    not_a_function = Some(type_name_at(s, -1));
+                    ffi::lua_pop(s, 1);
+                    return;
+                }
+                for a in args {
+                    push_json(s, a);
+                }
+            })?;
+            if let Some(type_name) = not_a_function {
+                return Err(Failed::Host(VmError::new(
+                    ErrorKind::Runtime,
+                    format!("'{name}' is not a function (it is {type_name})"),
+                )));
+            }
+            Ok(call_json(state, nargs)?)
+        })
+    }
+
+    /// Keeps the global function `name` in the VM for [`Vm::call_function`], the fast way to
+    /// call one function many times. It stays valid after the global changes, until the VM
+    /// is dropped or reset or [`Vm::release_function`] lets it go.
+    pub fn function(&mut self, name: &str) -> Result<VmFunction, VmError> {
+        let mut found = None;
+        let result = self.state.with_state(|state| unsafe {
+            protect(state, 0, 0, |s| {
+                ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+                ffi::lua_pushlstring(s, name.as_ptr().cast(), name.len());
+                ffi::lua_gettable(s, -2);
+                if ffi::lua_type(s, -1) == ffi::LUA_TFUNCTION {
+                    found = Some(Ok(ffi::luaL_ref(s, ffi::LUA_REGISTRYINDEX)));
+                } else {
+                    found = Some(Err(type_name_at(s, -1)));
+                    ffi::lua_pop(s, 1);
+                }
+                ffi::lua_pop(s, 1);
+            })
+        });
+        let fired = self.guard.fired();
+        self.guard.reset_run();
+        result.map_err(|f| classify(f, fired, &self.config.limits))?;
+        match found {
+            Some(Ok(key)) => Ok(VmFunction { vm: self.id, key }),
+            Some(Err(type_name)) => Err(VmError::new(
                 ErrorKind::Runtime,
-                format!("'{name}' is not a function (it is {})", value.type_name()),
-            ));
-        };
-        let lua_args = args
-            .iter()
-            .map(|a| from_json(&self.lua, a))
-            .collect::<mlua::Result<Vec<Value>>>()
-            .map_err(|e| classify(e, self.guard.fired(), &self.config.limits))?;
-        self.run(|| function.call::<MultiValue>(MultiValue::from_iter(lua_args)))
+                format!("'{name}' is not a function (it is {type_name})"),
+            )),
+            None => Err(VmError::new(ErrorKind::Runtime, "cannot read the global")),
+        }
+    }
+
+    /// Calls a function kept by [`Vm::function`] with numbers or booleans, reading its first
+    /// result as `R` (see [`CallResult`]). Limits apply as to every run.
+    ///
+    /// ```
+    /// # use pylua::Vm;
+    /// let mut vm = Vm::new()?;
+    /// vm.exec("function add(a, b) return a + b end", "lib")?;
+    /// let add = vm.function("add")?;
+    /// assert_eq!(vm.call_function::<_, i64>(&add, (1, 2))?, 3);
+    /// # Ok::<(), pylua::VmError>(())
+    /// ```
+    pub fn call_function<A: CallArgs, R: CallResult>(
+        &mut self,
+        function: &VmFunction,
+        args: A,
+    ) -> Result<R, VmError> {
+        if function.vm != self.id {
+            return Err(foreign_function());
+        }
+        let key = function.key;
+        // The outer result is the call's, the inner one reading the result as `R`.
+        self.run(|state| unsafe {
+            let base = ffi::lua_gettop(state);
+            ffi::lua_pushcfunction(state, traceback);
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
+            let nargs = args.push(state);
+            let code = ffi::lua_pcall(state, nargs, R::RESULTS, base + 1);
+            if code != ffi::LUA_OK {
+                let failure = state::pop_failure(state, code);
+                ffi::lua_settop(state, base);
+                return Err(Failed::Lua(failure));
+            }
+            let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
+            ffi::lua_settop(state, base);
+            Ok(read)
+        })?
+    }
+
+    /// Lets a function kept by [`Vm::function`] go (it may then be collected).
+    pub fn release_function(&mut self, function: VmFunction) -> Result<(), VmError> {
+        if function.vm != self.id {
+            return Err(foreign_function());
+        }
+        let result = self.state.with_state(|state| unsafe {
+            protect(state, 0, 0, |s| {
+                ffi::luaL_unref(s, ffi::LUA_REGISTRYINDEX, function.key)
+            })
+        });
+        result.map_err(|f| classify(f, Abort::None, &self.config.limits))
     }
 
     /// Reads a global variable as JSON (`null` when unset).
     pub fn get_global(&self, name: &str) -> Result<Json, VmError> {
-        let value: Value = self
-            .lua
-            .globals()
-            .raw_get(name)
-            .map_err(|e| classify(e, Abort::None, &self.config.limits))?;
-        Ok(to_json(&value))
+        let result = self.state.with_state(|state| unsafe {
+            protect(state, 0, 1, |s| {
+                ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+                ffi::lua_pushlstring(s, name.as_ptr().cast(), name.len());
+                ffi::lua_rawget(s, -2);
+                ffi::lua_remove(s, -2);
+            })?;
+            let value = to_json_at(state, -1);
+            ffi::lua_pop(state, 1);
+            Ok(value)
+        });
+        result.map_err(|f| classify(f, Abort::None, &self.config.limits))
     }
 
     /// Sets a global variable from JSON.
     pub fn set_global(&mut self, name: &str, value: &Json) -> Result<(), VmError> {
-        let result = from_json(&self.lua, value).and_then(|v| self.lua.globals().raw_set(name, v));
+        let result = self.state.with_state(|state| unsafe {
+            protect(state, 0, 0, |s| {
+                ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+                ffi::lua_pushlstring(s, name.as_ptr().cast(), name.len());
+                push_json(s, value);
+                ffi::lua_rawset(s, -3);
+                ffi::lua_pop(s, 1);
+            })
+        });
         let fired = self.guard.fired();
         self.guard.reset_run();
-        result.map_err(|e| classify(e, fired, &self.config.limits))
+        result.map_err(|f| classify(f, fired, &self.config.limits))
     }
 
     /// Returns and clears the captured output (lossy UTF-8).
@@ -373,58 +575,87 @@ impl Vm {
     }
 
     /// Replaces the state with a fresh one with the same policy, limits and output.
+    /// Functions kept by [`Vm::function`] belong to the old state and are no longer valid.
     pub fn reset(&mut self) -> Result<(), VmError> {
-        let (lua, guard) = new_state(&self.config, &self.output)?;
+        let (state, guard) = new_state(&self.config, &self.output)?;
         self.chunks.clear();
-        unsafe { self.guard.detach() };
-        self.lua = lua;
+        // The old state is closed here, while its guard is still alive.
+        self.state = state;
         self.guard = guard;
+        self.id = next_id();
+        self.collecting.set(false);
         Ok(())
     }
 
-    /// The underlying `mlua` state, for hosts that need more than this API.
+    /// The underlying `mlua` state, for hosts that need more than this API. It is set up on
+    /// first use (which costs about as much as building the VM did); from then on every
+    /// operation of this VM also takes mlua's lock, since the handle may be cloned and used
+    /// from another thread.
     ///
     /// Code run through it directly is not covered by the timeout (instruction and memory
     /// limits still apply); prefer [`Vm::eval`], [`Vm::exec`] and [`Vm::call`].
     pub fn lua(&self) -> &Lua {
-        &self.lua
+        // Code run through the handle must be collected like any other.
+        self.start_collector();
+        self.state.lua(&self.guard)
     }
 
-    fn compile(&self, source: &str, name: &str) -> Result<Function, VmError> {
-        let result = self
-            .lua
-            .load(source)
-            .set_name(name)
-            .set_mode(mlua::ChunkMode::Text)
-            .into_function();
+    fn start_collector(&self) {
+        if !self.collecting.replace(true) {
+            self.state.with_state(|state| unsafe {
+                ffi::lua_gc(state, ffi::LUA_GCRESTART, 0);
+            });
+        }
+    }
+
+    /// Turns the outcome of compiling into a result: a limit that fired while compiling is
+    /// reported (and cleared) like one that fired while running.
+    fn after_compile<T>(&self, result: Result<T, LuaFailure>) -> Result<T, VmError> {
         let fired = self.guard.fired();
         if fired != Abort::None {
             self.guard.reset_run();
         }
-        result.map_err(|e| classify(e, fired, &self.config.limits))
+        result.map_err(|f| classify(f, fired, &self.config.limits))
     }
 
-    /// Runs `f` under the limits, then turns what it returned into JSON or a typed error.
-    fn run(&self, f: impl FnOnce() -> mlua::Result<MultiValue>) -> Result<Vec<Json>, VmError> {
+    /// Runs `f` on the state under the limits, then turns what it returned into a result.
+    fn run<T>(
+        &self,
+        f: impl FnOnce(*mut ffi::lua_State) -> Result<T, Failed>,
+    ) -> Result<T, VmError> {
+        if !self.collecting.get() {
+            self.start_collector();
+        }
         let deadline = self
             .config
             .limits
             .timeout
             .map(|t| guard::arm_deadline(&self.guard, Instant::now() + t));
-        let result = f();
+        let result = self.state.with_state(f);
         drop(deadline);
         let fired = self.guard.fired();
         self.guard.reset_run();
         if fired == Abort::Memory {
             // Give the failed run's garbage back now, so the next run starts with room.
-            let _ = self.lua.gc_collect();
+            self.state.with_state(|state| unsafe {
+                ffi::lua_gc(state, ffi::LUA_GCCOLLECT, 0);
+            });
         }
         match result {
-            Ok(values) if fired == Abort::None => Ok(values.iter().map(to_json).collect()),
+            Ok(values) if fired == Abort::None => Ok(values),
             Ok(_) => Err(limit_error(fired, &self.config.limits)),
-            Err(e) => Err(classify(e, fired, &self.config.limits)),
+            Err(Failed::Host(e)) if fired == Abort::None => Err(e),
+            Err(Failed::Host(_)) => Err(limit_error(fired, &self.config.limits)),
+            Err(Failed::Lua(f)) => Err(classify(f, fired, &self.config.limits)),
         }
     }
+}
+
+fn foreign_function() -> VmError {
+    VmError::new(
+        ErrorKind::Usage,
+        "this function belongs to another VM, or to this one before it was reset",
+    )
 }
 
 fn limit_error(fired: Abort, limits: &Limits) -> VmError {
@@ -453,39 +684,30 @@ fn limit_error(fired: Abort, limits: &Limits) -> VmError {
     }
 }
 
-/// Turns an `mlua` error into a [`VmError`]; a fired limit wins over whatever message the
+/// Turns a Lua failure into a [`VmError`]; a fired limit wins over whatever message the
 /// script's error handlers left.
-fn classify(error: mlua::Error, fired: Abort, limits: &Limits) -> VmError {
+fn classify(failure: LuaFailure, fired: Abort, limits: &Limits) -> VmError {
     if fired != Abort::None {
         return limit_error(fired, limits);
     }
-    match error {
-        mlua::Error::SyntaxError {
-            message,
-            incomplete_input,
-        } => {
+    let LuaFailure { code, message } = failure;
+    match code {
+        ffi::LUA_ERRSYNTAX => {
             let mut e = VmError::located(ErrorKind::Syntax, &message);
-            e.incomplete = incomplete_input;
+            // What the stock Lua REPL checks to ask for another line.
+            e.incomplete = message.ends_with("<eof>") || message.ends_with("'<eof>'");
             e
         }
-        mlua::Error::MemoryError(_) => limit_error(Abort::Memory, limits),
-        mlua::Error::CallbackError { traceback, cause } => {
-            let mut e = classify((*cause).clone(), fired, limits);
-            if e.traceback.is_none() {
-                e.traceback = Some(traceback);
-            }
-            e
-        }
-        mlua::Error::RuntimeError(text) => {
-            let (message, traceback) = match text.find("\nstack traceback:") {
-                Some(i) => (&text[..i], Some(text[i + 1..].to_string())),
-                None => (text.as_str(), None),
+        ffi::LUA_ERRMEM => limit_error(Abort::Memory, limits),
+        _ => {
+            let (text, traceback) = match message.find("\nstack traceback:") {
+                Some(i) => (&message[..i], Some(message[i + 1..].to_string())),
+                None => (message.as_str(), None),
             };
-            let mut e = VmError::located(ErrorKind::Runtime, message);
+            let mut e = VmError::located(ErrorKind::Runtime, text);
             e.traceback = traceback;
             e
         }
-        other => VmError::new(ErrorKind::Runtime, other.to_string()),
     }
 }
 
@@ -567,6 +789,19 @@ unsafe extern "C-unwind" fn captured_write(state: *mut ffi::lua_State) -> c_int 
 unsafe fn write_out(state: *mut ffi::lua_State, bytes: &[u8]) {
     let handle = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const c_void;
     OutputHandle::write_raw(handle, bytes);
+}
+
+/// `allowed(path, writing)` for the `standard` prelude: whether `path` lies inside an allowed
+/// directory. A Lua C function; the VM's [`AllowedDirs`] is upvalue 1.
+unsafe extern "C-unwind" fn allowed_path(state: *mut ffi::lua_State) -> c_int {
+    // Only strings: converting a number in place would allocate.
+    let allowed = ffi::lua_type(state, 1) == ffi::LUA_TSTRING && {
+        let dirs = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const AllowedDirs);
+        let path = String::from_utf8_lossy(string_at(state, 1));
+        dirs.allows(&path)
+    };
+    ffi::lua_pushboolean(state, allowed as c_int);
+    1
 }
 
 #[cfg(test)]

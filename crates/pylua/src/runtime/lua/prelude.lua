@@ -1,19 +1,15 @@
 -- Runs once in every new VM, before any user code, to install the sandbox policy.
 -- The host passes: the policy name, the captured print and write functions, the coroutine
 -- path checker (standard policy), and, when the VM has limits, the coroutine arming function
--- and the `aborted` flag reader (see runtime/guard.rs).
+-- and the `aborted` flag reader (see runtime/guard.rs). Under limits the VM's `string` library
+-- is already the interruptible build of Lua's own (see runtime/guard.rs), opened by the host.
 --
 -- `--@ NAME` lines split the file into sections; each (policy, limits) pair compiles only
 -- the sections it needs (sandbox.rs), so a strict VM does not load the standard policy's code.
 --@ all
-local policy, print, write, allowed, arm, aborted, patterns = ...
+local policy, print, write, allowed, arm, aborted = ...
 local G = _G
 local type, select, error, load, pairs, setmetatable = type, select, error, load, pairs, setmetatable
-
--- With limits, pattern matching that a timeout can interrupt (see runtime/guard.rs).
-if patterns then
-  for _, name in ipairs({ "find", "match", "gmatch", "gsub" }) do G.string[name] = patterns[name] end
-end
 
 -- Output: print, io.write and io.stdout:write go to the VM's output.
 local out = setmetatable({}, { __name = "pylua.output" })

@@ -1,0 +1,205 @@
+//! Values between JSON and the Lua stack, for the C-API paths of `state.rs`: reading a value
+//! calls no Lua code and allocates nothing inside Lua, so it may run outside a protected
+//! call; pushing one allocates, so it runs under `state::protect`.
+//!
+//! Rules: `nil` → `null`; integers and floats keep their type (`2` vs `2.0`); strings that are
+//! not UTF-8 are converted lossily; a table whose keys are exactly `1..n` becomes an array,
+//! any other table an object with string keys (numbers formatted as Lua does); the empty
+//! table is `{}`; NaN and infinities become the strings Lua prints (`nan`, `inf`, `-inf`);
+//! functions, threads and userdata become descriptive strings such as `"<function>"`; a cycle
+//! becomes `"<cycle>"`.
+
+use super::value::format_float;
+use mlua::ffi;
+use serde_json::{Map, Number, Value as Json};
+use std::collections::HashSet;
+use std::ffi::c_int;
+
+/// Tables nested deeper than this are cut off (cycles are detected separately).
+const MAX_DEPTH: usize = 64;
+/// A value shared many times is copied each time into JSON, so `t = {t, t}` forty times over
+/// would be 2^40 nodes: conversion stops after this many values or this much text, and what
+/// is left becomes a `"<truncated>"` marker.
+const MAX_NODES: usize = 1_000_000;
+const MAX_TEXT: usize = 64 << 20;
+
+struct Reader {
+    seen: HashSet<usize>,
+    nodes: usize,
+    text: usize,
+}
+
+/// Converts the value at `index` to JSON.
+///
+/// # Safety
+/// `index` must be a valid stack index of `state`, and nothing else may use the state
+/// meanwhile.
+pub(crate) unsafe fn to_json_at(state: *mut ffi::lua_State, index: c_int) -> Json {
+    let mut reader = Reader {
+        seen: HashSet::new(),
+        nodes: MAX_NODES,
+        text: MAX_TEXT,
+    };
+    reader.read(state, ffi::lua_absindex(state, index), 0)
+}
+
+/// mlua's name for the type of the value at `index` (`integer` and `number` apart).
+pub(crate) unsafe fn type_name_at(state: *mut ffi::lua_State, index: c_int) -> &'static str {
+    match ffi::lua_type(state, index) {
+        ffi::LUA_TNIL | ffi::LUA_TNONE => "nil",
+        ffi::LUA_TBOOLEAN => "boolean",
+        ffi::LUA_TLIGHTUSERDATA => "lightuserdata",
+        ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => "integer",
+        ffi::LUA_TNUMBER => "number",
+        ffi::LUA_TSTRING => "string",
+        ffi::LUA_TTABLE => "table",
+        ffi::LUA_TFUNCTION => "function",
+        ffi::LUA_TTHREAD => "thread",
+        _ => "userdata",
+    }
+}
+
+/// The bytes of the string at `index` (which must be a string: numbers would be converted in
+/// place, which allocates).
+pub(crate) unsafe fn string_at<'a>(state: *mut ffi::lua_State, index: c_int) -> &'a [u8] {
+    let mut len = 0;
+    let ptr = ffi::lua_tolstring(state, index, &mut len);
+    std::slice::from_raw_parts(ptr as *const u8, len)
+}
+
+impl Reader {
+    unsafe fn read(&mut self, state: *mut ffi::lua_State, index: c_int, depth: usize) -> Json {
+        if self.nodes == 0 {
+            return Json::String("<truncated>".into());
+        }
+        self.nodes -= 1;
+        match ffi::lua_type(state, index) {
+            ffi::LUA_TNIL | ffi::LUA_TNONE => Json::Null,
+            ffi::LUA_TBOOLEAN => Json::Bool(ffi::lua_toboolean(state, index) != 0),
+            ffi::LUA_TNUMBER => {
+                if ffi::lua_isinteger(state, index) != 0 {
+                    Json::Number(ffi::lua_tointeger(state, index).into())
+                } else {
+                    let n = ffi::lua_tonumberx(state, index, std::ptr::null_mut());
+                    match Number::from_f64(n) {
+                        Some(num) => Json::Number(num),
+                        None => Json::String(format_float(n)),
+                    }
+                }
+            }
+            ffi::LUA_TSTRING => {
+                let bytes = string_at(state, index);
+                if bytes.len() > self.text {
+                    self.text = 0;
+                    return Json::String("<truncated>".into());
+                }
+                self.text -= bytes.len();
+                Json::String(String::from_utf8_lossy(bytes).into_owned())
+            }
+            ffi::LUA_TTABLE => self.read_table(state, index, depth),
+            _ => Json::String(format!("<{}>", type_name_at(state, index))),
+        }
+    }
+
+    /// A table whose keys are exactly `1..n` becomes an array, any other an object.
+    unsafe fn read_table(
+        &mut self,
+        state: *mut ffi::lua_State,
+        index: c_int,
+        depth: usize,
+    ) -> Json {
+        let id = ffi::lua_topointer(state, index) as usize;
+        // Each level holds a key and a value on the stack.
+        if depth >= MAX_DEPTH || ffi::lua_checkstack(state, 3) == 0 || !self.seen.insert(id) {
+            return Json::String("<cycle>".into());
+        }
+        let mut len = 0usize;
+        let mut sequence_keys = true;
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, index) != 0 {
+            len += 1;
+            sequence_keys &=
+                ffi::lua_isinteger(state, -2) != 0 && ffi::lua_tointeger(state, -2) >= 1;
+            ffi::lua_pop(state, 1);
+        }
+        // Distinct integer keys, all in 1..=len, are exactly 1..=len.
+        let is_array = len > 0 && sequence_keys && {
+            let mut in_range = true;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, index) != 0 {
+                in_range &= (ffi::lua_tointeger(state, -2) as u64) <= len as u64;
+                ffi::lua_pop(state, 1);
+            }
+            in_range
+        };
+        let out = if is_array {
+            let mut items = Vec::with_capacity(len);
+            for i in 1..=len {
+                ffi::lua_rawgeti(state, index, i as ffi::lua_Integer);
+                items.push(self.read(state, ffi::lua_gettop(state), depth + 1));
+                ffi::lua_pop(state, 1);
+            }
+            Json::Array(items)
+        } else {
+            let mut map = Map::new();
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, index) != 0 {
+                let key = key_string(state, -2);
+                let value = self.read(state, ffi::lua_gettop(state), depth + 1);
+                map.insert(key, value);
+                ffi::lua_pop(state, 1);
+            }
+            Json::Object(map)
+        };
+        self.seen.remove(&id);
+        out
+    }
+}
+
+unsafe fn key_string(state: *mut ffi::lua_State, index: c_int) -> String {
+    match ffi::lua_type(state, index) {
+        ffi::LUA_TSTRING => String::from_utf8_lossy(string_at(state, index)).into_owned(),
+        ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => {
+            ffi::lua_tointeger(state, index).to_string()
+        }
+        ffi::LUA_TNUMBER => format_float(ffi::lua_tonumberx(state, index, std::ptr::null_mut())),
+        ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, index) != 0).to_string(),
+        _ => format!("<{}>", type_name_at(state, index)),
+    }
+}
+
+/// Pushes `json` (`null` → `nil`, arrays → sequences, objects → tables with string keys).
+///
+/// # Safety
+/// Allocates, so it may raise: call under `state::protect`, with no value with a destructor
+/// alive in the caller's frames inside that call.
+pub(crate) unsafe fn push_json(state: *mut ffi::lua_State, json: &Json) {
+    match json {
+        Json::Null => ffi::lua_pushnil(state),
+        Json::Bool(b) => ffi::lua_pushboolean(state, *b as c_int),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => ffi::lua_pushinteger(state, i),
+            None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => {
+            ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
+        }
+        Json::Array(items) => {
+            ffi::luaL_checkstack(state, 2, std::ptr::null());
+            ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
+            for (i, item) in items.iter().enumerate() {
+                push_json(state, item);
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            }
+        }
+        Json::Object(map) => {
+            ffi::luaL_checkstack(state, 3, std::ptr::null());
+            ffi::lua_createtable(state, 0, map.len().min(c_int::MAX as usize) as c_int);
+            for (k, v) in map {
+                ffi::lua_pushlstring(state, k.as_ptr().cast(), k.len());
+                push_json(state, v);
+                ffi::lua_rawset(state, -3);
+            }
+        }
+    }
+}

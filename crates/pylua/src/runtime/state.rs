@@ -1,0 +1,198 @@
+//! The Lua state under a [`crate::Vm`], driven through Lua's C API: created with the counting
+//! allocator (`guard.rs`), given only the libraries its policy keeps, and closed with the VM.
+//!
+//! Why not through mlua: setting up mlua's handle on a state (its registry entries, reference
+//! thread and metatables) costs more than the rest of a strict VM put together, and running a
+//! chunk or calling a function through it pays a lock and reference counting on every call.
+//! So a VM runs everything itself and attaches mlua's handle only when a host asks for it
+//! ([`RawState::lua`]). From then on, since that handle may be cloned and used from another
+//! thread, every operation goes through mlua's lock ([`RawState::with_state`]).
+
+use super::guard::Guard;
+use mlua::{ffi, Lua};
+use std::cell::OnceCell;
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::Arc;
+
+/// The outcome of a failed protected call: Lua's status code and the error turned to text.
+#[derive(Debug)]
+pub(crate) struct LuaFailure {
+    pub(crate) code: c_int,
+    pub(crate) message: String,
+}
+
+/// One Lua state, owned: closed when dropped.
+pub(crate) struct RawState {
+    main: *mut ffi::lua_State,
+    mlua: OnceCell<Lua>,
+}
+
+// SAFETY: the state belongs to this value alone and is only reached through it (or through
+// the mlua handle, which locks); Lua states carry no tie to the thread that created them.
+unsafe impl Send for RawState {}
+
+impl Drop for RawState {
+    fn drop(&mut self) {
+        // mlua's handle first: it refers to the state, which mlua does not own here.
+        drop(self.mlua.take());
+        unsafe { ffi::lua_close(self.main) };
+    }
+}
+
+impl RawState {
+    /// Creates a state whose every byte `guard` counts; `None` when not even the bare state
+    /// fits in the memory limit.
+    pub(crate) fn new(guard: &Arc<Guard>) -> Option<RawState> {
+        let main = unsafe { guard.new_state() };
+        (!main.is_null()).then(|| RawState {
+            main,
+            mlua: OnceCell::new(),
+        })
+    }
+
+    /// mlua's handle on this state, set up on first use.
+    pub(crate) fn lua(&self, guard: &Guard) -> &Lua {
+        self.mlua.get_or_init(|| {
+            // mlua panics when its set-up cannot allocate: give it room whatever the limit.
+            guard.without_memory_limit(|| unsafe { Lua::init_from_ptr(self.main) })
+        })
+    }
+
+    /// The main thread.
+    pub(crate) fn main(&self) -> *mut ffi::lua_State {
+        self.main
+    }
+
+    /// Runs `f` on the state: straight on the main thread, or under mlua's lock (inside one
+    /// of its protected calls) once its handle exists. `f` must leave the stack as it found
+    /// it.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(*mut ffi::lua_State) -> R) -> R {
+        match self.mlua.get() {
+            None => f(self.main),
+            Some(lua) => {
+                let mut f = Some(f);
+                let mut out = None;
+                // SAFETY: `f` balances the stack and raises no Lua error of its own (it runs
+                // everything that may fail under `protect`).
+                let _ = unsafe {
+                    lua.exec_raw::<()>((), |state| {
+                        if let Some(f) = f.take() {
+                            out = Some(f(state));
+                        }
+                    })
+                };
+                match (out, f) {
+                    (Some(out), _) => out,
+                    // Only when mlua could not even reserve stack space for its call.
+                    (None, Some(f)) => f(self.main),
+                    (None, None) => unreachable!("`f` ran but produced nothing"),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` in a protected call with the `nargs` values on top of the stack as its only
+/// stack, and leaves `nresults` values (or `LUA_MULTRET`: what `f` left) in their place, so a
+/// Lua error raised inside (out of memory, most often) comes back as a [`LuaFailure`] instead
+/// of ending the process.
+///
+/// # Safety
+/// `f` may be left by `longjmp`: nothing with a destructor may be alive in it when it calls
+/// into Lua. The stack must have room for two more values.
+pub(crate) unsafe fn protect<F: FnOnce(*mut ffi::lua_State)>(
+    state: *mut ffi::lua_State,
+    nargs: c_int,
+    nresults: c_int,
+    f: F,
+) -> Result<(), LuaFailure> {
+    unsafe extern "C-unwind" fn trampoline<F: FnOnce(*mut ffi::lua_State)>(
+        state: *mut ffi::lua_State,
+    ) -> c_int {
+        let slot = ffi::lua_touserdata(state, 1) as *mut Option<F>;
+        ffi::lua_remove(state, 1);
+        if let Some(f) = (*slot).take() {
+            let panicked =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(state))).is_err();
+            if panicked {
+                raise(state, c"internal error in the pylua runtime");
+            }
+        }
+        ffi::lua_gettop(state)
+    }
+    let mut slot = Some(f);
+    ffi::lua_pushcfunction(state, trampoline::<F>);
+    ffi::lua_pushlightuserdata(state, &mut slot as *mut Option<F> as *mut c_void);
+    ffi::lua_rotate(state, -(nargs + 2), 2);
+    match ffi::lua_pcall(state, nargs + 1, nresults, 0) {
+        ffi::LUA_OK => Ok(()),
+        code => Err(pop_failure(state, code)),
+    }
+}
+
+unsafe fn raise(state: *mut ffi::lua_State, message: &CStr) -> ! {
+    ffi::lua_pushstring(state, message.as_ptr());
+    ffi::lua_error(state)
+}
+
+/// The message handler of every run: the error as text (through `__tostring`, as Lua's own
+/// interpreter does) followed by the stack traceback.
+pub(crate) unsafe extern "C-unwind" fn traceback(state: *mut ffi::lua_State) -> c_int {
+    if ffi::lua_checkstack(state, 2) == 0 {
+        return 1;
+    }
+    let text = ffi::luaL_tolstring(state, -1, std::ptr::null_mut());
+    if ffi::lua_checkstack(state, ffi::LUA_TRACEBACK_STACK) != 0 {
+        ffi::luaL_traceback(state, state, text, 0);
+        ffi::lua_remove(state, -2);
+    }
+    1
+}
+
+/// Pops the error object a failed call left on top and turns it into text without calling
+/// into Lua (no metamethod, no allocation).
+pub(crate) unsafe fn pop_failure(state: *mut ffi::lua_State, code: c_int) -> LuaFailure {
+    let message = match ffi::lua_type(state, -1) {
+        ffi::LUA_TSTRING => {
+            let mut len = 0;
+            let ptr = ffi::lua_tolstring(state, -1, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
+        }
+        ffi::LUA_TNUMBER => {
+            let mut is_int = 0;
+            let i = ffi::lua_tointegerx(state, -1, &mut is_int);
+            if is_int != 0 {
+                i.to_string()
+            } else {
+                ffi::lua_tonumberx(state, -1, std::ptr::null_mut()).to_string()
+            }
+        }
+        ffi::LUA_TNIL => "<nil>".to_string(),
+        ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, -1) != 0).to_string(),
+        _ => format!("<{}>", super::stack::type_name_at(state, -1)),
+    };
+    ffi::lua_pop(state, 1);
+    LuaFailure { code, message }
+}
+
+/// A library of Lua's standard set: the global it goes in and the function that opens it.
+pub(crate) type Library = (&'static CStr, ffi::lua_CFunction);
+
+pub(crate) const BASE: Library = (c"_G", ffi::luaopen_base);
+pub(crate) const PACKAGE: Library = (c"package", ffi::luaopen_package);
+pub(crate) const COROUTINE: Library = (c"coroutine", ffi::luaopen_coroutine);
+pub(crate) const TABLE: Library = (c"table", ffi::luaopen_table);
+pub(crate) const IO: Library = (c"io", ffi::luaopen_io);
+pub(crate) const OS: Library = (c"os", ffi::luaopen_os);
+pub(crate) const STRING: Library = (c"string", ffi::luaopen_string);
+pub(crate) const MATH: Library = (c"math", ffi::luaopen_math);
+pub(crate) const UTF8: Library = (c"utf8", ffi::luaopen_utf8);
+pub(crate) const DEBUG: Library = (c"debug", ffi::luaopen_debug);
+
+/// Opens `libs` in order, as `luaL_openlibs` does. Raises on failure: call under [`protect`].
+pub(crate) unsafe fn open_libs(state: *mut ffi::lua_State, libs: &[Library]) {
+    for &(name, open) in libs {
+        ffi::luaL_requiref(state, name.as_ptr(), open, 1);
+        ffi::lua_pop(state, 1);
+    }
+}
