@@ -21,10 +21,14 @@ pub(crate) struct LuaFailure {
     pub(crate) message: String,
 }
 
-/// One Lua state, owned: closed when dropped.
+/// One Lua state, owned: closed when dropped, or, when closing would do nothing but free
+/// memory, left for its guard's arena to free in one go.
 pub(crate) struct RawState {
     main: *mut ffi::lua_State,
     mlua: OnceCell<Lua>,
+    /// Whether closing may have work to do besides freeing: finalizers (`__gc`, which mlua's
+    /// own values carry) or open files.
+    must_close: bool,
 }
 
 // SAFETY: the state belongs to this value alone and is only reached through it (or through
@@ -34,19 +38,27 @@ unsafe impl Send for RawState {}
 impl Drop for RawState {
     fn drop(&mut self) {
         // mlua's handle first: it refers to the state, which mlua does not own here.
-        drop(self.mlua.take());
-        unsafe { ffi::lua_close(self.main) };
+        let shared = self.mlua.take().is_some();
+        if shared || self.must_close {
+            unsafe { ffi::lua_close(self.main) };
+        }
     }
 }
 
 impl RawState {
-    /// Creates a state whose every byte `guard` counts; `None` when not even the bare state
-    /// fits in the memory limit.
-    pub(crate) fn new(guard: &Arc<Guard>) -> Option<RawState> {
-        let main = unsafe { guard.new_state() };
+    /// Creates a state whose every byte `guard` counts and comes from its arena; `None` when
+    /// not even the bare state fits in the memory limit. `must_close` is false only when no
+    /// code in it can make a finalizer or open a file (the `strict` policy): then dropping it
+    /// leaves the memory to the arena, which the guard frees.
+    ///
+    /// # Safety
+    /// The guard must outlive the state.
+    pub(crate) unsafe fn new(guard: &Arc<Guard>, must_close: bool) -> Option<RawState> {
+        let main = guard.new_state();
         (!main.is_null()).then(|| RawState {
             main,
             mlua: OnceCell::new(),
+            must_close,
         })
     }
 
@@ -56,6 +68,12 @@ impl RawState {
             // mlua panics when its set-up cannot allocate: give it room whatever the limit.
             guard.without_memory_limit(|| unsafe { Lua::init_from_ptr(self.main) })
         })
+    }
+
+    /// True once mlua's handle exists: from then on the state is only used under its lock
+    /// ([`RawState::with_state`]).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.mlua.get().is_some()
     }
 
     /// The main thread.
@@ -151,6 +169,7 @@ pub(crate) unsafe extern "C-unwind" fn traceback(state: *mut ffi::lua_State) -> 
 
 /// Pops the error object a failed call left on top and turns it into text without calling
 /// into Lua (no metamethod, no allocation).
+#[cold]
 pub(crate) unsafe fn pop_failure(state: *mut ffi::lua_State, code: c_int) -> LuaFailure {
     let message = match ffi::lua_type(state, -1) {
         ffi::LUA_TSTRING => {

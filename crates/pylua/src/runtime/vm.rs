@@ -102,7 +102,10 @@ fn new_state(config: &Config, output: &OutputHandle) -> Result<(RawState, Arc<Gu
     let limits = config.limits;
     let limited = !limits.is_unlimited();
     let guard = Guard::new(limits.memory, limits.instructions);
-    let Some(state) = RawState::new(&guard) else {
+    // The strict policy refuses `__gc` and has no `io`: nothing to do when its state closes.
+    let must_close = config.sandbox != Sandbox::Strict;
+    // SAFETY: the state is dropped before the guard, here and in `Vm`.
+    let Some(state) = (unsafe { RawState::new(&guard, must_close) }) else {
         return Err(limit_error(Abort::Memory, &limits));
     };
     let main = state.main();
@@ -279,6 +282,29 @@ unsafe fn call_json(state: *mut ffi::lua_State, nargs: c_int) -> Result<Vec<Json
     let values = (first..first + n).map(|i| to_json_at(state, i)).collect();
     ffi::lua_settop(state, first - 1);
     Ok(values)
+}
+
+/// Calls the function kept under registry key `key` with the traceback message handler and
+/// reads its results as `R`, leaving the stack as it found it.
+#[inline]
+unsafe fn call_registered<A: CallArgs, R: CallResult>(
+    state: *mut ffi::lua_State,
+    key: c_int,
+    args: A,
+) -> Result<Result<R, VmError>, LuaFailure> {
+    let base = ffi::lua_gettop(state);
+    ffi::lua_pushcfunction(state, traceback);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
+    let nargs = args.push(state);
+    let code = ffi::lua_pcall(state, nargs, R::RESULTS, base + 1);
+    if code != ffi::LUA_OK {
+        let failure = state::pop_failure(state, code);
+        ffi::lua_settop(state, base);
+        return Err(failure);
+    }
+    let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
+    ffi::lua_settop(state, base);
+    Ok(read)
 }
 
 fn chunk_name(name: &str) -> CString {
@@ -496,22 +522,17 @@ impl Vm {
             return Err(foreign_function());
         }
         let key = function.key;
+        if self.config.limits.is_unlimited() && self.collecting.get() && !self.state.is_shared() {
+            // Nothing can fire and nothing else can reach the state: the call alone.
+            // SAFETY: the main thread is at rest, with room for the handler, the function
+            // and at most four arguments.
+            return match unsafe { call_registered::<A, R>(self.state.main(), key, args) } {
+                Ok(read) => read,
+                Err(failure) => Err(classify(failure, Abort::None, &self.config.limits)),
+            };
+        }
         // The outer result is the call's, the inner one reading the result as `R`.
-        self.run(|state| unsafe {
-            let base = ffi::lua_gettop(state);
-            ffi::lua_pushcfunction(state, traceback);
-            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
-            let nargs = args.push(state);
-            let code = ffi::lua_pcall(state, nargs, R::RESULTS, base + 1);
-            if code != ffi::LUA_OK {
-                let failure = state::pop_failure(state, code);
-                ffi::lua_settop(state, base);
-                return Err(Failed::Lua(failure));
-            }
-            let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
-            ffi::lua_settop(state, base);
-            Ok(read)
-        })?
+        self.run(|state| unsafe { Ok(call_registered::<A, R>(state, key, args)?) })?
     }
 
     /// Lets a function kept by [`Vm::function`] go (it may then be collected).
