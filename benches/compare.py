@@ -118,6 +118,8 @@ def build_rows(rust, ref):
         None if al is None else (al <= 20_000 and al < ref["cold"]))
     row("a", "floor: bare mlua state, same libraries, no sandbox", get("startup/mlua_state_eval"), "—",
         "lupa `LuaRuntime().eval(\"1+1\")`", ref["cold"], None)
+    row("a", "floor: bare state through the C API, same libraries, no sandbox", get("startup/raw_state_eval"), "—",
+        "lupa `LuaRuntime().eval(\"1+1\")`", ref["cold"], None)
     # (b)
     b = get("warm/eval")
     row("b", "warm `vm.eval(\"return 1+1\")`", b, "≤ 0.7 µs", "lupa warm `lua.eval(\"1+1\")`", ref["warm"], le(b, 700))
@@ -132,6 +134,8 @@ def build_rows(rust, ref):
         ("call/vm_call_json", "`vm.call(\"add\", &[json!(1), json!(2)])`"),
         ("call/globals_get_call", "`vm.lua().globals().get::<Function>(\"add\")?.call::<i64>((1, 2))`"),
         ("call/cached_function_call", "the same `Function` fetched once, `.call::<i64>((1, 2))`"),
+        ("call/vm_function_call", "`vm.function(\"add\")` once, `vm.call_function::<_, i64>(&add, (1, 2))`"),
+        ("call/vm_function_call_limits", "… on a VM with limits"),
     ]:
         ns = get(key)
         row("c", what, ns, "≤ 0.05 µs", call_ref, ref["call"], le(ns, 50))

@@ -30,4 +30,6 @@ pub mod paths;
 pub mod project;
 pub mod runtime;
 
-pub use runtime::{ErrorKind, Limits, Output, Sandbox, Vm, VmBuilder, VmError};
+pub use runtime::{
+    CallArgs, CallResult, ErrorKind, Limits, Output, Sandbox, Vm, VmBuilder, VmError, VmFunction,
+};
