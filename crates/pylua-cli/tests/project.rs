@@ -387,6 +387,8 @@ fn add_remove_update_and_the_lock_modes() {
         log.contains("transaction done") && log.contains("seconds="),
         "{log}"
     );
+    // Only transactions that changed something: the no-op `sync --frozen` is not there.
+    assert_eq!(log.matches("command=\"sync\"").count(), 1, "{log}");
 }
 
 #[test]

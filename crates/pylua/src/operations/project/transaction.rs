@@ -108,21 +108,6 @@ pub(super) fn transact(
     };
     if dry_run {
         outcome.seconds = started.elapsed().as_secs_f64();
-        if outcome.applied {
-            tracing::info!(
-                target: "pylua::transaction",
-                project = %project.root().display(),
-                command,
-                id = outcome.history_id,
-                changed = outcome.changes.len(),
-                installed = outcome.sync.installed.len(),
-                removed = outcome.sync.removed.len(),
-                seconds = outcome.seconds,
-                "transaction done"
-            );
-        } else {
-            tracing::debug!(command, seconds = outcome.seconds, "nothing to change");
-        }
         return Ok(outcome);
     }
     let files_changed = after != before;
@@ -193,15 +178,6 @@ pub(super) fn transact(
     } else {
         tracing::debug!(command, seconds = outcome.seconds, "nothing to change");
     }
-    tracing::info!(
-        target: "pylua::transaction",
-        command,
-        changed = outcome.changes.len(),
-        installed = outcome.sync.installed.len(),
-        removed = outcome.sync.removed.len(),
-        seconds = outcome.seconds,
-        "transaction done"
-    );
     Ok(outcome)
 }
 
