@@ -378,22 +378,20 @@ impl VmArgs {
             return Ok(self);
         };
         let fail = |e: &pylua::operations::project::ProjectError| project_cmd::fail(e, self.json);
-        if !self.frozen {
-            let env = project_cmd::EnvArgs::default();
-            let config = curator_cmd::load_config(self.json)?;
-            match pylua::operations::project::ensure_synced(&project, &env.options(config, None)) {
-                Ok(Some(outcome)) if !self.json => eprintln!(
-                    "pylua: synced {}: {} installed, {} removed",
-                    project.tree_dir().display(),
-                    outcome.sync.installed.len(),
-                    outcome.sync.removed.len()
-                ),
-                Ok(_) => {}
-                Err(e) => return Err(fail(&e)),
-            }
+        let config = curator_cmd::load_config(self.json)?;
+        let options = project_cmd::EnvArgs::default().options(config, None);
+        let setup =
+            pylua::operations::project::prepare_run(&project, (!self.frozen).then_some(&options))
+                .map_err(|e| fail(&e))?;
+        if let (Some(outcome), false) = (&setup.synced, self.json) {
+            eprintln!(
+                "pylua: synced {}: {} installed, {} removed",
+                project.tree_dir().display(),
+                outcome.sync.installed.len(),
+                outcome.sync.removed.len()
+            );
         }
-        let (file, tree) =
-            pylua::operations::project::runtime_setup(&project).map_err(|e| fail(&e))?;
+        let (file, tree) = (setup.file, setup.tree);
         // Scripts that start the project's commands (`.pylua/bin`) find them, and the
         // wrappers find this pylua.
         let mut dirs = vec![tree.bin_dir()];

@@ -381,23 +381,14 @@ impl Transaction<'_> {
             fs::write(rock_stage.join(&rockspec_name), &staged.rockspec_text)
                 .map_err(|e| io_err(&rock_stage, e))?;
             // Scripts live in the rock's directory; the tree's bin/ gets wrappers.
-            let bin_stage = staged.stage.join("bin");
-            if bin_stage.is_dir()
-                && fs::read_dir(&bin_stage)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(false)
-            {
-                super::build::copy_tree(&bin_stage, &rock_stage.join("bin"))
-                    .map_err(|e| io_err(&bin_stage, e))?;
-            }
-            let conf_stage = staged.stage.join("conf");
-            if conf_stage.is_dir()
-                && fs::read_dir(&conf_stage)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(false)
-            {
-                super::build::copy_tree(&conf_stage, &rock_stage.join("conf"))
-                    .map_err(|e| io_err(&conf_stage, e))?;
+            // Configuration files are kept in the rock's directory too.
+            for dir in ["bin", "conf"] {
+                let from = staged.stage.join(dir);
+                let has_files = fs::read_dir(&from).is_ok_and(|mut d| d.next().is_some());
+                if has_files {
+                    super::build::copy_tree(&from, &rock_stage.join(dir))
+                        .map_err(|e| io_err(&from, e))?;
+                }
             }
             let wrappers = staged.stage.join("wrappers");
             fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;

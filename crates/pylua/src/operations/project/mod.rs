@@ -447,28 +447,43 @@ pub fn history(project: &Project) -> Result<Vec<Record>, ProjectError> {
     project.history().list().map_err(ProjectError::Io)
 }
 
-/// Before `pylua run`: syncs when the lock is stale or the tree does not match it (the fast
-/// path reads three small files and takes no lock). Returns what the sync did, if anything.
-pub fn ensure_synced(
-    project: &Project,
-    options: &EnvOptions,
-) -> Result<Option<Outcome>, ProjectError> {
+/// What code run in a project needs: its file (Lua, `[run]`), its tree, and what syncing did.
+pub struct RunSetup {
+    pub file: ProjectFile,
+    pub tree: Tree,
+    pub synced: Option<Outcome>,
+}
+
+/// Before `pylua run`: with `sync` options, syncs when the lock is stale or the tree does not
+/// match it (the fast path reads three small files once and takes no lock); without, uses
+/// the project as it is (`--frozen`).
+pub fn prepare_run(project: &Project, sync: Option<&EnvOptions>) -> Result<RunSetup, ProjectError> {
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
+    let tree = project_tree(&file, project);
+    let Some(options) = sync else {
+        return Ok(RunSetup {
+            file,
+            tree,
+            synced: None,
+        });
+    };
     let lock = project.read_lock(&snapshot)?;
     let fresh = lock.as_ref().is_some_and(|l| {
         options.mode == LockMode::Frozen || check_fresh(&options.config, &file, l).is_ok()
     });
-    if fresh && tree_matches(&project_tree(&file, project), lock.as_ref(), options.no_dev)? {
-        return Ok(None);
+    if fresh && tree_matches(&tree, lock.as_ref(), options.no_dev)? {
+        return Ok(RunSetup {
+            file,
+            tree,
+            synced: None,
+        });
     }
-    sync(project, options).map(Some)
-}
-
-/// The tree and Lua the project's code runs with.
-pub fn runtime_setup(project: &Project) -> Result<(ProjectFile, Tree), ProjectError> {
-    let snapshot = project.snapshot()?;
-    let file = project.read_project(&snapshot)?;
-    let tree = project_tree(&file, project);
-    Ok((file, tree))
+    let outcome = self::sync(project, options)?;
+    // The sync may have written a new lock, never a new pylua.toml.
+    Ok(RunSetup {
+        file,
+        tree,
+        synced: Some(outcome),
+    })
 }
