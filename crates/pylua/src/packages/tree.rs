@@ -508,10 +508,28 @@ fn recover(txn: &Path) -> Result<(), TreeError> {
     let journal_path = txn.join("journal");
     if let Ok(journal) = fs::read_to_string(&journal_path) {
         let lines: Vec<&str> = journal.lines().collect();
+        // Where each replaced file went: a path that is both replaced and new still holds
+        // the old file while its trashed copy does not exist (every old file is moved away
+        // before any new one comes in), and that file must stay.
+        let trashed_to: BTreeMap<&str, &str> = lines
+            .iter()
+            .filter_map(
+                |line| match line.split('\t').collect::<Vec<_>>().as_slice() {
+                    ["old", original, trashed] => Some((*original, *trashed)),
+                    _ => None,
+                },
+            )
+            .collect();
         // Undo new files first (they may sit where old ones were), then restore the old.
         for line in lines.iter().rev() {
             let parts: Vec<&str> = line.split('\t').collect();
             if let ["new", to] = parts.as_slice() {
+                if trashed_to
+                    .get(to)
+                    .is_some_and(|trashed| !Path::new(trashed).exists())
+                {
+                    continue;
+                }
                 let to = Path::new(to);
                 match fs::symlink_metadata(to) {
                     Ok(m) if m.is_dir() => fs::remove_dir_all(to).map_err(|e| io_err(to, e))?,
@@ -930,5 +948,37 @@ mod tests {
         assert!(!tree.lua_dir().join("new.lua").exists());
         assert!(!txn.exists());
         assert_eq!(fs::read_to_string(tree.manifest_path()).unwrap(), before);
+    }
+
+    #[test]
+    fn a_kill_before_an_old_file_moved_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path().join("tree"), "5.4");
+        {
+            let lock = tree.lock().unwrap();
+            let mut txn = tree.transaction(&lock);
+            let work = tree.staging_dir(&lock, "a").unwrap();
+            txn.add(staged(&work, "alpha", "1.0-1", "alpha", "return 1"));
+            txn.commit().unwrap();
+        }
+        let before = fs::read_to_string(tree.manifest_path()).unwrap();
+        // The journal is written, but the process died before moving anything: the manifest
+        // (replaced by this change) is still the old one, and has no trashed copy.
+        let txn = tree.root().join(TXN_DIR);
+        fs::create_dir_all(txn.join("trash")).unwrap();
+        let manifest = tree.manifest_path();
+        fs::write(
+            txn.join("journal"),
+            format!(
+                "old\t{}\t{}\nnew\t{}\n",
+                manifest.display(),
+                txn.join("trash/0").display(),
+                manifest.display()
+            ),
+        )
+        .unwrap();
+        drop(tree.lock().unwrap());
+        assert_eq!(fs::read_to_string(tree.manifest_path()).unwrap(), before);
+        assert!(!txn.exists());
     }
 }
