@@ -64,9 +64,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a Lua script file; extra arguments reach it as `arg` and `...`.
+    /// Run a Lua script file, or a command installed in the tree; extra arguments reach it
+    /// as `arg` and `...`.
+    ///
+    /// `pylua run busted spec/` runs the `busted` command of the project's (or --tree's)
+    /// packages when no file named `busted` exists here.
     Run {
-        /// The script to run.
+        /// The script to run, or the name of a command installed in the tree.
         file: PathBuf,
         /// Arguments for the script.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -418,6 +422,33 @@ impl VmArgs {
         Ok(self)
     }
 
+    /// What `pylua run NAME` runs: the file `NAME` if there is one, else the script of the
+    /// tree's command `NAME` (what `.pylua/bin/NAME` would run).
+    fn script_or_command(&self, file: PathBuf) -> PathBuf {
+        let is_bare_name = file.components().count() == 1;
+        if file.exists() || !is_bare_name {
+            return file;
+        }
+        let tree = self.tree_for_run();
+        match tree.command_script(&file.to_string_lossy()) {
+            Ok(Some(script)) => script,
+            _ => file,
+        }
+    }
+
+    /// The tree the code sees, in the layout of the Lua it runs on.
+    fn tree_for_run(&self) -> pylua::packages::tree::Tree {
+        let tree = packages::TreeArgs {
+            tree: self.tree.clone(),
+        }
+        .tree();
+        match self.lua {
+            // The tree's modules for that version's layout (LuaJIT uses 5.1's).
+            Some(version) => pylua::packages::tree::Tree::new(tree.root(), version.api()),
+            None => tree,
+        }
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             memory: self.memory,
@@ -429,15 +460,10 @@ impl VmArgs {
     /// Builds the VM; output streams to stdout unless JSON was asked for.
     /// `stdin`: whether the code may read standard input (not in the REPL, which reads it).
     fn build(&self, script_dir: Option<PathBuf>, stdin: bool) -> Result<AnyVm, VmError> {
-        let mut tree = packages::TreeArgs {
-            tree: self.tree.clone(),
-        }
-        .tree();
+        let tree = self.tree_for_run();
         let mut builder = AnyVm::builder().inherit_stdin(stdin).exit_with_parent(true);
         if let Some(version) = self.lua {
             builder = builder.lua(version);
-            // The tree's modules for that version's layout (LuaJIT uses 5.1's).
-            tree = pylua::packages::tree::Tree::new(tree.root(), version.api());
         }
         if let Some(backend) = self.backend {
             builder = builder.backend(backend);
@@ -479,6 +505,7 @@ fn main() -> ExitCode {
                 Ok(vm) => vm,
                 Err(code) => return code,
             };
+            let file = vm.script_or_command(file);
             let dir = file.parent().map(|p| {
                 if p.as_os_str().is_empty() {
                     PathBuf::from(".")

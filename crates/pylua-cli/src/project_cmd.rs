@@ -61,6 +61,7 @@ impl EnvArgs {
             cache_dir: None,
             config,
             progress,
+            pylua_exe: std::env::current_exe().ok(),
         }
     }
 

@@ -571,12 +571,17 @@ fn prepare(
 
 const BUILT_FILE: &str = "built.json";
 
+/// Part of a cached build's identity: raised whenever what a build stages changes (2: the
+/// LuaRocks layout of `init` modules, the `lua/` directory and default docs), so a build
+/// cached by an older pylua is never reused.
+const BUILD_LAYOUT: u32 = 2;
+
 /// Where the build of a self-contained rock (identified by its sha256) for `target` is kept:
 /// a rebuild with the same sources, Lua, headers, compiler and flags gives the same files, so
 /// a warm install copies them instead of compiling again.
 fn build_cache_dir(fetcher: &Fetcher, rock_sha256: &str, target: &Target) -> PathBuf {
     let identity = format!(
-        "{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}\n{}",
+        "{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}\n{}\n{BUILD_LAYOUT}",
         target.lua_version,
         target.incdir.display(),
         target.libdir,

@@ -102,21 +102,28 @@ pub struct ModuleLocation {
     pub file: PathBuf,
 }
 
+/// The file `require(module)` loads from the tree: the module itself, else its `init` file
+/// (the tree manifest names `a/init.lua` `a.init`, as LuaRocks does).
 pub fn which(tree: &Tree, module: &str) -> Result<ModuleLocation, TreeOpError> {
-    for rock in tree.read()?.values() {
-        if let Some(rel) = rock.modules.get(module) {
-            let base = if rel.ends_with(".lua") {
-                tree.lua_dir()
-            } else {
-                tree.lib_dir()
-            };
-            return Ok(ModuleLocation {
-                module: module.to_string(),
-                package: rock.name.clone(),
-                version: rock.version.to_string(),
-                file: base.join(rel),
-            });
-        }
+    let rocks = tree.read()?;
+    let init = format!("{module}.init");
+    let found = [module, init.as_str()].into_iter().find_map(|name| {
+        rocks
+            .values()
+            .find_map(|rock| rock.modules.get(name).map(|rel| (rock, rel)))
+    });
+    if let Some((rock, rel)) = found {
+        let base = if rel.ends_with(".lua") {
+            tree.lua_dir()
+        } else {
+            tree.lib_dir()
+        };
+        return Ok(ModuleLocation {
+            module: module.to_string(),
+            package: rock.name.clone(),
+            version: rock.version.to_string(),
+            file: base.join(rel),
+        });
     }
     Err(TreeOpError::NotInstalled(format!(
         "no installed package in {} provides module '{module}'",

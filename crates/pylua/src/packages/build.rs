@@ -132,7 +132,7 @@ pub fn build(
     find_externals(rockspec, &package, &mut vars)?;
     let mut built = Built::default();
     match &rockspec.build.build_type {
-        BuildType::Builtin => builtin(rockspec, source_dir, stage, target, &vars, &package, &mut built)?,
+        BuildType::Builtin => builtin(rockspec, source_dir, stage, target, &vars, &package)?,
         BuildType::Make => make(rockspec, source_dir, &vars, &package)?,
         BuildType::Cmake => cmake(rockspec, source_dir, &vars, &package)?,
         BuildType::Command => {
@@ -150,14 +150,9 @@ pub fn build(
         }
     }
     install_tables(rockspec, source_dir, stage, &vars, &mut built).map_err(fail)?;
-    for dir in &rockspec.build.copy_directories {
-        let from = source_dir.join(dir);
-        if from.is_dir() {
-            copy_tree(&from, &stage.join("rock").join(dir))
-                .map_err(|e| fail(format!("copying {dir}: {e}")))?;
-        }
-    }
-    // Lua modules a make/cmake/command build installed into $(LUADIR)/$(LIBDIR).
+    copy_directories(rockspec, source_dir, &stage.join("rock")).map_err(fail)?;
+    // Every module file the build put in place, however it got there (a make/cmake/command
+    // build installs into $(LUADIR)/$(LIBDIR) itself).
     record_stage_modules(stage, &mut built.modules);
     Ok(built)
 }
@@ -325,6 +320,95 @@ fn module_path(module: &str) -> String {
     module.replace('.', "/")
 }
 
+/// The directory of a module, as LuaRocks' `path.module_to_path` gives it: `a.b.c` → `a/b/`,
+/// `c` → `` (everything up to the last dot).
+fn module_dir(module: &str) -> String {
+    module
+        .rfind('.')
+        .map_or(String::new(), |i| module[..=i].replace('.', "/"))
+}
+
+/// The last segment of a dotted module name.
+fn module_basename(module: &str) -> &str {
+    module.rsplit('.').next().unwrap_or(module)
+}
+
+/// Where LuaRocks' builtin backend puts the Lua file of `build.modules[module] = file`,
+/// relative to the Lua directory: the module's directory plus `<last segment>.lua`, except
+/// that a file named `init.lua` for a module not itself named `….init` becomes
+/// `<module path>/init.lua` (so `luassert.init = "src/init.lua"` and
+/// `luassert = "src/init.lua"` both give `luassert/init.lua`).
+fn builtin_lua_dest(module: &str, file: &str) -> String {
+    let is_init = Path::new(file).file_name().is_some_and(|n| n == "init.lua");
+    if is_init && !module.ends_with(".init") {
+        format!("{}/init.lua", module_path(module))
+    } else {
+        format!("{}{}.lua", module_dir(module), module_basename(module))
+    }
+}
+
+/// Where LuaRocks' `install.lua` / `install.lib` put `[key] = file`: the key's module
+/// directory plus, for a Lua file, `<last segment>.lua`, for any other file its own name.
+/// A key that is itself a file name (`"x.lua"`, `"x.so"`: how the list part of an install
+/// table is read) goes to the top directory under that name.
+fn install_module_dest(key: &str, file: &str, extension: &str) -> String {
+    if key.ends_with(&format!(".{extension}")) {
+        return key.to_string();
+    }
+    let file_name = Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+    if file.ends_with(".lua") {
+        format!("{}{}.lua", module_dir(key), module_basename(key))
+    } else {
+        format!("{}{file_name}", module_dir(key))
+    }
+}
+
+/// `copy_directories` as LuaRocks handles them: each listed directory is copied into the
+/// rock's directory (a missing one is an error); when the rockspec lists none, `doc` is
+/// copied if it exists; and when nothing was copied, the top-level README, LICENSE,
+/// COPYING and `*.md` files go to the rock's `doc/`.
+fn copy_directories(rockspec: &Rockspec, source_dir: &Path, rock: &Path) -> Result<(), String> {
+    let listed = &rockspec.build.copy_directories;
+    let default = [String::from("doc")];
+    let dirs = if listed.is_empty() {
+        &default[..]
+    } else {
+        &listed[..]
+    };
+    let mut any = false;
+    for dir in dirs {
+        let from = source_dir.join(dir);
+        if from.is_dir() {
+            copy_tree(&from, &rock.join(dir)).map_err(|e| format!("copying {dir}: {e}"))?;
+            any = true;
+        } else if !listed.is_empty() {
+            return Err(format!(
+                "copy_directories: directory '{dir}' not found in the sources"
+            ));
+        }
+    }
+    if any {
+        return Ok(());
+    }
+    let Ok(entries) = fs::read_dir(source_dir) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().to_lowercase();
+        let is_doc = ["readme", "license", "copying"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            || name.contains(".md");
+        if is_doc && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let dest = rock.join("doc").join(entry.file_name());
+            copy_file(&entry.path(), &dest).map_err(|e| format!("copying docs: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn builtin(
     rockspec: &Rockspec,
     source_dir: &Path,
@@ -332,7 +416,6 @@ fn builtin(
     target: &Target,
     vars: &BTreeMap<String, String>,
     package: &str,
-    built: &mut Built,
 ) -> Result<(), BuildError> {
     let fail = |message: String| BuildError::Failed {
         package: package.into(),
@@ -343,20 +426,15 @@ fn builtin(
     for (name, module) in &rockspec.build.modules {
         match module {
             Module::Lua { path } => {
-                let from = source_dir.join(subst(path, vars));
-                let mut rel = module_path(name);
-                rel.push_str(if from.file_name().is_some_and(|n| n == "init.lua") {
-                    "/init.lua"
-                } else {
-                    ".lua"
-                });
+                let file = subst(path, vars);
+                let from = source_dir.join(&file);
+                let rel = builtin_lua_dest(name, &file);
                 copy_file(&from, &stage.join("lua").join(&rel)).map_err(|e| {
                     fail(format!(
                         "module {name}: cannot copy {}: {e}",
                         from.display()
                     ))
                 })?;
-                built.modules.insert(name.clone(), rel);
             }
             Module::C {
                 sources,
@@ -413,11 +491,16 @@ fn builtin(
                     link.arg(format!("-l{}", subst(l, vars)));
                 }
                 run(&mut link, package)?;
-                built.modules.insert(name.clone(), rel);
             }
         }
     }
     let _ = fs::remove_dir_all(&objects_dir);
+    // LuaRocks' builtin backend also installs a top-level `lua/` directory as it is.
+    let lua_dir = source_dir.join("lua");
+    if lua_dir.is_dir() {
+        copy_tree(&lua_dir, &stage.join("lua"))
+            .map_err(|e| fail(format!("copying the lua directory: {e}")))?;
+    }
     Ok(())
 }
 
@@ -560,30 +643,13 @@ fn install_tables(
     for (section, files) in &rockspec.build.install {
         for (key, src) in files {
             let from = source_dir.join(subst(src, vars));
-            let (dest, record) = match section.as_str() {
-                "lua" => {
-                    let rel = if key.ends_with(".lua") {
-                        key.clone()
-                    } else {
-                        format!("{}.lua", module_path(key))
-                    };
-                    (
-                        stage.join("lua").join(&rel),
-                        Some((key.trim_end_matches(".lua").to_string(), rel)),
-                    )
-                }
-                "lib" => {
-                    let rel = if key.contains('.') && !key.ends_with(".so") {
-                        format!("{}.so", module_path(key))
-                    } else {
-                        key.clone()
-                    };
-                    (stage.join("lib").join(&rel), None)
-                }
-                "conf" => (stage.join("conf").join(key), None),
+            let dest = match section.as_str() {
+                "lua" => stage.join("lua").join(install_module_dest(key, src, "lua")),
+                "lib" => stage.join("lib").join(install_module_dest(key, src, "so")),
+                "conf" => stage.join("conf").join(key),
                 "bin" => {
                     built.commands.insert(key.clone(), key.clone());
-                    (stage.join("bin").join(key), None)
+                    stage.join("bin").join(key)
                 }
                 other => {
                     return Err(format!(
@@ -595,9 +661,6 @@ fn install_tables(
                 .map_err(|e| format!("install.{section}: cannot copy {}: {e}", from.display()))?;
             if section == "bin" {
                 set_executable(&dest);
-            }
-            if let Some((module, rel)) = record {
-                built.modules.insert(module, rel);
             }
         }
     }
@@ -624,7 +687,9 @@ fn record_stage_modules(stage: &Path, modules: &mut BTreeMap<String, String>) {
     record_modules(&stage.join("lib"), &stage.join("lib"), "so", modules);
 }
 
-/// Adds every file under `dir` with extension `ext` as a module (for make/cmake builds).
+/// Adds every file under `dir` as a module named as LuaRocks' manifest names it
+/// (`path.path_to_module`): the path without its `.lua`/`.so` extension, `/` read as `.` —
+/// so `a/init.lua` is the module `a.init`, which `require 'a'` finds through `?/init.lua`.
 fn record_modules(root: &Path, dir: &Path, ext: &str, modules: &mut BTreeMap<String, String>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -633,16 +698,14 @@ fn record_modules(root: &Path, dir: &Path, ext: &str, modules: &mut BTreeMap<Str
         let path = entry.path();
         if path.is_dir() {
             record_modules(root, &path, ext, modules);
-        } else if path.extension().is_some_and(|e| e == ext) {
+        } else {
             let rel = path
                 .strip_prefix(root)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .into_owned();
-            let module = rel
-                .trim_end_matches(&format!(".{ext}"))
-                .trim_end_matches("/init")
-                .replace('/', ".");
+            let stem = rel.strip_suffix(&format!(".{ext}")).unwrap_or(&rel);
+            let module = stem.replace('/', ".").trim_matches('.').to_string();
             modules.entry(module).or_insert(rel);
         }
     }
@@ -713,7 +776,7 @@ mod tests {
             interpreter: None,
         };
         let built = build(&rockspec, src.path(), stage.path(), &target).unwrap();
-        assert_eq!(built.modules["pkg"], "pkg/init.lua");
+        assert_eq!(built.modules["pkg.init"], "pkg/init.lua");
         assert_eq!(built.modules["pkg.util"], "pkg/util.lua");
         assert_eq!(built.modules["hello"], "hello.so");
         assert!(stage.path().join("lib/hello.so").is_file());

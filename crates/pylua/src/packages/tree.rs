@@ -60,6 +60,9 @@ pub struct Tree {
 
 const TXN_DIR: &str = ".pylua-txn";
 const LOCK_FILE: &str = ".pylua-lock";
+/// The pylua executable that last installed into the tree, one line: the last resort of the
+/// command wrappers in `bin/`, so `.pylua/bin/busted` works without `pylua` on `PATH`.
+pub const LAUNCHER_FILE: &str = ".pylua-launcher";
 
 impl Tree {
     pub fn new(root: impl Into<PathBuf>, lua_version: &str) -> Tree {
@@ -175,6 +178,29 @@ impl Tree {
         self.installed()
     }
 
+    /// The script behind an installed command: `bin/NAME` inside the directory of the rock
+    /// that provides it — the file the command's wrapper in the tree's `bin/` runs.
+    pub fn command_script(&self, command: &str) -> Result<Option<PathBuf>, TreeError> {
+        Ok(self.read()?.values().find_map(|r| {
+            r.commands
+                .get(command)
+                .map(|script| self.rock_dir(&r.name, &r.version).join("bin").join(script))
+        }))
+    }
+
+    /// Records the pylua executable the tree's command wrappers fall back to when neither
+    /// `$PYLUA` nor `pylua` on `PATH` names one (see [`LAUNCHER_FILE`]). Not part of the
+    /// tree's content: a project tree stays the same on every machine.
+    pub fn record_launcher(&self, exe: &Path) -> Result<(), TreeError> {
+        let path = self.root.join(LAUNCHER_FILE);
+        let text = format!("{}\n", exe.display());
+        if fs::read_to_string(&path).is_ok_and(|old| old == text) {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.root).map_err(|e| io_err(&self.root, e))?;
+        write_atomic(&path, text.as_bytes()).map_err(|e| io_err(&path, e))
+    }
+
     /// Takes the tree's exclusive lock (waiting for other pylua processes), creating the
     /// tree if needed, and rolls back any change a killed process left half done.
     pub fn lock(&self) -> Result<TreeLock, TreeError> {
@@ -230,7 +256,7 @@ impl Tree {
         let mut hasher = Sha256::new();
         for rel in files {
             let top = rel.split('/').next().unwrap_or("");
-            if top == TXN_DIR || top == LOCK_FILE || skip.contains(&top) {
+            if [TXN_DIR, LOCK_FILE, LAUNCHER_FILE].contains(&top) || skip.contains(&top) {
                 continue;
             }
             let path = self.root.join(&rel);
@@ -398,10 +424,7 @@ impl Transaction<'_> {
                     "lib/luarocks/rocks-{}/{}/{}/bin/{cmd}",
                     tree.lua_version, rock.name, rock.version
                 );
-                let text = format!(
-                    "#!/bin/sh\n# Installed by pylua for {} {}.\nTREE=$(cd \"$(dirname \"$0\")/..\" && pwd)\nexec {} \"$TREE/{script}\" \"$@\"\n",
-                    rock.name, rock.version, staged.launcher,
-                );
+                let text = wrapper(&rock.name, &rock.version, &staged.launcher, &script);
                 let w = wrappers.join(cmd);
                 fs::write(&w, text).map_err(|e| io_err(&w, e))?;
                 super::build::set_executable(&w);
@@ -501,6 +524,22 @@ impl Transaction<'_> {
         }
         Ok(())
     }
+}
+
+/// The shell script installed as `bin/COMMAND`: it finds the tree from its own location and
+/// runs the rock's script through `launcher`. A launcher naming `$PYLUA` (project trees)
+/// falls back to the executable recorded in [`LAUNCHER_FILE`] when `pylua` is not on `PATH`.
+fn wrapper(name: &str, version: &Version, launcher: &str, script: &str) -> String {
+    let fallback = if launcher.contains("PYLUA") {
+        format!(
+            "if [ -z \"${{PYLUA:-}}\" ] && ! command -v pylua >/dev/null 2>&1; then\n  {{ read -r PYLUA < \"$TREE/{LAUNCHER_FILE}\"; }} 2>/dev/null\nfi\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "#!/bin/sh\n# Installed by pylua for {name} {version}.\nTREE=$(cd \"$(dirname \"$0\")/..\" && pwd)\n{fallback}exec {launcher} \"$TREE/{script}\" \"$@\"\n"
+    )
 }
 
 /// Rolls back an interrupted transaction (journal present) or clears a finished one.

@@ -42,6 +42,9 @@ pub(super) fn sync_tree(
     };
     let cache_root = server_options.fetcher().root().to_path_buf();
     let dest = destination(lua, &project.tree_dir(), &cache_root, Launcher::OnPath)?;
+    if let Some(exe) = &options.pylua_exe {
+        dest.tree.record_launcher(exe).map_err(InstallError::from)?;
+    }
     let mut pins = Vec::new();
     for p in lock.map(|l| l.packages.as_slice()).unwrap_or_default() {
         if options.no_dev && p.dev {

@@ -131,6 +131,9 @@ pub struct EnvOptions<'a> {
     /// catalogs and profiles.
     pub config: Config,
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// The pylua executable the tree's command wrappers (`.pylua/bin/…`) fall back to when
+    /// `pylua` is not on `PATH`; the CLI passes itself.
+    pub pylua_exe: Option<PathBuf>,
 }
 
 /// What a transaction did.
