@@ -24,6 +24,7 @@
 pub mod config;
 pub mod curator;
 pub mod interpreters;
+pub mod lua_syntax;
 pub mod operations;
 pub mod packages;
 pub mod paths;

@@ -354,3 +354,43 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// A test's prerequisite (a program, a mirror) is missing: under `CI=true` that fails the
+/// test — CI installs everything the suite needs, so a missing piece is a broken CI, not a
+/// reason to pass — elsewhere the test says what it skipped and returns.
+pub fn missing_prerequisite(what: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!ci, "prerequisite missing under CI: {what}");
+    eprintln!("skipped: {what}");
+}
+
+/// The realrocks mirror (`PYLUA_REALROCKS`, built by `.ci/run` with
+/// `../shared/realrocks/build-mirror.py`), or None after [`missing_prerequisite`].
+pub fn realrocks_mirror() -> Option<String> {
+    match std::env::var_os("PYLUA_REALROCKS") {
+        Some(dir) if Path::new(&dir).join("manifest").is_file() => {
+            Some(dir.to_string_lossy().into_owned())
+        }
+        _ => {
+            missing_prerequisite(
+                "set PYLUA_REALROCKS to a mirror built by ../shared/realrocks/build-mirror.py",
+            );
+            None
+        }
+    }
+}
+
+/// Whether `program --version` (or `-v`) runs; says so through [`missing_prerequisite`]
+/// when it does not.
+pub fn have_program(program: &str) -> bool {
+    let runs = ["--version", "-v"].iter().any(|flag| {
+        std::process::Command::new(program)
+            .arg(flag)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !runs {
+        missing_prerequisite(&format!("`{program}` is not installed"));
+    }
+    runs
+}

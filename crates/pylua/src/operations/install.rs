@@ -529,11 +529,21 @@ fn prepare(
     let built = if let Some(built) = cached_build {
         built
     } else if is_binary_rock {
-        fs::create_dir_all(&stage).map_err(|e| e.to_string())?;
-        for dir in ["lua", "lib", "bin"] {
-            if source_dir.join(dir).is_dir() {
-                build::copy_tree(&source_dir.join(dir), &stage.join(dir))
-                    .map_err(|e| e.to_string())?;
+        // As LuaRocks does: lua/, lib/ and bin/ are deployed, everything else the rock
+        // carries (docs, its own rock_manifest) stays in the rock's directory.
+        fs::create_dir_all(stage.join("rock")).map_err(|e| e.to_string())?;
+        for entry in fs::read_dir(&source_dir).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let name = entry.file_name();
+            let to = match name.to_str() {
+                Some("lua" | "lib" | "bin") => stage.join(&name),
+                _ => stage.join("rock").join(&name),
+            };
+            let kind = entry.file_type().map_err(|e| e.to_string())?;
+            if kind.is_dir() {
+                build::copy_tree(&entry.path(), &to).map_err(|e| e.to_string())?;
+            } else if kind.is_file() {
+                fs::copy(entry.path(), &to).map_err(|e| e.to_string())?;
             }
         }
         build::scan(&stage)

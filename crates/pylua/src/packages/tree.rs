@@ -429,10 +429,16 @@ impl Transaction<'_> {
                 fs::write(&w, text).map_err(|e| io_err(&w, e))?;
                 super::build::set_executable(&w);
             }
-            let rock_manifest = rock_manifest(staged, &rockspec_name)?;
-            fs::write(rock_stage.join("rock_manifest"), rock_manifest)
-                .map_err(|e| io_err(&rock_stage, e))?;
+            // A prebuilt rock brings its own rock_manifest, which LuaRocks keeps as it is.
+            let kept = rock_stage.join("rock_manifest");
+            if !fs::symlink_metadata(&kept).is_ok_and(|m| m.is_file()) {
+                let rock_manifest = rock_manifest(staged, &rockspec_name)?;
+                fs::write(&kept, rock_manifest).map_err(|e| io_err(&rock_stage, e))?;
+            }
 
+            // Deployed with LuaRocks' permissions: Lua files readable, C modules executable.
+            set_modes(&staged.stage.join("lua"), 0o644);
+            set_modes(&staged.stage.join("lib"), 0o755);
             let mut files = Vec::new();
             collect_files(&staged.stage.join("lua"), &tree.lua_dir(), &mut files);
             collect_files(&staged.stage.join("lib"), &tree.lib_dir(), &mut files);
@@ -608,6 +614,26 @@ fn prune_empty_parents(path: &Path, stop: &Path) {
 }
 
 /// Every file under `from` paired with its place under `to`.
+/// Gives every regular file under `dir` the permissions `mode` (Unix; elsewhere nothing).
+fn set_modes(dir: &Path, mode: u32) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => set_modes(&entry.path(), mode),
+            #[cfg(unix)]
+            Ok(t) if t.is_file() => {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(mode));
+            }
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+}
+
 fn collect_files(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
     let Ok(entries) = fs::read_dir(from) else {
         return;
@@ -676,8 +702,9 @@ enum LuaTable {
     Num(f64),
     List(Vec<LuaTable>),
     Map(BTreeMap<String, LuaTable>),
-    /// Positional numbers then named fields: `{ 5, 1, string = "5.1" }`.
-    Version(Vec<f64>, String),
+    /// A parsed version as LuaRocks writes it: positional numbers then named fields,
+    /// `{ 1, 4, 0, revision = 1, string = "1.4.0-1" }`.
+    Version(Vec<f64>, Option<i64>, String),
 }
 
 fn lua_key(k: &str) -> String {
@@ -700,20 +727,7 @@ fn lua_key(k: &str) -> String {
 }
 
 fn lua_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 32 => {
-                let _ = write!(out, "\\{}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::lua_syntax::string(s.as_bytes())
 }
 
 fn lua_number(n: f64) -> String {
@@ -730,13 +744,16 @@ impl LuaTable {
         match self {
             LuaTable::Str(s) => out.push_str(&lua_string(s)),
             LuaTable::Num(n) => out.push_str(&lua_number(*n)),
-            LuaTable::Version(parts, text) => {
-                let nums: Vec<String> = parts.iter().map(|n| lua_number(*n)).collect();
+            LuaTable::Version(parts, revision, text) => {
+                let mut fields: Vec<String> = parts.iter().map(|n| lua_number(*n)).collect();
+                if let Some(revision) = revision {
+                    fields.push(format!("revision = {revision}"));
+                }
+                fields.push(format!("string = {}", lua_string(text)));
                 let _ = write!(
                     out,
-                    "{{\n{pad}{}, string = {}\n{}}}",
-                    nums.join(", "),
-                    lua_string(text),
+                    "{{\n{pad}{}\n{}}}",
+                    fields.join(", "),
                     "   ".repeat(indent)
                 );
             }
@@ -801,7 +818,8 @@ fn write_tree_manifest(installed: &BTreeMap<String, InstalledRock>) -> String {
                             (
                                 "version".to_string(),
                                 LuaTable::Version(
-                                    c.version.components().to_vec(),
+                                    c.version.written_components(),
+                                    c.version.revision(),
                                     c.version.to_string(),
                                 ),
                             ),

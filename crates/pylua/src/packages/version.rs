@@ -54,6 +54,43 @@ const WORDS: &[(&str, f64)] = &[
 /// Longest version text accepted; real versions are short, and this bounds the work.
 const MAX_LEN: usize = 256;
 
+/// The components of a version's main part (before the revision), as written: trailing
+/// zeros kept.
+fn parse_components(main: &str, t: &str) -> Result<Vec<f64>, VersionError> {
+    let bytes = main.as_bytes();
+    let mut components = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        if bytes[i].is_ascii_digit() {
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n: f64 = main[start..i].parse().unwrap_or(f64::MAX);
+            components.push(n);
+        } else if bytes[i].is_ascii_alphabetic() {
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let word = &main[start..i];
+            let value = WORDS
+                .iter()
+                .find(|(w, _)| *w == word)
+                .map_or(bytes[start] as f64 / 1000.0, |(_, v)| *v);
+            components.push(value);
+        } else {
+            return Err(VersionError::new(format!(
+                "invalid version '{t}': unexpected '{}' (a version is numbers and words separated by '.', '-' or '_', like 1.2.3-1)",
+                main[i..].chars().next().unwrap_or('?')
+            )));
+        }
+        while i < bytes.len() && matches!(bytes[i], b'.' | b'-' | b'_') {
+            i += 1;
+        }
+    }
+    Ok(components)
+}
+
 impl Version {
     /// Parses a version such as `1.2.3-1`, `scm-1`, `0.9rc2`, `1.0`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
@@ -76,37 +113,7 @@ impl Version {
             }
             _ => (t, None),
         };
-        let bytes = main.as_bytes();
-        let mut components = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            if bytes[i].is_ascii_digit() {
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let n: f64 = main[start..i].parse().unwrap_or(f64::MAX);
-                components.push(n);
-            } else if bytes[i].is_ascii_alphabetic() {
-                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                    i += 1;
-                }
-                let word = &main[start..i];
-                let value = WORDS
-                    .iter()
-                    .find(|(w, _)| *w == word)
-                    .map_or(bytes[start] as f64 / 1000.0, |(_, v)| *v);
-                components.push(value);
-            } else {
-                return Err(VersionError::new(format!(
-                    "invalid version '{t}': unexpected '{}' (a version is numbers and words separated by '.', '-' or '_', like 1.2.3-1)",
-                    main[i..].chars().next().unwrap_or('?')
-                )));
-            }
-            while i < bytes.len() && matches!(bytes[i], b'.' | b'-' | b'_') {
-                i += 1;
-            }
-        }
+        let mut components = parse_components(main, t)?;
         if components.is_empty() {
             return Err(VersionError::new(format!(
                 "invalid version '{t}': no number or word in it"
@@ -120,6 +127,19 @@ impl Version {
             components,
             revision,
         })
+    }
+
+    /// The components as LuaRocks' version tables list them (`3.0` → `[3, 0]`): unlike
+    /// [`Version::components`], trailing zeros are kept.
+    pub fn written_components(&self) -> Vec<f64> {
+        let main = match self.revision {
+            Some(_) => self
+                .text
+                .rsplit_once('-')
+                .map_or(self.text.as_str(), |(m, _)| m),
+            None => &self.text,
+        };
+        parse_components(main, &self.text).unwrap_or_else(|_| self.components.clone())
     }
 
     /// The version as written.

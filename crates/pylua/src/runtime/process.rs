@@ -923,22 +923,7 @@ fn lua_literal(value: &Json, out: &mut String) {
                 }
             }
         }
-        Json::String(s) => {
-            out.push('"');
-            for &b in s.as_bytes() {
-                match b {
-                    b'"' | b'\\' => {
-                        out.push('\\');
-                        out.push(b as char);
-                    }
-                    0x20..=0x7e => out.push(b as char),
-                    _ => {
-                        let _ = write!(out, "\\{b:03}");
-                    }
-                }
-            }
-            out.push('"');
-        }
+        Json::String(s) => crate::lua_syntax::push_string(out, s.as_bytes()),
         Json::Array(items) => {
             out.push('{');
             for (i, item) in items.iter().enumerate() {
