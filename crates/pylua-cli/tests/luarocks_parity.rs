@@ -163,18 +163,18 @@ fn dry_run_plans_what_luarocks_installs() {
 /// by name only (see the module docs).
 fn tree_files(root: &std::path::Path) -> std::collections::BTreeMap<String, (u32, Vec<u8>)> {
     use std::os::unix::fs::PermissionsExt;
-    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                walk(root, &path, out);
+                walk(&path, out);
             } else {
                 out.push(path);
             }
         }
     }
     let mut files = Vec::new();
-    walk(root, root, &mut files);
+    walk(root, &mut files);
     files
         .into_iter()
         .filter_map(|path| {
