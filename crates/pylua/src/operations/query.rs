@@ -148,6 +148,8 @@ pub fn show(
     name: &str,
     version: Option<&str>,
 ) -> Result<ShowResult, QueryError> {
+    crate::packages::names::PackageName::parse(name)
+        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
     let index = options.index()?;
     let entries = index.entries(name);
     if entries.is_empty() {
@@ -190,8 +192,10 @@ pub fn show(
 }
 
 fn not_found_message(index: &ServerIndex, name: &str) -> String {
+    // The first four characters (not bytes: a name may be any text here).
+    let prefix: String = name.chars().take(4).collect();
     let similar: Vec<&str> = index
-        .search(&name[..name.len().min(4)])
+        .search(&prefix)
         .into_iter()
         .take(5)
         .map(|(n, _)| n.as_str())

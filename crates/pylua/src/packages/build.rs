@@ -8,6 +8,7 @@
 //! `conf/`, and `rock/` (the rockspec and copied directories), which the tree installs into
 //! its LuaRocks layout.
 
+use super::names::RelativePath;
 use super::rockspec::{BuildType, Module, Rockspec};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -215,7 +216,7 @@ fn variables(rockspec: &Rockspec, stage: &Path, target: &Target) -> BTreeMap<Str
     v.insert("BINDIR".into(), s(&stage.join("bin")));
     v.insert("CONFDIR".into(), s(&stage.join("conf")));
     v.insert("DOCDIR".into(), s(&stage.join("rock").join("doc")));
-    v.insert("PACKAGE".into(), rockspec.package.clone());
+    v.insert("PACKAGE".into(), rockspec.package.to_string());
     v.insert("VERSION".into(), rockspec.version.to_string());
     v
 }
@@ -343,7 +344,8 @@ fn builtin(
     for (name, module) in &rockspec.build.modules {
         match module {
             Module::Lua { path } => {
-                let from = source_dir.join(subst(path, vars));
+                let from = source_path(source_dir, path, vars)
+                    .map_err(|e| fail(format!("build.modules key \"{name}\": {e}")))?;
                 let mut rel = module_path(name);
                 rel.push_str(if from.file_name().is_some_and(|n| n == "init.lua") {
                     "/init.lua"
@@ -356,7 +358,7 @@ fn builtin(
                         from.display()
                     ))
                 })?;
-                built.modules.insert(name.clone(), rel);
+                built.modules.insert(name.to_string(), rel);
             }
             Module::C {
                 sources,
@@ -413,7 +415,7 @@ fn builtin(
                     link.arg(format!("-l{}", subst(l, vars)));
                 }
                 run(&mut link, package)?;
-                built.modules.insert(name.clone(), rel);
+                built.modules.insert(name.to_string(), rel);
             }
         }
     }
@@ -549,6 +551,25 @@ fn run(cmd: &mut Command, package: &str) -> Result<(), BuildError> {
     })
 }
 
+/// `path` (from the rockspec, already a [`RelativePath`]) inside `dir` once the LuaRocks
+/// variables in it are substituted: a variable must not make it absolute or climb out.
+fn source_path(
+    dir: &Path,
+    path: &RelativePath,
+    vars: &BTreeMap<String, String>,
+) -> Result<PathBuf, String> {
+    let text = subst(path, vars);
+    RelativePath::parse(&text)
+        .map(|p| dir.join(p.as_str()))
+        .map_err(|e| {
+            if text == path.as_str() {
+                e.to_string()
+            } else {
+                format!("{e} (after substituting variables in \"{path}\")")
+            }
+        })
+}
+
 /// The `install` tables: `lua` (module name → file), `lib`, `conf`, `bin`.
 fn install_tables(
     rockspec: &Rockspec,
@@ -559,11 +580,12 @@ fn install_tables(
 ) -> Result<(), String> {
     for (section, files) in &rockspec.build.install {
         for (key, src) in files {
-            let from = source_dir.join(subst(src, vars));
+            let from = source_path(source_dir, src, vars)
+                .map_err(|e| format!("build.install.{section} value: {e}"))?;
             let (dest, record) = match section.as_str() {
                 "lua" => {
                     let rel = if key.ends_with(".lua") {
-                        key.clone()
+                        key.to_string()
                     } else {
                         format!("{}.lua", module_path(key))
                     };
@@ -576,13 +598,13 @@ fn install_tables(
                     let rel = if key.contains('.') && !key.ends_with(".so") {
                         format!("{}.so", module_path(key))
                     } else {
-                        key.clone()
+                        key.to_string()
                     };
                     (stage.join("lib").join(&rel), None)
                 }
                 "conf" => (stage.join("conf").join(key), None),
                 "bin" => {
-                    built.commands.insert(key.clone(), key.clone());
+                    built.commands.insert(key.to_string(), key.to_string());
                     (stage.join("bin").join(key), None)
                 }
                 other => {
