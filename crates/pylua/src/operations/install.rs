@@ -450,6 +450,7 @@ fn prepare(
         .staging_dir(lock, &label)
         .map_err(|e| e.to_string())?;
     let unpacked = work.join("src");
+    let bounds = options.servers.unpack;
     fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
     // Set for self-contained rocks: where their build for this target is (or will be) cached.
     let mut build_cache: Option<PathBuf> = None;
@@ -472,12 +473,12 @@ fn prepare(
             if url.ends_with(".rockspec") {
                 let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
                 let spec = Rockspec::parse(&text, &url).map_err(|e| e.to_string())?;
-                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref())?;
+                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
                 (spec, text, unpacked.clone(), Some(sha))
             } else {
                 let rock_dir = work.join("rock");
                 fs::create_dir_all(&rock_dir).map_err(|e| e.to_string())?;
-                archive::unpack(&fetched.bytes, &url, &rock_dir, Bounds::default())
+                archive::unpack(&fetched.bytes, &url, &rock_dir, bounds)
                     .map_err(|e| e.to_string())?;
                 let name = url
                     .rsplit('/')
@@ -499,6 +500,7 @@ fn prepare(
                             &unpacked,
                             Some(&rock_dir),
                             commit.as_deref(),
+                            bounds,
                         )?;
                     }
                     build_cache = Some(cached);
@@ -514,7 +516,7 @@ fn prepare(
             let spec =
                 Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
             let base = path.parent().unwrap_or(Path::new("."));
-            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None)?;
+            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None, bounds)?;
             (spec, text, unpacked.clone(), Some(sha))
         }
     };
@@ -647,6 +649,7 @@ fn fetch_source(
     dest: &Path,
     local: Option<&Path>,
     commit: Option<&str>,
+    bounds: Bounds,
 ) -> Result<String, String> {
     let url = &spec.source.url;
     let what = || format!("{} {}", spec.package, spec.version);
@@ -699,7 +702,7 @@ fn fetch_source(
         }
     }
     if archive::is_archive(&file_name) {
-        archive::unpack(&bytes, &file_name, dest, Bounds::default()).map_err(|e| e.to_string())?;
+        archive::unpack(&bytes, &file_name, dest, bounds).map_err(|e| e.to_string())?;
     } else {
         // A single source file (some rockspecs point at one .lua file).
         fs::write(dest.join(&file_name), &bytes).map_err(|e| e.to_string())?;

@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Use only the cache; never download.
     pub offline: bool,
+    /// Bounds on what one downloaded archive may unpack to (`unpack-*` in `config.toml`).
+    pub unpack: crate::packages::archive::Bounds,
 }
 
 impl Default for ServerOptions {
@@ -35,6 +37,7 @@ impl Default for ServerOptions {
             lua_version: "5.4".into(),
             cache_dir: None,
             offline: false,
+            unpack: crate::packages::archive::Bounds::default(),
         }
     }
 }

@@ -81,6 +81,7 @@ pub(super) fn server_options(file: &ProjectFile, options: &EnvOptions) -> Server
             .clone()
             .or_else(|| options.config.cache_dir.clone()),
         offline: options.offline,
+        unpack: options.config.unpack_bounds(),
     }
 }
 
