@@ -103,6 +103,19 @@ impl Lockfile {
                 crate::packages::git::CommitId::parse(commit)
                     .map_err(|e| FileError::new(file, format!("{key}.commit: {e}")))?;
             }
+            // A lock records servers as URLs (a local directory as `file://…`).
+            if !["http://", "https://", "file://"]
+                .iter()
+                .any(|s| p.server.starts_with(s))
+            {
+                return Err(FileError::new(
+                    file,
+                    format!(
+                        "{key}.server: expected an http://, https:// or file:// URL, found {}",
+                        crate::packages::names::quote(&p.server)
+                    ),
+                ));
+            }
             crate::packages::server::Server::new(&p.server)
                 .map_err(|e| FileError::new(file, format!("{key}.server: {e}")))?;
             if p.file.contains('/')
