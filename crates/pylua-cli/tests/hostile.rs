@@ -407,6 +407,42 @@ fn git_urls_and_refs_cannot_smuggle_options_into_git() {
     let out = ctx.install("honest");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(ctx.path("tree/share/lua/5.4/g.lua").is_file());
+
+    // A repository whose symbolic link points out (here at the sentinel, which holds a
+    // secret) cannot smuggle that file into the tree through copy_directories.
+    std::fs::write(ctx.path("sentinel/secret"), "s").unwrap();
+    std::os::unix::fs::symlink(ctx.path("sentinel"), repo.join("docs")).unwrap();
+    common::git(&repo, &["add", "docs"]);
+    common::git(&repo, &["commit", "-qm", "link"]);
+    common::git(&repo, &["tag", "v2.0"]);
+    ctx.server.raw_rockspec(
+        "linky",
+        "2.0-1",
+        &format!(
+            "package = \"linky\"\nversion = \"2.0-1\"\nsource = {{ url = \"git+file://{}\", tag = \"v2.0\" }}\nbuild = {{ type = \"none\", copy_directories = {{ \"docs\" }} }}\n",
+            repo.display()
+        ),
+    );
+    ctx.server.publish();
+    refused(
+        &ctx.install("linky"),
+        7,
+        &["symbolic link 'docs' points outside the repository"],
+    );
+    let copied = walk_names(&ctx.path("tree"));
+    assert!(!copied.iter().any(|n| n == "secret"), "{copied:?}");
+}
+
+/// Every file name under `dir`.
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.file_name().to_string_lossy().into_owned());
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk_names(&e.path()));
+        }
+    }
+    out
 }
 
 /// A `.tar.gz` of one file of `size` zero bytes, compressed while it is produced.

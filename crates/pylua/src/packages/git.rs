@@ -334,7 +334,47 @@ pub fn checkout(
     head.arg("-C").arg(dest).args(["rev-parse", "HEAD"]);
     let head = run(head, "git rev-parse HEAD")?.trim().to_string();
     let _ = std::fs::remove_dir_all(dest.join(".git"));
+    // A repository may hold any symbolic link; one that points out of the checkout would let
+    // `install` or `copy_directories` copy a file of this machine into the tree.
+    if let Some(link) = escaping_link(dest, Path::new("")) {
+        return Err(format!(
+            "{url}: the symbolic link '{}' points outside the repository; refusing to build from it",
+            link.display()
+        ));
+    }
     Ok(head)
+}
+
+/// The first symbolic link under `root/rel` whose target is absolute or climbs out of `root`.
+fn escaping_link(root: &Path, rel: &Path) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(root.join(rel)).ok()?.flatten() {
+        let rel = rel.join(entry.file_name());
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).ok()?;
+            let mut depth = rel.components().count() as i64 - 1;
+            let inside = !target.is_absolute()
+                && target.components().all(|c| {
+                    match c {
+                        std::path::Component::ParentDir => depth -= 1,
+                        std::path::Component::Normal(_) => depth += 1,
+                        std::path::Component::CurDir => {}
+                        _ => depth = -1,
+                    }
+                    depth >= 0
+                });
+            if !inside {
+                return Some(rel);
+            }
+        } else if kind.is_dir() {
+            if let Some(found) = escaping_link(root, &rel) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -406,6 +446,28 @@ mod tests {
             let e = GitRef::parse(r).unwrap_err();
             assert!(e.contains(why), "{r:?}: {e}");
         }
+    }
+
+    #[test]
+    fn links_that_leave_a_checkout_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/f"), "x").unwrap();
+        std::os::unix::fs::symlink("../f", root.join("a/b/ok")).unwrap();
+        std::os::unix::fs::symlink("b/../f", root.join("a/ok2")).unwrap();
+        assert_eq!(escaping_link(root, Path::new("")), None);
+        std::os::unix::fs::symlink("../../../etc/passwd", root.join("a/b/out")).unwrap();
+        assert_eq!(
+            escaping_link(root, Path::new("")),
+            Some(Path::new("a/b/out").to_path_buf())
+        );
+        std::fs::remove_file(root.join("a/b/out")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("docs")).unwrap();
+        assert_eq!(
+            escaping_link(root, Path::new("")),
+            Some(Path::new("docs").to_path_buf())
+        );
     }
 
     #[test]

@@ -978,6 +978,20 @@ build = {
     }
 
     #[test]
+    fn real_rockspecs_pass_the_name_and_path_checks() {
+        // The fuzz seeds hold real upstream rockspecs (penlight, lua-cjson, lpeg, …).
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/rockspec");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let r = Rockspec::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!r.package.is_empty());
+            parsed += 1;
+        }
+        assert!(parsed >= 10, "{parsed}");
+    }
+
+    #[test]
     fn invalid_rockspecs_name_the_file_and_field() {
         let cases = [
             ("version = '1.0-1' source = {url='x'}", "field 'package' is missing"),
