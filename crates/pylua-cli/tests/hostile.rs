@@ -197,7 +197,7 @@ fn an_export_file_that_climbs_is_refused_by_import() {
     let hostile = ctx.climb("escaped");
     for (table, dep_line) in [
         // The lock's package name climbs.
-        ("package", format!("good = \"\"")),
+        ("package", "good = \"\"".to_string()),
         // The project's dependency name climbs.
         ("dependency", format!("{hostile:?} = \"\"")),
     ] {

@@ -144,7 +144,7 @@ impl<'a> Budget<'a> {
 }
 
 fn mib(bytes: u64) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes & ((1 << 20) - 1) == 0 {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")
