@@ -192,12 +192,8 @@ pub fn profile(action: ProfileAction) -> ExitCode {
             let lua = servers.lua_name().to_string();
             let expansion = match profiles.expand(&name, &lua) {
                 Ok(e) => e,
-                Err(pylua::curator::ProfileError::Unknown { .. }) => {
-                    return error(
-                        &profiles.get(&name).unwrap_err().to_string(),
-                        5,
-                        servers.json,
-                    )
+                Err(e @ pylua::curator::ProfileError::Unknown { .. }) => {
+                    return error(&e.to_string(), 5, servers.json)
                 }
                 Err(e) => return error(&e.to_string(), INVALID_CONFIG, servers.json),
             };

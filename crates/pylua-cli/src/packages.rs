@@ -67,6 +67,7 @@ impl ServerArgs {
         Ok(ServerOptions {
             extra: self.servers.clone(),
             only: self.only.clone(),
+            unpack: config.unpack_bounds(),
             defaults: config.servers,
             lua_version,
             cache_dir: config.cache_dir,

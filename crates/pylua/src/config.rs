@@ -11,6 +11,10 @@
 //! lua = "5.4"
 //! profile = "standard"
 //! catalogs = ["/home/me/catalog.toml"]
+//! unpack-max-bytes = "512M"       # what one downloaded archive may unpack to, in total
+//! unpack-max-file-bytes = "256M"  # … in any one file
+//! unpack-max-files = 50000        # … in files
+//! unpack-max-ratio = 200          # … per byte of archive, beyond the first 8 MiB
 //!
 //! [profiles.web]
 //! description = "Our web stack"
@@ -42,8 +46,37 @@ pub struct Config {
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catalogs: Vec<PathBuf>,
+    /// Archive bounds (see [`crate::packages::archive::Bounds`]): sizes as `512M` or bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpack_max_bytes: Option<Size>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpack_max_file_bytes: Option<Size>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpack_max_files: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpack_max_ratio: Option<u64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, ProfileSpec>,
+}
+
+/// A size setting: a number of bytes, or text with a unit (`512M`, `1G`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Size {
+    fn bytes(&self) -> Result<u64, String> {
+        match self {
+            Size::Bytes(0) => Err("expected a size above 0".into()),
+            Size::Bytes(n) => Ok(*n),
+            Size::Text(t) => crate::runtime::parse_size(t)
+                .map(|n| n as u64)
+                .map_err(|e| e.message),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,14 +87,20 @@ pub struct ConfigError {
 }
 
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 10] = [
     "servers",
     "cache-dir",
     "lua",
     "profile",
     "catalogs",
+    "unpack-max-bytes",
+    "unpack-max-file-bytes",
+    "unpack-max-files",
+    "unpack-max-ratio",
     "profiles",
 ];
+/// Keys whose value is a whole number (written to the file as a TOML integer).
+const NUMBER_KEYS: [&str; 2] = ["unpack-max-files", "unpack-max-ratio"];
 const LIST_KEYS: [&str; 2] = ["servers", "catalogs"];
 
 /// Where the config file is.
@@ -105,6 +144,22 @@ impl Config {
                 ));
             }
         }
+        for (name, size) in [
+            ("unpack-max-bytes", &self.unpack_max_bytes),
+            ("unpack-max-file-bytes", &self.unpack_max_file_bytes),
+        ] {
+            if let Some(size) = size {
+                size.bytes().map_err(|m| key(name, m))?;
+            }
+        }
+        for (name, n) in [
+            ("unpack-max-files", self.unpack_max_files),
+            ("unpack-max-ratio", self.unpack_max_ratio),
+        ] {
+            if n == Some(0) {
+                return Err(key(name, "expected a whole number above 0".into()));
+            }
+        }
         let catalog = Catalog::load(&self.catalogs).map_err(|e| key("catalogs", e.to_string()))?;
         let builtin = Profiles::new(&catalog, &BTreeMap::new());
         for name in self.profiles.keys() {
@@ -125,6 +180,26 @@ impl Config {
             profiles.get(p).map_err(|e| key("profile", e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The archive bounds: the defaults, with the `unpack-*` settings applied (they were
+    /// checked when the file was read).
+    pub fn unpack_bounds(&self) -> crate::packages::archive::Bounds {
+        let mut b = crate::packages::archive::Bounds::default();
+        let size = |s: &Option<Size>| s.as_ref().and_then(|s| s.bytes().ok());
+        if let Some(n) = size(&self.unpack_max_bytes) {
+            b.max_bytes = n;
+        }
+        if let Some(n) = size(&self.unpack_max_file_bytes) {
+            b.max_file_bytes = n;
+        }
+        if let Some(n) = self.unpack_max_files {
+            b.max_files = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.unpack_max_ratio {
+            b.max_ratio = n;
+        }
+        b
     }
 
     /// The catalog: built-in plus the configured catalogs.
@@ -201,6 +276,12 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
                 array.push(i);
             }
             toml_edit::value(array)
+        } else if NUMBER_KEYS.contains(&key) {
+            let n: i64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("key '{key}': expected a whole number, found \"{value}\""))?;
+            toml_edit::value(n)
         } else {
             toml_edit::value(value)
         };
@@ -366,6 +447,26 @@ mod tests {
             .contains("unknown key 'colour'"));
         assert!(set(&path, "profiles.web.packages", "nope-not-in-catalog").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        set(&path, "unpack-max-bytes", "1G").unwrap();
+        set(&path, "unpack-max-files", "60000").unwrap();
+        let c = Config::load_file(&path).unwrap();
+        let b = c.unpack_bounds();
+        assert_eq!((b.max_bytes, b.max_files), (1 << 30, 60_000));
+        assert_eq!(b.max_ratio, crate::packages::archive::DEFAULT_MAX_RATIO);
+        assert_eq!(c.get("unpack-max-files").as_deref(), Some("60000"));
+        let before = std::fs::read(&path).unwrap();
+        for (k, v, why) in [
+            ("unpack-max-files", "many", "expected a whole number"),
+            ("unpack-max-ratio", "0", "above 0"),
+            ("unpack-max-file-bytes", "lots", "invalid size 'lots'"),
+        ] {
+            let e = set(&path, k, v).unwrap_err().to_string();
+            assert!(e.contains(&format!("key '{k}'")) && e.contains(why), "{e}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        unset(&path, "unpack-max-bytes").unwrap();
+        unset(&path, "unpack-max-files").unwrap();
 
         unset(&path, "profiles.web").unwrap();
         assert!(Config::load_file(&path).unwrap().profiles.is_empty());

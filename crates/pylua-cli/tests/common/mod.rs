@@ -120,7 +120,31 @@ impl RockServer {
         self.list(name, version, "rockspec")
     }
 
-    fn list(&mut self, name: &str, version: &str, arch: &str) -> &mut Self {
+    /// Adds a `.src.rock` holding exactly `rockspec` (as `NAME-VERSION.rockspec`) and `files`.
+    pub fn src_rock_with(
+        &mut self,
+        name: &str,
+        version: &str,
+        rockspec: &str,
+        files: &[(&str, &[u8])],
+    ) -> &mut Self {
+        let path = self.dir.join(format!("{name}-{version}.src.rock"));
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file(format!("{name}-{version}.rockspec"), opts)
+            .unwrap();
+        zip.write_all(rockspec.as_bytes()).unwrap();
+        for (p, content) in files {
+            zip.start_file(*p, opts).unwrap();
+            zip.write_all(content).unwrap();
+        }
+        zip.finish().unwrap();
+        self.list(name, version, "src")
+    }
+
+    /// Lists `(name, version, arch)` in the manifest without writing any file (for
+    /// entries that must not correspond to one).
+    pub fn list(&mut self, name: &str, version: &str, arch: &str) -> &mut Self {
         self.entries
             .entry(name.to_string())
             .or_default()

@@ -111,7 +111,13 @@ impl Catalog {
             toml::from_str(text).map_err(|e| err(crate::project::manifest::toml_message(&e)))?;
         let mut added = Vec::new();
         for (i, mut entry) in file.package.into_iter().enumerate() {
-            check_entry(&entry).map_err(|m| err(format!("package[{i}] ({}): {m}", entry.name)))?;
+            check_entry(&entry).map_err(|m| {
+                let name = match crate::packages::names::PackageName::parse(&entry.name) {
+                    Ok(_) => entry.name.clone(),
+                    Err(_) => crate::packages::names::quote(&entry.name),
+                };
+                err(format!("package[{i}] ({name}): {m}"))
+            })?;
             entry.source = source.to_string();
             added.push(entry.name.clone());
             self.entries.insert(entry.name.clone(), entry);
@@ -146,11 +152,8 @@ impl Catalog {
 }
 
 fn check_entry(e: &CatalogEntry) -> Result<(), String> {
-    if e.name.is_empty()
-        || e.name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
-    {
+    crate::packages::names::PackageName::parse(&e.name).map_err(|x| format!("name: {x}"))?;
+    if e.name.chars().any(|c| c.is_ascii_uppercase()) {
         return Err("name: expected a lower-case LuaRocks package name".into());
     }
     if !CATEGORIES.contains(&e.category.as_str()) {

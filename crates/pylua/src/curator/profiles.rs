@@ -120,7 +120,22 @@ impl Profiles {
                     message: format!("`extends` goes round in a circle: {}", chain.join(" -> ")),
                 });
             }
-            let p = self.get(&n)?;
+            // A missing parent is a fault of the profile that names it, not an unknown name.
+            let p = match (self.get(&n), chain.last()) {
+                (Ok(p), _) => p,
+                (Err(e), None) => return Err(e),
+                (Err(_), Some(child)) => {
+                    let child = &self.profiles[child];
+                    return Err(ProfileError::Invalid {
+                        profile: child.name.clone(),
+                        source_file: child.source.clone(),
+                        message: format!(
+                            "`extends` names '{n}', which is not a profile (known: {})",
+                            self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            };
             next = p.extends.clone();
             chain.push(n);
         }
@@ -290,6 +305,18 @@ mod tests {
         let e = p.expand("nonesuch", "5.4").unwrap_err().to_string();
         assert!(
             e.contains("unknown profile 'nonesuch'") && e.contains("standard"),
+            "{e}"
+        );
+        // A profile whose parent is missing names itself and its parent (this panicked
+        // in `pylua profile show`, which took any unknown-profile error as its own name's).
+        user.insert("orphan".to_string(), spec(Some("gone"), &[]));
+        let p = Profiles::new(&Catalog::builtin(), &user);
+        let e = p.expand("orphan", "5.4").unwrap_err();
+        assert!(matches!(e, ProfileError::Invalid { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains(
+                "profile 'orphan' (config): `extends` names 'gone', which is not a profile"
+            ),
             "{e}"
         );
     }

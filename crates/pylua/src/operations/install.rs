@@ -8,6 +8,7 @@ use crate::packages::archive::{self, Bounds};
 use crate::packages::build::{self, Target};
 use crate::packages::cache::{hex, Fetcher};
 use crate::packages::git;
+use crate::packages::names::RelativePath;
 use crate::packages::resolve::{resolve, ResolveOptions};
 use crate::packages::rockspec::{Dependency, Rockspec};
 use crate::packages::tree::{InstalledRock, StagedRock, Tree, TreeError};
@@ -411,7 +412,7 @@ fn already_satisfied(
         if dep.name == "lua" {
             continue;
         }
-        let rock = installed.get(&dep.name)?;
+        let rock = installed.get(dep.name.as_str())?;
         if !dep.constraints.matches(&rock.version) {
             return None;
         }
@@ -449,6 +450,7 @@ fn prepare(
         .staging_dir(lock, &label)
         .map_err(|e| e.to_string())?;
     let unpacked = work.join("src");
+    let bounds = options.servers.unpack;
     fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
     // Set for self-contained rocks: where their build for this target is (or will be) cached.
     let mut build_cache: Option<PathBuf> = None;
@@ -471,12 +473,12 @@ fn prepare(
             if url.ends_with(".rockspec") {
                 let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
                 let spec = Rockspec::parse(&text, &url).map_err(|e| e.to_string())?;
-                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref())?;
+                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
                 (spec, text, unpacked.clone(), Some(sha))
             } else {
                 let rock_dir = work.join("rock");
                 fs::create_dir_all(&rock_dir).map_err(|e| e.to_string())?;
-                archive::unpack(&fetched.bytes, &url, &rock_dir, Bounds::default())
+                archive::unpack(&fetched.bytes, &url, &rock_dir, bounds)
                     .map_err(|e| e.to_string())?;
                 let name = url
                     .rsplit('/')
@@ -498,6 +500,7 @@ fn prepare(
                             &unpacked,
                             Some(&rock_dir),
                             commit.as_deref(),
+                            bounds,
                         )?;
                     }
                     build_cache = Some(cached);
@@ -513,7 +516,7 @@ fn prepare(
             let spec =
                 Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
             let base = path.parent().unwrap_or(Path::new("."));
-            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None)?;
+            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None, bounds)?;
             (spec, text, unpacked.clone(), Some(sha))
         }
     };
@@ -558,7 +561,11 @@ fn prepare(
     let dependencies = rockspec
         .dependencies
         .iter()
-        .filter_map(|d| resolved.get(&d.name).map(|v| (d.name.clone(), v.clone())))
+        .filter_map(|d| {
+            resolved
+                .get(d.name.as_str())
+                .map(|v| (d.name.to_string(), v.clone()))
+        })
         .collect();
     let rock = InstalledRock {
         name: job.name.clone(),
@@ -657,16 +664,34 @@ fn fetch_source(
     dest: &Path,
     local: Option<&Path>,
     commit: Option<&str>,
+    bounds: Bounds,
 ) -> Result<String, String> {
     let url = &spec.source.url;
-    if let Some(git) = git::git_url(url) {
-        return git_checkout(&git, spec, dest, commit);
+    let what = || format!("{} {}", spec.package, spec.version);
+    if let Some(git) =
+        git::GitUrl::from_source_url(url).map_err(|e| format!("{}: source.url: {e}", what()))?
+    {
+        let commit = commit
+            .map(git::CommitId::parse)
+            .transpose()
+            .map_err(|e| format!("{}: the locked commit {e}", what()))?;
+        return git_checkout(&git, spec, dest, commit.as_ref());
     }
-    let file_name = spec
-        .source
-        .file
-        .clone()
-        .unwrap_or_else(|| url.rsplit('/').next().unwrap_or(url).to_string());
+    // The file name the sources are kept under: `source.file`, else the URL's last part,
+    // which must be a plain file name too.
+    let file_name = match &spec.source.file {
+        Some(file) => file.clone(),
+        None => RelativePath::parse(url.rsplit('/').next().unwrap_or(url))
+            .ok()
+            .filter(|p| !p.contains('/'))
+            .ok_or_else(|| {
+                format!(
+                    "{}: source.url {} does not end with a file name; set source.file",
+                    what(),
+                    crate::packages::names::quote(url)
+                )
+            })?,
+    };
     let (bytes, origin) = match local.map(|d| d.join(&file_name)).filter(|p| p.is_file()) {
         Some(path) => (
             fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -692,7 +717,7 @@ fn fetch_source(
         }
     }
     if archive::is_archive(&file_name) {
-        archive::unpack(&bytes, &file_name, dest, Bounds::default()).map_err(|e| e.to_string())?;
+        archive::unpack(&bytes, &file_name, dest, bounds).map_err(|e| e.to_string())?;
     } else {
         // A single source file (some rockspecs point at one .lua file).
         fs::write(dest.join(&file_name), &bytes).map_err(|e| e.to_string())?;
@@ -701,20 +726,28 @@ fn fetch_source(
 }
 
 fn git_checkout(
-    url: &str,
+    url: &git::GitUrl,
     spec: &Rockspec,
     dest: &Path,
-    commit: Option<&str>,
+    commit: Option<&git::CommitId>,
 ) -> Result<String, String> {
-    let checkout = dest.join(spec.source.dir.clone().unwrap_or_else(|| {
-        url.trim_end_matches(".git")
-            .rsplit('/')
-            .next()
-            .unwrap_or("src")
-            .to_string()
-    }));
+    // The checkout goes where `source.dir` says, else under the repository's name (a plain
+    // file name, or `src` when the URL's last part is not one).
+    let dir = spec.source.dir.clone().unwrap_or_else(|| {
+        RelativePath::parse(
+            url.as_str()
+                .trim_end_matches(".git")
+                .rsplit('/')
+                .next()
+                .unwrap_or(""),
+        )
+        .ok()
+        .filter(|p| !p.contains('/'))
+        .unwrap_or_else(|| RelativePath::parse("src").expect("a valid path"))
+    });
+    let checkout = dest.join(dir.as_str());
     let reference = spec.source.tag.as_ref().or(spec.source.branch.as_ref());
-    let head = git::checkout(url, reference.map(String::as_str), commit, &checkout)
+    let head = git::checkout(url, reference, commit, &checkout)
         .map_err(|e| format!("{} {}: {e}", spec.package, spec.version))?;
     Ok(format!("git:{head}"))
 }

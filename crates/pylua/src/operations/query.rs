@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Use only the cache; never download.
     pub offline: bool,
+    /// Bounds on what one downloaded archive may unpack to (`unpack-*` in `config.toml`).
+    pub unpack: crate::packages::archive::Bounds,
 }
 
 impl Default for ServerOptions {
@@ -35,6 +37,7 @@ impl Default for ServerOptions {
             lua_version: "5.4".into(),
             cache_dir: None,
             offline: false,
+            unpack: crate::packages::archive::Bounds::default(),
         }
     }
 }
@@ -148,6 +151,8 @@ pub fn show(
     name: &str,
     version: Option<&str>,
 ) -> Result<ShowResult, QueryError> {
+    crate::packages::names::PackageName::parse(name)
+        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
     let index = options.index()?;
     let entries = index.entries(name);
     if entries.is_empty() {
@@ -190,8 +195,10 @@ pub fn show(
 }
 
 fn not_found_message(index: &ServerIndex, name: &str) -> String {
+    // The first four characters (not bytes: a name may be any text here).
+    let prefix: String = name.chars().take(4).collect();
     let similar: Vec<&str> = index
-        .search(&name[..name.len().min(4)])
+        .search(&prefix)
         .into_iter()
         .take(5)
         .map(|(n, _)| n.as_str())

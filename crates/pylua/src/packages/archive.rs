@@ -1,25 +1,153 @@
 //! Unpacking downloaded archives (`.tar.gz`, `.tgz`, `.tar.bz2`, `.tar.xz`, `.tar`, `.zip`,
 //! and rocks, which are zips) safely: every entry must land inside the target directory —
-//! no `..`, no absolute paths, no links pointing out — and the total size and file count are
-//! bounded, so a hostile archive ends in a clear error instead of filling the disk.
+//! no `..`, no absolute paths, no links pointing out — and the total size, each file's size,
+//! the file count and the compression ratio are bounded, so a hostile archive ends in a clear
+//! error instead of filling the disk.
+//!
+//! The bounds are checked against the sizes entries declare (tar headers, zip directories)
+//! before anything is written, and again while bytes stream out, since a declared size can
+//! lie: a bomb is refused in well under a second, before it is written out. The defaults sit
+//! far above real packages — the largest rocks on luarocks.org unpack to a few tens of MB in a
+//! few thousand files, and source archives compress 3–10× — and far below what a bomb needs.
 
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-/// Bounds for one archive.
-#[derive(Debug, Clone, Copy)]
+/// Bounds for one archive; `config.toml` can change each (the `unpack-*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
+    /// All files together (`unpack-max-bytes`).
     pub max_bytes: u64,
+    /// Any one file (`unpack-max-file-bytes`).
+    pub max_file_bytes: u64,
+    /// Number of files (`unpack-max-files`).
     pub max_files: usize,
+    /// Unpacked bytes per archive byte, beyond the first [`RATIO_FLOOR`] bytes
+    /// (`unpack-max-ratio`).
+    pub max_ratio: u64,
 }
+
+/// Default total: 512 MiB, ten times the largest real rock.
+pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+/// Default per file: 256 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 << 20;
+/// Default file count: 50 000 (large rocks hold a few thousand).
+pub const DEFAULT_MAX_FILES: usize = 50_000;
+/// Default ratio: 200 to 1; text compresses at most ~20× with gzip, zeros ~1000×.
+pub const DEFAULT_MAX_RATIO: u64 = 200;
+/// Archives may unpack to this much whatever their ratio (tiny archives of text).
+pub const RATIO_FLOOR: u64 = 8 << 20;
 
 impl Default for Bounds {
     fn default() -> Self {
         Bounds {
-            max_bytes: 1 << 30,
-            max_files: 100_000,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_files: DEFAULT_MAX_FILES,
+            max_ratio: DEFAULT_MAX_RATIO,
         }
+    }
+}
+
+/// What an archive may still unpack to, as files are written.
+struct Budget<'a> {
+    bounds: Bounds,
+    archive: &'a str,
+    /// Total bytes the ratio allows (at least [`RATIO_FLOOR`]).
+    ratio_total: u64,
+    total: u64,
+    files: usize,
+}
+
+impl<'a> Budget<'a> {
+    fn new(bounds: Bounds, archive: &'a str, compressed: u64) -> Budget<'a> {
+        Budget {
+            bounds,
+            archive,
+            ratio_total: bounds.max_ratio.saturating_mul(compressed).max(RATIO_FLOOR),
+            total: 0,
+            files: 0,
+        }
+    }
+
+    fn too_large(&self, why: String) -> ArchiveError {
+        ArchiveError::TooLarge {
+            archive: self.archive.to_string(),
+            why,
+        }
+    }
+
+    fn count_file(&mut self) -> Result<(), ArchiveError> {
+        self.files += 1;
+        if self.files > self.bounds.max_files {
+            return Err(self.too_large(format!(
+                "it holds more than {} files (the unpack-max-files setting; `pylua config set unpack-max-files N` raises it)",
+                self.bounds.max_files
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many bytes the next file may have, and the error for going over it.
+    fn next_file_limit(&self) -> (u64, ArchiveError) {
+        let by_total = self.bounds.max_bytes.saturating_sub(self.total);
+        let by_ratio = self.ratio_total.saturating_sub(self.total);
+        let limit = self.bounds.max_file_bytes.min(by_total).min(by_ratio);
+        let error = if limit == self.bounds.max_file_bytes {
+            self.too_large(format!(
+                "a file in it is larger than {} (the unpack-max-file-bytes setting; `pylua config set unpack-max-file-bytes 1G` raises it)",
+                mib(self.bounds.max_file_bytes)
+            ))
+        } else if limit == by_total {
+            self.too_large(format!(
+                "it unpacks to more than {} (the unpack-max-bytes setting; `pylua config set unpack-max-bytes 2G` raises it)",
+                mib(self.bounds.max_bytes)
+            ))
+        } else {
+            self.too_large(format!(
+                "it unpacks to more than {} times its own size beyond the first {} — a compression bomb? (the unpack-max-ratio setting; `pylua config set unpack-max-ratio N` raises it)",
+                self.bounds.max_ratio,
+                mib(RATIO_FLOOR)
+            ))
+        };
+        (limit, error)
+    }
+
+    /// Refuses an entry by its declared size, before anything of it is written.
+    fn check_declared(&self, size: u64) -> Result<(), ArchiveError> {
+        let (limit, error) = self.next_file_limit();
+        if size > limit {
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Writes one file, within the bounds whatever its declared size said.
+    fn write(&mut self, reader: &mut impl Read, target: &Path) -> Result<(), ArchiveError> {
+        let (limit, error) = self.next_file_limit();
+        match write_bounded(reader, target, limit) {
+            Ok(written) => {
+                self.total += written;
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+                let _ = fs::remove_file(target);
+                Err(error)
+            }
+            Err(e) => Err(ArchiveError::Corrupt {
+                archive: self.archive.to_string(),
+                why: e.to_string(),
+            }),
+        }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    if bytes & ((1 << 20) - 1) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -75,22 +203,29 @@ pub fn unpack(
         archive: name.to_string(),
         why,
     };
+    let mut budget = Budget::new(bounds, name, bytes.len() as u64);
     match kind(name) {
-        Some("tgz") => unpack_tar(flate2::read::GzDecoder::new(bytes), name, dest, bounds),
-        Some("tbz") => unpack_tar(bzip2::read::BzDecoder::new(bytes), name, dest, bounds),
-        Some("txz") => unpack_tar(xz2::read::XzDecoder::new(bytes), name, dest, bounds),
-        Some("tar") => unpack_tar(bytes, name, dest, bounds),
+        Some("tgz") => unpack_tar(flate2::read::GzDecoder::new(bytes), name, dest, budget),
+        Some("tbz") => unpack_tar(bzip2::read::BzDecoder::new(bytes), name, dest, budget),
+        Some("txz") => unpack_tar(xz2::read::XzDecoder::new(bytes), name, dest, budget),
+        Some("tar") => unpack_tar(bytes, name, dest, budget),
         Some("zip") => {
             let mut zip =
                 zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
             if zip.len() > bounds.max_files {
-                return Err(ArchiveError::TooLarge {
-                    archive: name.into(),
-                    why: format!("more than {} files", bounds.max_files),
-                });
+                budget.files = zip.len() - 1;
+                budget.count_file()?;
             }
-            let mut total = 0u64;
-            let mut files = 0;
+            // The central directory declares every size: refuse a bomb before writing.
+            let mut declared = Budget::new(bounds, name, bytes.len() as u64);
+            for i in 0..zip.len() {
+                let size = zip
+                    .by_index_raw(i)
+                    .map_err(|e| corrupt(e.to_string()))?
+                    .size();
+                declared.check_declared(size)?;
+                declared.total = declared.total.saturating_add(size);
+            }
             for i in 0..zip.len() {
                 let mut entry = zip.by_index(i).map_err(|e| corrupt(e.to_string()))?;
                 let entry_name = entry.name().to_string();
@@ -115,15 +250,13 @@ pub fn unpack(
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(|e| corrupt(e.to_string()))?;
                 }
-                let written = write_bounded(&mut entry, &target, bounds.max_bytes - total)
-                    .map_err(|e| bounded_error(e, name, bounds))?;
-                total += written;
-                files += 1;
+                budget.count_file()?;
+                budget.write(&mut entry, &target)?;
                 if let Some(mode) = entry.unix_mode() {
                     set_mode(&target, mode);
                 }
             }
-            Ok(files)
+            Ok(budget.files)
         }
         _ => Err(ArchiveError::Unsupported {
             archive: name.to_string(),
@@ -131,33 +264,17 @@ pub fn unpack(
     }
 }
 
-fn bounded_error(e: io::Error, name: &str, bounds: Bounds) -> ArchiveError {
-    if e.kind() == io::ErrorKind::FileTooLarge {
-        ArchiveError::TooLarge {
-            archive: name.into(),
-            why: format!("unpacks to more than {} MiB", bounds.max_bytes >> 20),
-        }
-    } else {
-        ArchiveError::Corrupt {
-            archive: name.into(),
-            why: e.to_string(),
-        }
-    }
-}
-
 fn unpack_tar(
     reader: impl Read,
     name: &str,
     dest: &Path,
-    bounds: Bounds,
+    mut budget: Budget<'_>,
 ) -> Result<usize, ArchiveError> {
     let corrupt = |why: String| ArchiveError::Corrupt {
         archive: name.to_string(),
         why,
     };
     let mut archive = tar::Archive::new(reader);
-    let mut total = 0u64;
-    let mut files = 0usize;
     let mut links: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
     for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
         let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
@@ -169,13 +286,7 @@ fn unpack_tar(
             why,
         })?;
         let Some(rel) = rel else { continue };
-        files += 1;
-        if files > bounds.max_files {
-            return Err(ArchiveError::TooLarge {
-                archive: name.into(),
-                why: format!("more than {} files", bounds.max_files),
-            });
-        }
+        budget.count_file()?;
         let target = dest.join(&rel);
         let kind = entry.header().entry_type();
         use tar::EntryType::*;
@@ -185,9 +296,9 @@ fn unpack_tar(
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(|e| corrupt(e.to_string()))?;
                 }
-                let written = write_bounded(&mut entry, &target, bounds.max_bytes - total)
-                    .map_err(|e| bounded_error(e, name, bounds))?;
-                total += written;
+                // The header's size first: a bomb is refused before a byte is written.
+                budget.check_declared(entry.size())?;
+                budget.write(&mut entry, &target)?;
                 if let Ok(mode) = entry.header().mode() {
                     set_mode(&target, mode);
                 }
@@ -233,11 +344,16 @@ fn unpack_tar(
         let made = if symbolic {
             std::os::unix::fs::symlink(&link, &target)
         } else {
-            fs::copy(dest.join(&link), &target).map(|_| ())
+            // A hard link becomes a copy, which counts like any other file.
+            let source = dest.join(&link);
+            let size = fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
+            budget.check_declared(size)?;
+            budget.total += size;
+            fs::copy(source, &target).map(|_| ())
         };
         made.map_err(|e| corrupt(format!("cannot create link {}: {e}", target.display())))?;
     }
-    Ok(files)
+    Ok(budget.files)
 }
 
 /// Checks an entry name: relative, no `..` escaping, no drive or root. `Ok(None)` for the
@@ -419,21 +535,118 @@ mod tests {
         let bounds = Bounds {
             max_bytes: 1000,
             max_files: 10,
+            ..Bounds::default()
         };
         let err = unpack(&bytes, "x.tgz", dir.path(), bounds)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("more than 0 MiB") || err.contains("unpacks to more than"),
+            err.contains("unpacks to more than 1000 bytes (the unpack-max-bytes setting"),
             "{err}"
         );
+        assert!(!dir.path().join("a").exists(), "nothing of it is written");
         let many: Vec<(String, &[u8])> =
             (0..20).map(|i| (format!("f{i}"), b"x" as &[u8])).collect();
         let many: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), *d)).collect();
         let err = unpack(&tar_gz(&many), "x.tgz", dir.path(), bounds)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("more than 10 files"), "{err}");
+        assert!(
+            err.contains("more than 10 files (the unpack-max-files setting"),
+            "{err}"
+        );
+    }
+
+    /// A tar.gz of one entry of `size` zero bytes, compressed as it is produced.
+    pub(crate) fn zeros_tar_gz(name: &str, size: u64) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, name, io::repeat(0).take(size))
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_gigabyte_of_zeros_is_refused_before_it_is_written() {
+        let bytes = zeros_tar_gz("bomb/zeros", 1 << 30);
+        assert!(bytes.len() < 8 << 20, "{}", bytes.len());
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(&bytes, "bomb.tar.gz", dir.path(), Bounds::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a file in it is larger than 256 MiB (the unpack-max-file-bytes setting"),
+            "{err}"
+        );
+        assert!(!dir.path().join("bomb/zeros").exists());
+    }
+
+    #[test]
+    fn ratio_and_per_file_bounds_hold_while_streaming() {
+        // Several files, each within the per-file bound, that together compress too well.
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for i in 0..8 {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(4 << 20);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, format!("f{i}"), io::repeat(0).take(4 << 20))
+                .unwrap();
+        }
+        let bytes = builder.into_inner().unwrap().finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(&bytes, "r.tgz", dir.path(), Bounds::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("times its own size beyond the first 8 MiB"),
+            "{err}"
+        );
+        assert!(err.contains("unpack-max-ratio"), "{err}");
+        // What was written stays within the ratio's allowance, and the rest never started.
+        let written: u64 = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert!(
+            written <= RATIO_FLOOR.max(DEFAULT_MAX_RATIO * bytes.len() as u64),
+            "{written}"
+        );
+        assert!(!dir.path().join("f7").exists());
+        // The same archive with a generous ratio unpacks.
+        let generous = Bounds {
+            max_ratio: 100_000,
+            ..Bounds::default()
+        };
+        assert_eq!(unpack(&bytes, "r.tgz", dir.path(), generous).unwrap(), 8);
+
+        // A zip whose entries are refused from its central directory.
+        let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("big", options).unwrap();
+        io::copy(&mut io::repeat(0).take(2 << 20), &mut zip).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let small = Bounds {
+            max_file_bytes: 1 << 20,
+            ..Bounds::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(&bytes, "x.zip", dir.path(), small)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than 1 MiB"), "{err}");
+        assert!(!dir.path().join("big").exists());
     }
 
     #[test]

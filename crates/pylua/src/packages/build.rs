@@ -8,6 +8,7 @@
 //! `conf/`, and `rock/` (the rockspec and copied directories), which the tree installs into
 //! its LuaRocks layout.
 
+use super::names::RelativePath;
 use super::rockspec::{BuildType, Module, Rockspec};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -210,7 +211,7 @@ fn variables(rockspec: &Rockspec, stage: &Path, target: &Target) -> BTreeMap<Str
     v.insert("BINDIR".into(), s(&stage.join("bin")));
     v.insert("CONFDIR".into(), s(&stage.join("conf")));
     v.insert("DOCDIR".into(), s(&stage.join("rock").join("doc")));
-    v.insert("PACKAGE".into(), rockspec.package.clone());
+    v.insert("PACKAGE".into(), rockspec.package.to_string());
     v.insert("VERSION".into(), rockspec.version.to_string());
     v
 }
@@ -371,7 +372,7 @@ fn install_module_dest(key: &str, file: &str, extension: &str) -> String {
 /// COPYING and `*.md` files go to the rock's `doc/`.
 fn copy_directories(rockspec: &Rockspec, source_dir: &Path, rock: &Path) -> Result<(), String> {
     let listed = &rockspec.build.copy_directories;
-    let default = [String::from("doc")];
+    let default = [RelativePath::parse("doc").map_err(|e| e.to_string())?];
     let dirs = if listed.is_empty() {
         &default[..]
     } else {
@@ -379,9 +380,10 @@ fn copy_directories(rockspec: &Rockspec, source_dir: &Path, rock: &Path) -> Resu
     };
     let mut any = false;
     for dir in dirs {
-        let from = source_dir.join(dir);
+        let from = source_dir.join(dir.as_str());
         if from.is_dir() {
-            copy_tree(&from, &rock.join(dir)).map_err(|e| format!("copying {dir}: {e}"))?;
+            copy_tree(&from, &rock.join(dir.as_str()))
+                .map_err(|e| format!("copying {dir}: {e}"))?;
             any = true;
         } else if !listed.is_empty() {
             return Err(format!(
@@ -426,9 +428,9 @@ fn builtin(
     for (name, module) in &rockspec.build.modules {
         match module {
             Module::Lua { path } => {
-                let file = subst(path, vars);
-                let from = source_dir.join(&file);
-                let rel = builtin_lua_dest(name, &file);
+                let from = source_path(source_dir, path, vars)
+                    .map_err(|e| fail(format!("build.modules key \"{name}\": {e}")))?;
+                let rel = builtin_lua_dest(name.as_str(), &subst(path, vars));
                 copy_file(&from, &stage.join("lua").join(&rel)).map_err(|e| {
                     fail(format!(
                         "module {name}: cannot copy {}: {e}",
@@ -632,6 +634,25 @@ fn run(cmd: &mut Command, package: &str) -> Result<(), BuildError> {
     })
 }
 
+/// `path` (from the rockspec, already a [`RelativePath`]) inside `dir` once the LuaRocks
+/// variables in it are substituted: a variable must not make it absolute or climb out.
+fn source_path(
+    dir: &Path,
+    path: &RelativePath,
+    vars: &BTreeMap<String, String>,
+) -> Result<PathBuf, String> {
+    let text = subst(path, vars);
+    RelativePath::parse(&text)
+        .map(|p| dir.join(p.as_str()))
+        .map_err(|e| {
+            if text == path.as_str() {
+                e.to_string()
+            } else {
+                format!("{e} (after substituting variables in \"{path}\")")
+            }
+        })
+}
+
 /// The `install` tables: `lua` (module name → file), `lib`, `conf`, `bin`.
 fn install_tables(
     rockspec: &Rockspec,
@@ -642,14 +663,23 @@ fn install_tables(
 ) -> Result<(), String> {
     for (section, files) in &rockspec.build.install {
         for (key, src) in files {
-            let from = source_dir.join(subst(src, vars));
+            let from = source_path(source_dir, src, vars)
+                .map_err(|e| format!("build.install.{section} value: {e}"))?;
             let dest = match section.as_str() {
-                "lua" => stage.join("lua").join(install_module_dest(key, src, "lua")),
-                "lib" => stage.join("lib").join(install_module_dest(key, src, "so")),
-                "conf" => stage.join("conf").join(key),
+                "lua" => {
+                    stage
+                        .join("lua")
+                        .join(install_module_dest(key.as_str(), src.as_str(), "lua"))
+                }
+                "lib" => {
+                    stage
+                        .join("lib")
+                        .join(install_module_dest(key.as_str(), src.as_str(), "so"))
+                }
+                "conf" => stage.join("conf").join(key.as_str()),
                 "bin" => {
-                    built.commands.insert(key.clone(), key.clone());
-                    stage.join("bin").join(key)
+                    built.commands.insert(key.to_string(), key.to_string());
+                    stage.join("bin").join(key.as_str())
                 }
                 other => {
                     return Err(format!(

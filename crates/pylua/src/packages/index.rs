@@ -299,7 +299,7 @@ impl PackageIndex for ServerIndex {
                     let newest = self.entries(&d.name).iter().find(|e| {
                         !e.version.is_development() && d.constraints.matches(&e.version)
                     })?;
-                    Some((d.name.clone(), newest.version.clone()))
+                    Some((d.name.to_string(), newest.version.clone()))
                 })
                 .collect();
         self.prefetch(&wanted);

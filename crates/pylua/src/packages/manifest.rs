@@ -206,12 +206,21 @@ impl Manifest {
 
     /// Combines the manifests of several servers given in priority order: the first server
     /// listing a `(package, version)` provides it. Package names are matched without regard
-    /// to ASCII case.
+    /// to ASCII case; a name that is not a valid [`super::names::PackageName`] is skipped
+    /// with a warning.
     pub fn merge(manifests: impl IntoIterator<Item = (String, Manifest)>) -> MergedManifest {
         let mut merged = MergedManifest::default();
         for (server, (url, manifest)) in manifests.into_iter().enumerate() {
-            merged.servers.push(url);
+            merged.servers.push(url.clone());
             for (name, versions) in manifest.repository {
+                // A name that is not a valid package name (`../x`, `-o`, a NUL…) is skipped
+                // rather than refusing the whole manifest: one hostile or broken entry on a
+                // mirror must not make every other package unavailable. It can never be
+                // installed, since nothing resolves to it.
+                if let Err(e) = super::names::PackageName::parse(&name) {
+                    tracing::warn!("rocks server {url}: manifest entry skipped: {e}");
+                    continue;
+                }
                 let spelled: Arc<str> = Arc::from(name.as_str());
                 let package = merged
                     .packages

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod git;
 pub mod index;
 pub mod manifest;
+pub mod names;
 pub mod resolve;
 pub mod rockspec;
 pub mod server;

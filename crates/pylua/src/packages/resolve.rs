@@ -129,7 +129,7 @@ pub fn resolve(
                 };
                 let mut names: Vec<String> = deps
                     .into_iter()
-                    .map(|d| d.name)
+                    .map(|d| d.name.into_string())
                     .filter(|n| packages.contains_key(n))
                     .collect();
                 names.sort();
@@ -201,7 +201,7 @@ impl Provider<'_> {
             let pkg = if dep.name == "lua" {
                 Pkg::Lua
             } else {
-                Pkg::Rock(dep.name.clone())
+                Pkg::Rock(dep.name.to_string())
             };
             let range = dep.constraints.to_range();
             let merged = match out.get(&pkg) {

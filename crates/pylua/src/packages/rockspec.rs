@@ -1,7 +1,12 @@
 //! Rockspecs: a rockspec is Lua code, so it is run in the strict sandbox with memory, time and
 //! instruction limits, then its globals are mapped to typed structs. Platform overrides
 //! (`platforms = { unix = {...} }`) are merged for the running platform, as LuaRocks does.
+//! Every name and path in it is parsed into a validated type here ([`PackageName`],
+//! [`ModuleName`], [`RelativePath`], [`GitUrl`], [`GitRef`]), so a rockspec that climbs out
+//! of its directory or smuggles an option into git is refused before anything is fetched.
 
+use super::git::{GitRef, GitUrl};
+use super::names::{ModuleName, PackageName, RelativePath};
 use super::version::{Constraints, Version, VersionError};
 use crate::runtime::{Limits, Sandbox, Vm, VmError};
 use serde::Serialize;
@@ -21,7 +26,7 @@ pub struct RockspecError {
 /// A dependency: a package name (lower-cased, as LuaRocks matches names) and constraints.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Dependency {
-    pub name: String,
+    pub name: PackageName,
     #[serde(serialize_with = "display")]
     pub constraints: Constraints,
 }
@@ -38,13 +43,19 @@ impl Dependency {
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')))
             .unwrap_or(t.len());
         let name = &t[..end];
-        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        if name.is_empty() {
             return Err(VersionError {
-                message: format!("invalid dependency '{t}': it must start with a package name"),
+                message: format!(
+                    "invalid dependency {}: it must start with a package name",
+                    super::names::quote(t)
+                ),
             });
         }
+        let name = PackageName::parse(&name.to_ascii_lowercase()).map_err(|e| VersionError {
+            message: format!("invalid dependency: {e}"),
+        })?;
         Ok(Dependency {
-            name: name.to_ascii_lowercase(),
+            name,
             constraints: Constraints::parse(&t[end..])?,
         })
     }
@@ -62,17 +73,25 @@ impl std::fmt::Display for Dependency {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Source {
+    /// The URL as written; when it is a git URL it has been checked by [`GitUrl`].
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<RelativePath>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
+    pub dir: Option<RelativePath>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
+    pub tag: Option<GitRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
+    pub branch: Option<GitRef>,
+}
+
+impl Source {
+    /// The git URL, when the source is in git (checked when the rockspec was parsed).
+    pub fn git(&self) -> Option<GitUrl> {
+        GitUrl::from_source_url(&self.url).ok().flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -90,7 +109,7 @@ pub struct Description {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Module {
     /// A Lua file copied into the tree.
-    Lua { path: String },
+    Lua { path: RelativePath },
     /// A C module compiled from sources.
     C {
         sources: Vec<String>,
@@ -116,10 +135,11 @@ pub enum BuildType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Build {
     pub build_type: BuildType,
-    pub modules: BTreeMap<String, Module>,
+    pub modules: BTreeMap<ModuleName, Module>,
     /// `install = { lua = {...}, lib = {...}, conf = {...}, bin = {...} }`: target → source.
-    pub install: BTreeMap<String, BTreeMap<String, String>>,
-    pub copy_directories: Vec<String>,
+    /// Targets of `lua` and `lib` are also valid [`ModuleName`]s.
+    pub install: BTreeMap<String, BTreeMap<RelativePath, RelativePath>>,
+    pub copy_directories: Vec<RelativePath>,
     /// Every other field (`makefile`, `build_variables`, `build_command`, `variables`…),
     /// after platform overrides, for the build backends.
     pub extra: Map<String, Value>,
@@ -129,7 +149,7 @@ pub struct Build {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rockspec {
     pub format: String,
-    pub package: String,
+    pub package: PackageName,
     pub version: Version,
     pub source: Source,
     pub description: Description,
@@ -328,7 +348,8 @@ fn from_globals(mut g: Map<String, Value>) -> Result<Rockspec, String> {
             ))
         }
     };
-    let package = required_string(&g, "package")?;
+    let package = PackageName::parse(&required_string(&g, "package")?)
+        .map_err(|e| format!("field 'package': {e}"))?;
     let version_text = required_string(&g, "version")?;
     let version =
         Version::parse(&version_text).map_err(|e| format!("field 'version': {}", e.message))?;
@@ -426,6 +447,15 @@ fn required_string(g: &Map<String, Value>, key: &str) -> Result<String, String> 
     }
 }
 
+/// `field 'build.install.bin' key "../x": a path must stay inside the package (no "..")`.
+fn keyed(field: &str, e: super::names::NameError) -> String {
+    format!(
+        "field '{field}' key {}: {}",
+        super::names::quote(&e.value),
+        e.reason
+    )
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nil",
@@ -512,13 +542,24 @@ fn parse_source(v: Option<&Value>) -> Result<Source, String> {
         }
     };
     let url = opt_string(map, "url", "source")?.ok_or("field 'source.url' is missing")?;
+    GitUrl::from_source_url(&url).map_err(|e| format!("field 'source.url': {e}"))?;
+    let path = |key: &str| -> Result<Option<RelativePath>, String> {
+        opt_string(map, key, "source")?
+            .map(|p| RelativePath::parse(&p).map_err(|e| format!("field 'source.{key}': {e}")))
+            .transpose()
+    };
+    let git_ref = |key: &str| -> Result<Option<GitRef>, String> {
+        opt_string(map, key, "source")?
+            .map(|r| GitRef::parse(&r).map_err(|e| format!("field 'source.{key}': {e}")))
+            .transpose()
+    };
     Ok(Source {
         url,
         md5: opt_string(map, "md5", "source")?,
-        file: opt_string(map, "file", "source")?,
-        dir: opt_string(map, "dir", "source")?,
-        tag: opt_string(map, "tag", "source")?,
-        branch: opt_string(map, "branch", "source")?,
+        file: path("file")?,
+        dir: path("dir")?,
+        tag: git_ref("tag")?,
+        branch: git_ref("branch")?,
     })
 }
 
@@ -582,24 +623,43 @@ fn parse_build(v: Option<&Value>) -> Result<Build, String> {
     let mut modules = BTreeMap::new();
     if let Some(Value::Object(mods)) = map.get("modules") {
         for (name, spec) in mods {
-            modules.insert(name.clone(), parse_module(name, spec)?);
+            let module = ModuleName::parse(name).map_err(|e| keyed("build.modules", e))?;
+            modules.insert(module, parse_module(name, spec)?);
         }
     }
     let mut install = BTreeMap::new();
     if let Some(Value::Object(sections)) = map.get("install") {
         for (section, entries) in sections {
+            if !["lua", "lib", "conf", "bin"].contains(&section.as_str()) {
+                return Err(format!(
+                    "field 'build.install.{}': unknown install section (expected lua, lib, conf or bin)",
+                    super::names::quote(section)
+                ));
+            }
+            let field = format!("build.install.{section}");
             let mut files = BTreeMap::new();
+            let mut add = |key: Option<&str>, source: &str| -> Result<(), String> {
+                let source = RelativePath::parse(source)
+                    .map_err(|e| format!("field '{field}' value: {e}"))?;
+                let target = match key {
+                    // A positional entry installs under its file name.
+                    None => RelativePath::parse(source.file_name()),
+                    Some(key) => RelativePath::parse(key),
+                }
+                .map_err(|e| keyed(&field, e))?;
+                if section == "lua" || section == "lib" {
+                    ModuleName::parse(target.as_str()).map_err(|e| keyed(&field, e))?;
+                }
+                files.insert(target, source);
+                Ok(())
+            };
             match entries {
                 Value::Object(m) => {
                     let positions = positional(entries).unwrap_or_default();
-                    for (i, item) in positions.iter().enumerate() {
+                    for item in &positions {
                         if let Value::String(s) = item {
-                            let target = Path::new(s)
-                                .file_name()
-                                .map_or(s.clone(), |n| n.to_string_lossy().into_owned());
-                            files.insert(target, s.clone());
+                            add(None, s)?;
                         }
-                        let _ = i;
                     }
                     for (k, item) in m {
                         if k.parse::<usize>()
@@ -608,17 +668,14 @@ fn parse_build(v: Option<&Value>) -> Result<Build, String> {
                             continue;
                         }
                         if let Value::String(s) = item {
-                            files.insert(k.clone(), s.clone());
+                            add(Some(k), s)?;
                         }
                     }
                 }
                 Value::Array(items) => {
                     for item in items {
                         if let Value::String(s) = item {
-                            let target = Path::new(s)
-                                .file_name()
-                                .map_or(s.clone(), |n| n.to_string_lossy().into_owned());
-                            files.insert(target, s.clone());
+                            add(None, s)?;
                         }
                     }
                 }
@@ -627,7 +684,14 @@ fn parse_build(v: Option<&Value>) -> Result<Build, String> {
             install.insert(section.clone(), files);
         }
     }
-    let copy_directories = string_list(map.get("copy_directories"), "build.copy_directories")?;
+    let copy_directories = string_list(map.get("copy_directories"), "build.copy_directories")?
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            RelativePath::parse(d)
+                .map_err(|e| format!("field 'build.copy_directories[{}]': {e}", i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let extra = map
         .iter()
         .filter(|(k, _)| !["type", "modules", "install", "copy_directories"].contains(&k.as_str()))
@@ -652,7 +716,9 @@ fn parse_module(name: &str, spec: &Value) -> Result<Module, String> {
             libraries: vec![],
             defines: vec![],
         }),
-        Value::String(path) => Ok(Module::Lua { path: path.clone() }),
+        Value::String(path) => Ok(Module::Lua {
+            path: RelativePath::parse(path).map_err(|e| format!("field '{field}': {e}"))?,
+        }),
         Value::Array(_) | Value::Object(_) => {
             let map = spec.as_object();
             let mut sources = positional(spec)
@@ -735,7 +801,7 @@ build = {
         let r = Rockspec::parse(LUASOCKET, "luasocket-3.1.0-1.rockspec").unwrap();
         assert_eq!(r.package, "LuaSocket");
         assert_eq!(r.version.as_str(), "3.1.0-1");
-        assert_eq!(r.source.tag.as_deref(), Some("v3.1.0"));
+        assert_eq!(r.source.tag.as_ref().map(GitRef::as_str), Some("v3.1.0"));
         assert_eq!(
             r.dependencies,
             vec![Dependency::parse("lua >= 5.1").unwrap()]
@@ -758,7 +824,7 @@ build = {
         assert_eq!(
             r.build.modules["socket.http"],
             Module::Lua {
-                path: "src/http.lua".into()
+                path: RelativePath::parse("src/http.lua").unwrap()
             }
         );
     }
@@ -850,6 +916,79 @@ build = {
         )
         .unwrap();
         assert_eq!(r.build.modules.len(), 2);
+    }
+
+    #[test]
+    fn hostile_names_and_paths_are_refused_naming_the_field() {
+        const HEAD: &str = "package = 'foo' version = '1.0-1' ";
+        let cases = [
+            ("package = '../../x' version = '1.0-1' source = {url='x'}", "field 'package': package name \"../../x\""),
+            ("package = '-x' version = '1.0-1' source = {url='x'}", "field 'package'"),
+            ("source = {url='x'} dependencies = {'../evil >= 1'}", "field 'dependencies[1]': invalid dependency: package name \"../evil\""),
+            ("source = { url = 'git+--upload-pack=touch /tmp/x;', tag = 'v1.0' }", "field 'source.url': \"git+--upload-pack=touch /tmp/x;\": unsupported git URL"),
+            ("source = { url = 'git+https://h/r', tag = '--upload-pack=touch /tmp/x' }", "field 'source.tag'"),
+            ("source = { url = 'git+https://h/r', branch = 'a b' }", "field 'source.branch'"),
+            ("source = { url = 'x', dir = '/etc' }", "field 'source.dir': path \"/etc\""),
+            ("source = { url = 'x', dir = '../..' }", "field 'source.dir'"),
+            ("source = { url = 'x', file = '../x.tar.gz' }", "field 'source.file'"),
+            ("source = {url='x'} build = { install = { bin = { ['../../../../../../../tmp/x'] = 'x' } } }", "field 'build.install.bin' key \"../../../../../../../tmp/x\": a path must stay inside the package (no \"..\")"),
+            ("source = {url='x'} build = { install = { bin = { '../x' } } }", "field 'build.install.bin' value"),
+            ("source = {url='x'} build = { install = { conf = { ['/etc/x'] = 'x' } } }", "field 'build.install.conf' key \"/etc/x\""),
+            ("source = {url='x'} build = { install = { lua = { ['..x'] = 'x.lua' } } }", "field 'build.install.lua' key \"..x\""),
+            ("source = {url='x'} build = { install = { lib = { ['a/b'] = 'x.so' } } }", "field 'build.install.lib' key \"a/b\""),
+            ("source = {url='x'} build = { install = { share = { a = 'x' } } }", "unknown install section"),
+            ("source = {url='x'} build = { modules = { ['..'] = 'x.lua' } }", "field 'build.modules' key \"..\""),
+            ("source = {url='x'} build = { modules = { ['a/../../b'] = 'x.lua' } }", "field 'build.modules' key"),
+            ("source = {url='x'} build = { modules = { a = '/etc/passwd' } }", "field 'build.modules[\"a\"]': path \"/etc/passwd\""),
+            ("source = {url='x'} build = { copy_directories = { 'docs', '../' } }", "field 'build.copy_directories[2]'"),
+        ];
+        for (tail, expected) in cases {
+            let source = if tail.starts_with("package") {
+                tail.to_string()
+            } else {
+                format!("{HEAD}{tail}")
+            };
+            let e = Rockspec::parse(&source, "foo-1.0-1.rockspec").unwrap_err();
+            assert!(
+                e.to_string().starts_with("rockspec foo-1.0-1.rockspec: ")
+                    && e.to_string().contains(expected),
+                "{tail}\n  gave: {e}\n  expected: {expected}"
+            );
+        }
+        // Real shapes still parse, normalised.
+        let r = Rockspec::parse(
+            &format!("{HEAD}source = {{ url = 'https://h/foo-1.0.tar.gz', dir = './foo-1.0/' }}
+                build = {{ modules = {{ ['foo.init'] = 'src/./init.lua' }},
+                          install = {{ bin = {{ 'bin/foo' }}, lua = {{ ['foo.extra'] = 'extra.lua' }} }},
+                          copy_directories = {{ 'docs' }} }}"),
+            "foo-1.0-1.rockspec",
+        )
+        .unwrap();
+        assert_eq!(r.source.dir.as_ref().unwrap().as_str(), "foo-1.0");
+        assert_eq!(
+            r.build.modules[&ModuleName::parse("foo.init").unwrap()],
+            Module::Lua {
+                path: RelativePath::parse("src/init.lua").unwrap()
+            }
+        );
+        assert_eq!(
+            r.build.install["bin"].keys().next().unwrap().as_str(),
+            "foo"
+        );
+    }
+
+    #[test]
+    fn real_rockspecs_pass_the_name_and_path_checks() {
+        // The fuzz seeds hold real upstream rockspecs (penlight, lua-cjson, lpeg, …).
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/rockspec");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let r = Rockspec::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!r.package.is_empty());
+            parsed += 1;
+        }
+        assert!(parsed >= 10, "{parsed}");
     }
 
     #[test]

@@ -334,7 +334,7 @@ fn read_constraints(t: &Table) -> Vec<Dependency> {
                 })
                 .unwrap_or_default();
             Some(Dependency {
-                name,
+                name: crate::packages::names::PackageName::parse(&name).ok()?,
                 constraints: Constraints::parse(&parts.join(", ")).ok()?,
             })
         })
@@ -828,7 +828,7 @@ fn write_tree_manifest(installed: &BTreeMap<String, InstalledRock>) -> String {
                     .collect();
                 LuaTable::Map(BTreeMap::from([
                     ("constraints".to_string(), LuaTable::List(constraints)),
-                    ("name".to_string(), LuaTable::Str(d.name.clone())),
+                    ("name".to_string(), LuaTable::Str(d.name.to_string())),
                 ]))
             })
             .collect();

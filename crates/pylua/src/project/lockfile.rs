@@ -4,6 +4,7 @@
 //! once). TOML, in a deterministic order, with a format version.
 
 use super::manifest::{toml_message, FileError};
+use crate::packages::names::PackageName;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +35,7 @@ pub struct Lockfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedPackage {
-    pub name: String,
+    pub name: PackageName,
     pub version: String,
     /// The rocks server the file comes from.
     pub server: String,
@@ -47,7 +48,7 @@ pub struct LockedPackage {
     pub commit: Option<String>,
     /// Names of the locked packages it depends on.
     #[serde(default)]
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<PackageName>,
     /// Only needed by dev-dependencies.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dev: bool,
@@ -74,6 +75,10 @@ impl Lockfile {
                 ),
             ));
         }
+        for (k, _) in lock.requirements.iter().chain(&lock.dev_requirements) {
+            PackageName::parse(k)
+                .map_err(|e| FileError::new(file, format!("requirements: {e}")))?;
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (i, p) in lock.packages.iter().enumerate() {
             let key = format!("package[{i}]");
@@ -94,7 +99,32 @@ impl Lockfile {
                     ),
                 ));
             }
-            if p.file.contains('/') || p.file.is_empty() {
+            if let Some(commit) = &p.commit {
+                crate::packages::git::CommitId::parse(commit)
+                    .map_err(|e| FileError::new(file, format!("{key}.commit: {e}")))?;
+            }
+            // A lock records servers as URLs (a local directory as `file://…`).
+            if !["http://", "https://", "file://"]
+                .iter()
+                .any(|s| p.server.starts_with(s))
+            {
+                return Err(FileError::new(
+                    file,
+                    format!(
+                        "{key}.server: expected an http://, https:// or file:// URL, found {}",
+                        crate::packages::names::quote(&p.server)
+                    ),
+                ));
+            }
+            crate::packages::server::Server::new(&p.server)
+                .map_err(|e| FileError::new(file, format!("{key}.server: {e}")))?;
+            if p.file.contains('/')
+                || p.file.contains('\\')
+                || p.file.chars().any(char::is_control)
+                || p.file.is_empty()
+                || p.file == "."
+                || p.file == ".."
+            {
                 return Err(FileError::new(
                     file,
                     format!(
@@ -145,17 +175,17 @@ mod tests {
             dev_requirements: BTreeMap::new(),
             packages: vec![
                 LockedPackage {
-                    name: "penlight".into(),
+                    name: PackageName::parse("penlight").unwrap(),
                     version: "1.14.0-1".into(),
                     server: "file:///srv/rocks".into(),
                     file: "penlight-1.14.0-1.src.rock".into(),
                     sha256: "a".repeat(64),
                     commit: None,
-                    dependencies: vec!["luafilesystem".into()],
+                    dependencies: vec![PackageName::parse("luafilesystem").unwrap()],
                     dev: false,
                 },
                 LockedPackage {
-                    name: "luafilesystem".into(),
+                    name: PackageName::parse("luafilesystem").unwrap(),
                     version: "1.8.0-1".into(),
                     server: "file:///srv/rocks".into(),
                     file: "luafilesystem-1.8.0-1.src.rock".into(),

@@ -24,7 +24,6 @@
 //! instructions = 100000000
 //! ```
 
-use crate::packages::rockspec::Dependency;
 use crate::packages::version::Constraints;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -145,11 +144,13 @@ impl ProjectFile {
             ("dev-dependencies", &self.dev_dependencies),
         ] {
             for (name, constraint) in deps {
+                crate::packages::names::PackageName::parse(name).map_err(|e| {
+                    bad(
+                        &format!("{table}.{}", crate::packages::names::quote(name)),
+                        e.to_string(),
+                    )
+                })?;
                 let key = format!("{table}.{name}");
-                Dependency::parse(name)
-                    .ok()
-                    .filter(|d| d.name == name.to_ascii_lowercase() && d.constraints.is_any())
-                    .ok_or_else(|| bad(&key, format!("'{name}' is not a package name")))?;
                 parse_constraint(constraint).map_err(|e| {
                     bad(
                         &key,

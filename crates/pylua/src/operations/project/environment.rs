@@ -19,7 +19,7 @@ pub(super) fn tree_matches(
     Ok(installed.len() == wanted.len()
         && wanted.iter().all(|p| {
             installed
-                .get(&p.name)
+                .get(p.name.as_str())
                 .is_some_and(|r| r.version.to_string() == p.version)
         }))
 }
@@ -51,7 +51,7 @@ pub(super) fn sync_tree(
             continue;
         }
         pins.push(Pinned {
-            name: p.name.clone(),
+            name: p.name.to_string(),
             version: Version::parse(&p.version)
                 .map_err(|e| FileError::new(&project.lock_file(), e.message))?,
             url: p.url(),

@@ -45,20 +45,15 @@ pub fn export(project: &Project, options: &EnvOptions, json: bool) -> Result<Str
 
 pub(super) const EXPORT_FORMAT: &str = "pylua-environment";
 
-/// `pylua import FILE`: makes this directory's project the exported one (creating
-/// `pylua.toml` if needed) and syncs the tree to its lock.
-pub fn import(
-    project: &Project,
-    options: &EnvOptions,
-    file: &Path,
-) -> Result<Outcome, ProjectError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ProjectError::Usage(format!("cannot read {}: {e}", file.display())))?;
+/// Reads an export (TOML, or JSON when it starts with `{`) from `file` and checks it as a
+/// whole: its project file and its lock are validated as if read from disk (names, versions,
+/// servers, commits), so nothing in it reaches a path unchecked.
+pub fn parse_export(text: &str, file: &Path) -> Result<(Export, ProjectFile), FileError> {
     let export: Export = if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text)
+        serde_json::from_str(text)
             .map_err(|e| FileError::new(file, format!("not a pylua export: {e}")))?
     } else {
-        toml::from_str(&text).map_err(|e| {
+        toml::from_str(text).map_err(|e| {
             FileError::new(
                 file,
                 format!("not a pylua export: {}", e.to_string().trim_end()),
@@ -69,13 +64,27 @@ pub fn import(
         return Err(FileError::new(
             file,
             format!("expected format = \"{EXPORT_FORMAT}\" and version = 1"),
-        )
-        .into());
+        ));
     }
-    let project_text = toml::to_string(&export.project).expect("tables serialize");
+    let project_text = toml::to_string(&export.project)
+        .map_err(|e| FileError::new(file, format!("its project table: {e}")))?;
     let parsed = ProjectFile::parse(&project_text, file)?;
+    Lockfile::parse(&export.lock.render(), file)?;
+    Ok((export, parsed))
+}
+
+/// `pylua import FILE`: makes this directory's project the exported one (creating
+/// `pylua.toml` if needed) and syncs the tree to its lock.
+pub fn import(
+    project: &Project,
+    options: &EnvOptions,
+    file: &Path,
+) -> Result<Outcome, ProjectError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ProjectError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let (export, parsed) = parse_export(&text, file)?;
+    let project_text = toml::to_string(&export.project).expect("tables serialize");
     let lock_text = export.lock.render();
-    Lockfile::parse(&lock_text, file)?;
     check_fresh(&options.config, &parsed, &export.lock).map_err(|why| {
         FileError::new(file, format!("its lock does not match its project ({why})"))
     })?;

@@ -32,7 +32,7 @@ mod resolution;
 mod transaction;
 
 use environment::*;
-pub use exchange::{export, import, Export};
+pub use exchange::{export, import, parse_export, Export};
 pub use resolution::profile_requirements;
 use resolution::*;
 use transaction::*;

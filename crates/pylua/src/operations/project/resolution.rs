@@ -2,6 +2,7 @@
 //! lock still fits that, and resolving a new lock: versions, files, sha256 and git commits.
 
 use super::*;
+use crate::packages::names::PackageName;
 
 /// Package name → constraint (`""` for any version).
 pub(super) type Requirements = BTreeMap<String, String>;
@@ -80,6 +81,7 @@ pub(super) fn server_options(file: &ProjectFile, options: &EnvOptions) -> Server
             .clone()
             .or_else(|| options.config.cache_dir.clone()),
         offline: options.offline,
+        unpack: options.config.unpack_bounds(),
     }
 }
 
@@ -103,7 +105,8 @@ pub(super) fn resolve_lock(
     for (name, constraint) in main.iter().chain(&dev) {
         let constraints = parse_constraint(constraint).map_err(ProjectError::Usage)?;
         deps.push(Dependency {
-            name: name.clone(),
+            name: PackageName::parse(name)
+                .map_err(|e| ProjectError::Usage(format!("requirement: {e}")))?,
             constraints,
         });
     }
@@ -115,9 +118,10 @@ pub(super) fn resolve_lock(
     let mut resolve_options = ResolveOptions::for_lua(lua_api(&file.project.lua));
     if let Some(old) = old {
         for p in &old.packages {
-            let free = unlock.is_some_and(|names| names.is_empty() || names.contains(&p.name));
+            let free =
+                unlock.is_some_and(|names| names.is_empty() || names.iter().any(|n| p.name == *n));
             if let (false, Ok(v)) = (free, Version::parse(&p.version)) {
-                resolve_options.preferred.insert(p.name.clone(), v);
+                resolve_options.preferred.insert(p.name.to_string(), v);
             }
         }
     }
@@ -150,11 +154,13 @@ pub(super) fn resolve_lock(
         let spec = index
             .rockspec(name, &version)
             .map_err(|e| format!("{name} {version}: {e}"))?;
-        let commit = match crate::packages::git::git_url(&spec.source.url) {
+        let git = crate::packages::git::GitUrl::from_source_url(&spec.source.url)
+            .map_err(|e| format!("{name} {version}: source.url: {e}"))?;
+        let commit = match git {
             Some(git) => {
                 let reference = spec.source.tag.as_ref().or(spec.source.branch.as_ref());
                 Some(
-                    crate::packages::git::remote_commit(&git, reference.map(String::as_str))
+                    crate::packages::git::remote_commit(&git, reference)
                         .map_err(|e| format!("{name} {version}: {e}"))?,
                 )
             }
@@ -182,14 +188,19 @@ pub(super) fn resolve_lock(
     for ((name, version, server, url), pinned) in wanted.into_iter().zip(hashes) {
         let (sha256, commit) = pinned.map_err(QueryError::Server)?;
         let file_name = url.rsplit('/').next().unwrap_or(&url).to_string();
+        let locked_name = |n: &str| {
+            PackageName::parse(n).map_err(|e| QueryError::Server(format!("resolution: {e}")))
+        };
         packages.push(LockedPackage {
             dev: !runtime.contains(&name),
             dependencies: resolution
                 .dependencies
                 .get(&name)
-                .cloned()
-                .unwrap_or_default(),
-            name,
+                .into_iter()
+                .flatten()
+                .map(|d| locked_name(d))
+                .collect::<Result<_, _>>()?,
+            name: locked_name(&name)?,
             version,
             server,
             file: file_name,

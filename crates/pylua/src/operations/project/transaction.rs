@@ -238,7 +238,7 @@ pub(super) fn versions(lock: Option<&Lockfile>) -> BTreeMap<String, String> {
     lock.map(|l| {
         l.packages
             .iter()
-            .map(|p| (p.name.clone(), p.version.clone()))
+            .map(|p| (p.name.to_string(), p.version.clone()))
             .collect()
     })
     .unwrap_or_default()
