@@ -626,3 +626,81 @@ fn hostile_command_arguments_end_in_clean_errors_never_a_panic() {
     }
     ctx.assert_sentinel_empty();
 }
+
+/// An installed tree is data too (a `.pylua/` committed to someone's repository): a journal
+/// of an "interrupted transaction" naming files outside the tree, or a tree manifest whose
+/// module files climb out, must not make pylua move or delete anything there.
+#[test]
+fn a_hostile_installed_tree_cannot_move_or_delete_files_outside_it() {
+    let ctx = Ctx::new();
+    let out = ctx.install("good");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tree = ctx.path("tree");
+    let victim = ctx.path("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let tree_arg = tree.to_str().unwrap();
+
+    // A journal whose "new" file is the victim: recovery would delete it.
+    let txn = tree.join(".pylua-txn");
+    std::fs::create_dir_all(txn.join("trash")).unwrap();
+    std::fs::write(txn.join("journal"), format!("new\t{}\n", victim.display())).unwrap();
+    let out = ctx
+        .pylua_in(".", &["list", "--tree", tree_arg])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("outside the tree"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    // The same through `..` inside the tree's own path.
+    std::fs::write(
+        txn.join("journal"),
+        format!("new\t{}/../victim.txt\n", tree.display()),
+    )
+    .unwrap();
+    let out = ctx
+        .pylua_in(".", &["list", "--tree", tree_arg])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(victim.exists());
+    std::fs::remove_dir_all(&txn).unwrap();
+
+    // A manifest whose module file climbs out: `remove` must not delete the victim.
+    let manifest = tree.join("lib/luarocks/rocks-5.4/manifest");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let climbing = format!("{}victim.txt", "../".repeat(4));
+    assert!(text.contains("\"good.lua\""), "{text}");
+    std::fs::write(
+        &manifest,
+        text.replace("\"good.lua\"", &format!("{climbing:?}")),
+    )
+    .unwrap();
+    let out = ctx
+        .pylua_in(".", &["remove", "--tree", tree_arg, "good"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("good"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+
+    // A symbolic link inside the tree pointing out: files behind it are not the tree's.
+    std::fs::write(&manifest, &text).unwrap();
+    let lua_dir = tree.join("share/lua/5.4");
+    std::fs::remove_dir_all(&lua_dir).unwrap();
+    std::fs::create_dir_all(ctx.path("elsewhere")).unwrap();
+    std::fs::write(ctx.path("elsewhere/good.lua"), "precious").unwrap();
+    std::os::unix::fs::symlink(ctx.path("elsewhere"), &lua_dir).unwrap();
+    let out = ctx
+        .pylua_in(".", &["remove", "--tree", tree_arg, "good"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(ctx.path("elsewhere/good.lua")).unwrap(),
+        "precious"
+    );
+}

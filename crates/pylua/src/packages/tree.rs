@@ -152,13 +152,28 @@ impl Tree {
                     .and_then(MValue::as_table)
                     .map(read_constraints)
                     .unwrap_or_default();
+                let modules = map("modules");
+                let commands = map("commands");
+                for rel in modules.values() {
+                    super::names::RelativePath::parse(rel)
+                        .map_err(|e| damaged(format!("{name} {version_text}: module file {e}")))?;
+                }
+                for command in commands.keys() {
+                    let single = super::names::RelativePath::parse(command)
+                        .is_ok_and(|p| !p.as_str().contains('/'));
+                    if !single {
+                        return Err(damaged(format!(
+                            "{name} {version_text}: command {command:?} is not a file name"
+                        )));
+                    }
+                }
                 out.insert(
                     name.clone(),
                     InstalledRock {
                         name: name.clone(),
                         version,
-                        modules: map("modules"),
-                        commands: map("commands"),
+                        modules,
+                        commands,
                         dependencies: map("dependencies"),
                         constraints,
                     },
@@ -381,6 +396,14 @@ impl Transaction<'_> {
             for rel in old.modules.values() {
                 for base in [tree.lua_dir(), tree.lib_dir()] {
                     let p = base.join(rel);
+                    if !within(&tree.root, &p) {
+                        return Err(TreeError::Conflict(format!(
+                            "{} {}: its file {} lies outside the tree or behind a symbolic link; refusing to remove it",
+                            old.name,
+                            old.version,
+                            p.display()
+                        )));
+                    }
                     if p.exists() && !removals.contains(&p) {
                         removals.push(p);
                     }
@@ -553,6 +576,29 @@ fn recover(txn: &Path) -> Result<(), TreeError> {
     let journal_path = txn.join("journal");
     if let Ok(journal) = fs::read_to_string(&journal_path) {
         let lines: Vec<&str> = journal.lines().collect();
+        // The journal is data on disk like any other (a tree may come from someone else's
+        // repository): every path it names must lie inside the tree, every trashed copy
+        // inside the transaction's trash, or nothing is touched.
+        let root = txn.parent().unwrap_or(txn);
+        let trash = txn.join("trash");
+        for line in &lines {
+            let ok = match line.split('\t').collect::<Vec<_>>().as_slice() {
+                ["old", original, trashed] => {
+                    within(root, Path::new(original)) && within(&trash, Path::new(trashed))
+                }
+                ["new", to] => within(root, Path::new(to)),
+                _ => false,
+            };
+            if !ok {
+                return Err(TreeError::Manifest {
+                    path: journal_path.display().to_string(),
+                    message: format!(
+                        "the interrupted transaction's journal names a path outside the tree ({line:?}); nothing was changed — delete {} if this tree is not yours",
+                        txn.display()
+                    ),
+                });
+            }
+        }
         // Where each replaced file went: a path that is both replaced and new still holds
         // the old file while its trashed copy does not exist (every old file is moved away
         // before any new one comes in), and that file must stay.
@@ -601,6 +647,28 @@ fn recover(txn: &Path) -> Result<(), TreeError> {
         fs::remove_dir_all(txn).map_err(|e| io_err(txn, e))?;
     }
     Ok(())
+}
+
+/// Whether `path` lies strictly inside `root` with no symbolic link on the way (the last
+/// component may be one: removing or replacing a link never touches its target). Every path
+/// read from the tree's own files passes this before pylua moves or deletes anything there.
+fn within(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    let parts: Vec<_> = rel.components().collect();
+    let mut at = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        let std::path::Component::Normal(name) = part else {
+            return false;
+        };
+        at.push(name);
+        let last = i + 1 == parts.len();
+        if !last && fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return false;
+        }
+    }
+    !parts.is_empty()
 }
 
 fn prune_empty_parents(path: &Path, stop: &Path) {
