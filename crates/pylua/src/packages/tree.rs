@@ -494,6 +494,16 @@ impl Transaction<'_> {
             installed.insert(rock.name.clone(), rock.clone());
         }
 
+        // Every path moved away or into place must be the tree's own (the module files
+        // were checked above with the package named; commands and rock directories here).
+        for p in removals.iter().chain(moves.iter().map(|(_, to)| to)) {
+            if !within(&tree.root, p) {
+                return Err(TreeError::Conflict(format!(
+                    "{} lies outside the tree or behind a symbolic link; refusing to touch it",
+                    p.display()
+                )));
+            }
+        }
         // The new tree manifest is one more file moved into place.
         let new_manifest = txn.join("manifest.new");
         write_atomic(&new_manifest, write_tree_manifest(&installed).as_bytes())
