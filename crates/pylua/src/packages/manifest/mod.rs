@@ -336,6 +336,7 @@ impl MergedManifest {
     }
 }
 
+mod lexical;
 mod parser;
 #[cfg(any(test, feature = "synthetic"))]
 mod synthetic;
