@@ -1,0 +1,378 @@
+//! Changing a tree all at once: packages staged elsewhere are moved in and old files moved
+//! to a trash directory under a journal written before anything moves, so a kill at any
+//! point is rolled back by the next reader or writer ([`recover`]); every path read from the
+//! tree's own files is checked to lie inside it first ([`within`]).
+
+use super::writers::{rock_manifest, write_tree_manifest};
+use super::*;
+
+/// A package staged for installation: `stage` holds `lua/`, `lib/`, `bin/`, `conf/` and
+/// `rock/` (the rockspec and copied directories).
+#[derive(Debug, Clone)]
+pub struct StagedRock {
+    pub rock: InstalledRock,
+    pub stage: PathBuf,
+    /// The rockspec text, kept in the rock's directory.
+    pub rockspec_text: String,
+    /// How a command is started: the interpreter line for bin wrappers, which may use
+    /// `"$TREE"` (the tree's root).
+    pub launcher: String,
+}
+
+/// A set of installs and removals applied all at once.
+pub struct Transaction<'a> {
+    pub(super) tree: &'a Tree,
+    pub(super) add: Vec<StagedRock>,
+    pub(super) remove: Vec<InstalledRock>,
+}
+
+impl Transaction<'_> {
+    pub fn add(&mut self, staged: StagedRock) {
+        self.add.push(staged);
+    }
+    pub fn remove(&mut self, rock: InstalledRock) {
+        self.remove.push(rock);
+    }
+
+    /// Applies the changes atomically (see the module docs).
+    pub fn commit(self) -> Result<(), TreeError> {
+        let tree = self.tree;
+        let txn = tree.root.join(TXN_DIR);
+        let mut installed = tree.installed()?;
+        let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new(); // staged → destination
+        let mut removals: Vec<PathBuf> = Vec::new();
+
+        for old in &self.remove {
+            for rel in old.modules.values() {
+                for base in [tree.lua_dir(), tree.lib_dir()] {
+                    let p = base.join(rel);
+                    if !within(&tree.root, &p) {
+                        return Err(TreeError::Conflict(format!(
+                            "{} {}: its file {} lies outside the tree or behind a symbolic link; refusing to remove it",
+                            old.name,
+                            old.version,
+                            p.display()
+                        )));
+                    }
+                    if p.exists() && !removals.contains(&p) {
+                        removals.push(p);
+                    }
+                }
+            }
+            for cmd in old.commands.keys() {
+                let p = tree.bin_dir().join(cmd);
+                if p.exists() {
+                    removals.push(p);
+                }
+            }
+            let dir = tree.rock_dir(&old.name, &old.version);
+            if dir.exists() {
+                removals.push(dir);
+            }
+            installed.remove(&old.name);
+        }
+
+        for staged in &self.add {
+            let rock = &staged.rock;
+            let rock_stage = staged.stage.join("rock");
+            fs::create_dir_all(&rock_stage).map_err(|e| io_err(&rock_stage, e))?;
+            let rockspec_name = format!("{}-{}.rockspec", rock.name, rock.version);
+            fs::write(rock_stage.join(&rockspec_name), &staged.rockspec_text)
+                .map_err(|e| io_err(&rock_stage, e))?;
+            // Scripts live in the rock's directory; the tree's bin/ gets wrappers.
+            // Configuration files are kept in the rock's directory too.
+            for dir in ["bin", "conf"] {
+                let from = staged.stage.join(dir);
+                let has_files = fs::read_dir(&from).is_ok_and(|mut d| d.next().is_some());
+                if has_files {
+                    crate::packages::build::copy_tree(&from, &rock_stage.join(dir))
+                        .map_err(|e| io_err(&from, e))?;
+                }
+            }
+            let wrappers = staged.stage.join("wrappers");
+            fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
+            for cmd in rock.commands.keys() {
+                // Relative to the tree, so a tree works (and hashes the same) wherever it is.
+                let script = format!(
+                    "lib/luarocks/rocks-{}/{}/{}/bin/{cmd}",
+                    tree.lua_version, rock.name, rock.version
+                );
+                let text = wrapper(&rock.name, &rock.version, &staged.launcher, &script);
+                let w = wrappers.join(cmd);
+                fs::write(&w, text).map_err(|e| io_err(&w, e))?;
+                crate::packages::build::set_executable(&w);
+            }
+            // A prebuilt rock brings its own rock_manifest, which LuaRocks keeps as it is.
+            let kept = rock_stage.join("rock_manifest");
+            if !fs::symlink_metadata(&kept).is_ok_and(|m| m.is_file()) {
+                let rock_manifest = rock_manifest(staged, &rockspec_name)?;
+                fs::write(&kept, rock_manifest).map_err(|e| io_err(&rock_stage, e))?;
+            }
+
+            // Deployed with LuaRocks' permissions: Lua files readable, C modules executable.
+            set_modes(&staged.stage.join("lua"), 0o644);
+            set_modes(&staged.stage.join("lib"), 0o755);
+            let mut files = Vec::new();
+            collect_files(&staged.stage.join("lua"), &tree.lua_dir(), &mut files);
+            collect_files(&staged.stage.join("lib"), &tree.lib_dir(), &mut files);
+            collect_files(&wrappers, &tree.bin_dir(), &mut files);
+            for (from, to) in files {
+                if to.exists() && !removals.contains(&to) {
+                    let owner = installed
+                        .values()
+                        .find(|r| {
+                            r.modules.values().any(|rel| {
+                                tree.lua_dir().join(rel) == to || tree.lib_dir().join(rel) == to
+                            }) || r.commands.keys().any(|c| tree.bin_dir().join(c) == to)
+                        })
+                        .map(|r| format!("{} {}", r.name, r.version))
+                        .unwrap_or_else(|| "a file not installed by pylua".into());
+                    return Err(TreeError::Conflict(format!(
+                        "{} {} would overwrite {} (it belongs to {owner}); remove that first",
+                        rock.name,
+                        rock.version,
+                        to.display()
+                    )));
+                }
+                moves.push((from, to));
+            }
+            let dest = tree.rock_dir(&rock.name, &rock.version);
+            if dest.exists() && !removals.contains(&dest) {
+                removals.push(dest.clone());
+            }
+            moves.push((rock_stage, dest));
+            installed.insert(rock.name.clone(), rock.clone());
+        }
+
+        // Every path moved away or into place must be the tree's own (the module files
+        // were checked above with the package named; commands and rock directories here).
+        for p in removals.iter().chain(moves.iter().map(|(_, to)| to)) {
+            if !within(&tree.root, p) {
+                return Err(TreeError::Conflict(format!(
+                    "{} lies outside the tree or behind a symbolic link; refusing to touch it",
+                    p.display()
+                )));
+            }
+        }
+        // The new tree manifest is one more file moved into place.
+        let new_manifest = txn.join("manifest.new");
+        write_atomic(&new_manifest, write_tree_manifest(&installed).as_bytes())
+            .map_err(|e| io_err(&new_manifest, e))?;
+        let manifest_path = tree.manifest_path();
+        if manifest_path.exists() {
+            removals.push(manifest_path.clone());
+        }
+        moves.push((new_manifest, manifest_path));
+
+        // The journal: written whole before anything moves.
+        let trash = txn.join("trash");
+        fs::create_dir_all(&trash).map_err(|e| io_err(&trash, e))?;
+        let mut journal = String::new();
+        let mut trash_moves = Vec::new();
+        for (i, old) in removals.iter().enumerate() {
+            let t = trash.join(i.to_string());
+            let _ = writeln!(journal, "old\t{}\t{}", old.display(), t.display());
+            trash_moves.push((old.clone(), t));
+        }
+        for (_, to) in &moves {
+            let _ = writeln!(journal, "new\t{}", to.display());
+        }
+        let journal_path = txn.join("journal");
+        write_atomic(&journal_path, journal.as_bytes()).map_err(|e| io_err(&journal_path, e))?;
+
+        let apply = || -> Result<(), TreeError> {
+            for (from, to) in &trash_moves {
+                fs::rename(from, to).map_err(|e| io_err(from, e))?;
+            }
+            for (from, to) in &moves {
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                }
+                fs::rename(from, to).map_err(|e| io_err(to, e))?;
+            }
+            Ok(())
+        };
+        if let Err(e) = apply() {
+            recover(&txn)?;
+            return Err(e);
+        }
+        // Commit point.
+        fs::remove_file(&journal_path).map_err(|e| io_err(&journal_path, e))?;
+        let _ = fs::remove_dir_all(&txn);
+        for (_, to) in &trash_moves {
+            if let Some(parent) = to.parent() {
+                let _ = fs::remove_dir_all(parent);
+            }
+        }
+        for old in &self.remove {
+            prune_empty_parents(&tree.rock_dir(&old.name, &old.version), &tree.root);
+            for rel in old.modules.values() {
+                prune_empty_parents(&tree.lua_dir().join(rel), &tree.root);
+                prune_empty_parents(&tree.lib_dir().join(rel), &tree.root);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The shell script installed as `bin/COMMAND`: it finds the tree from its own location and
+/// runs the rock's script through `launcher`. A launcher naming `$PYLUA` (project trees)
+/// falls back to the executable recorded in [`LAUNCHER_FILE`] when `pylua` is not on `PATH`.
+fn wrapper(name: &str, version: &Version, launcher: &str, script: &str) -> String {
+    let fallback = if launcher.contains("PYLUA") {
+        format!(
+            "if [ -z \"${{PYLUA:-}}\" ] && ! command -v pylua >/dev/null 2>&1; then\n  {{ read -r PYLUA < \"$TREE/{LAUNCHER_FILE}\"; }} 2>/dev/null\nfi\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "#!/bin/sh\n# Installed by pylua for {name} {version}.\nTREE=$(cd \"$(dirname \"$0\")/..\" && pwd)\n{fallback}exec {launcher} \"$TREE/{script}\" \"$@\"\n"
+    )
+}
+
+/// Rolls back an interrupted transaction (journal present) or clears a finished one.
+pub(super) fn recover(txn: &Path) -> Result<(), TreeError> {
+    let journal_path = txn.join("journal");
+    if let Ok(journal) = fs::read_to_string(&journal_path) {
+        let lines: Vec<&str> = journal.lines().collect();
+        // The journal is data on disk like any other (a tree may come from someone else's
+        // repository): every path it names must lie inside the tree, every trashed copy
+        // inside the transaction's trash, or nothing is touched.
+        let root = txn.parent().unwrap_or(txn);
+        let trash = txn.join("trash");
+        for line in &lines {
+            let ok = match line.split('\t').collect::<Vec<_>>().as_slice() {
+                ["old", original, trashed] => {
+                    within(root, Path::new(original)) && within(&trash, Path::new(trashed))
+                }
+                ["new", to] => within(root, Path::new(to)),
+                _ => false,
+            };
+            if !ok {
+                return Err(TreeError::Manifest {
+                    path: journal_path.display().to_string(),
+                    message: format!(
+                        "the interrupted transaction's journal names a path outside the tree ({line:?}); nothing was changed — delete {} if this tree is not yours",
+                        txn.display()
+                    ),
+                });
+            }
+        }
+        // Where each replaced file went: a path that is both replaced and new still holds
+        // the old file while its trashed copy does not exist (every old file is moved away
+        // before any new one comes in), and that file must stay.
+        let trashed_to: BTreeMap<&str, &str> = lines
+            .iter()
+            .filter_map(
+                |line| match line.split('\t').collect::<Vec<_>>().as_slice() {
+                    ["old", original, trashed] => Some((*original, *trashed)),
+                    _ => None,
+                },
+            )
+            .collect();
+        // Undo new files first (they may sit where old ones were), then restore the old.
+        for line in lines.iter().rev() {
+            let parts: Vec<&str> = line.split('\t').collect();
+            if let ["new", to] = parts.as_slice() {
+                if trashed_to
+                    .get(to)
+                    .is_some_and(|trashed| !Path::new(trashed).exists())
+                {
+                    continue;
+                }
+                let to = Path::new(to);
+                match fs::symlink_metadata(to) {
+                    Ok(m) if m.is_dir() => fs::remove_dir_all(to).map_err(|e| io_err(to, e))?,
+                    Ok(_) => fs::remove_file(to).map_err(|e| io_err(to, e))?,
+                    Err(_) => {}
+                }
+            }
+        }
+        for line in lines.iter().rev() {
+            let parts: Vec<&str> = line.split('\t').collect();
+            if let ["old", original, trashed] = parts.as_slice() {
+                let (original, trashed) = (Path::new(original), Path::new(trashed));
+                if trashed.exists() {
+                    if let Some(parent) = original.parent() {
+                        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                    }
+                    fs::rename(trashed, original).map_err(|e| io_err(original, e))?;
+                }
+            }
+        }
+        fs::remove_file(&journal_path).map_err(|e| io_err(&journal_path, e))?;
+    }
+    if txn.exists() {
+        fs::remove_dir_all(txn).map_err(|e| io_err(txn, e))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` lies strictly inside `root` with no symbolic link on the way (the last
+/// component may be one: removing or replacing a link never touches its target). Every path
+/// read from the tree's own files passes this before pylua moves or deletes anything there.
+fn within(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    let parts: Vec<_> = rel.components().collect();
+    let mut at = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        let std::path::Component::Normal(name) = part else {
+            return false;
+        };
+        at.push(name);
+        let last = i + 1 == parts.len();
+        if !last && fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return false;
+        }
+    }
+    !parts.is_empty()
+}
+
+fn prune_empty_parents(path: &Path, stop: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == stop || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// Gives every regular file under `dir` the permissions `mode` (Unix; elsewhere nothing).
+fn set_modes(dir: &Path, mode: u32) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => set_modes(&entry.path(), mode),
+            #[cfg(unix)]
+            Ok(t) if t.is_file() => {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(mode));
+            }
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+}
+
+/// Every file under `from` paired with its place under `to`.
+fn collect_files(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+    let Ok(entries) = fs::read_dir(from) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            collect_files(&path, &dest, out);
+        } else {
+            out.push((path, dest));
+        }
+    }
+}
