@@ -9,18 +9,11 @@ use pylua::paths::Paths;
 use serde_json::json;
 use std::process::ExitCode;
 
-/// Exit code of an invalid configuration, catalog or project file.
-pub const INVALID_CONFIG: u8 = 10;
+/// The error kind of an invalid configuration, catalog or profile.
+const INVALID_CONFIG: &str = "config";
 
-fn error(message: &str, code: u8, json_output: bool) -> ExitCode {
-    let kind = match code {
-        INVALID_CONFIG => "config",
-        5 => "not_found",
-        6 => "server",
-        _ => "usage",
-    };
-    crate::render::print_failure(kind, message, json_output);
-    ExitCode::from(code)
+fn error(message: &str, kind: &str, json_output: bool) -> ExitCode {
+    crate::render::failure(kind, message, json_output)
 }
 
 fn ok(value: serde_json::Value) -> ExitCode {
@@ -47,7 +40,7 @@ pub fn catalog(name: Option<&str>, category: Option<&str>, json_output: bool) ->
         let Some(entry) = catalog.get(name) else {
             return error(
                 &format!("'{name}' is not in the catalog (`pylua catalog` lists it)"),
-                5,
+                "not_found",
                 json_output,
             );
         };
@@ -83,7 +76,7 @@ pub fn catalog(name: Option<&str>, category: Option<&str>, json_output: bool) ->
                 "unknown category '{c}': expected one of {}",
                 CATEGORIES.join(", ")
             ),
-            2,
+            "usage",
             json_output,
         );
     }
@@ -193,7 +186,7 @@ pub fn profile(action: ProfileAction) -> ExitCode {
             let expansion = match profiles.expand(&name, &lua) {
                 Ok(e) => e,
                 Err(e @ pylua::curator::ProfileError::Unknown { .. }) => {
-                    return error(&e.to_string(), 5, servers.json)
+                    return error(&e.to_string(), "not_found", servers.json)
                 }
                 Err(e) => return error(&e.to_string(), INVALID_CONFIG, servers.json),
             };
@@ -267,14 +260,14 @@ pub fn profile(action: ProfileAction) -> ExitCode {
                 if existing.builtin || existing.source != "config" {
                     return error(
                         &format!("'{name}' is a built-in profile; pick another name"),
-                        2,
+                        "usage",
                         false,
                     );
                 }
                 if !force {
                     return error(
                         &format!("you already have a profile '{name}'; pass --force to replace it"),
-                        2,
+                        "usage",
                         false,
                     );
                 }
@@ -309,9 +302,9 @@ pub fn profile(action: ProfileAction) -> ExitCode {
         ProfileAction::Delete { name } => {
             match profiles.get(&name) {
                 Ok(p) if p.source != "config" => {
-                    return error(&format!("'{name}' is not one of your profiles ({}); only profiles in your config can be deleted", p.source), 2, false)
+                    return error(&format!("'{name}' is not one of your profiles ({}); only profiles in your config can be deleted", p.source), "usage", false)
                 }
-                Err(e) => return error(&e.to_string(), 5, false),
+                Err(e) => return error(&e.to_string(), "not_found", false),
                 Ok(_) => {}
             }
             match config::unset(&config::config_path(&paths), &format!("profiles.{name}")) {
@@ -379,14 +372,14 @@ pub fn config_cmd(action: ConfigAction) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 None if config::KEYS.contains(&key.split('.').next().unwrap_or("")) => {
-                    error(&format!("'{key}' is not set"), 5, false)
+                    error(&format!("'{key}' is not set"), "not_found", false)
                 }
                 None => error(
                     &format!(
                         "unknown key '{key}': expected one of {}",
                         config::KEYS.join(", ")
                     ),
-                    2,
+                    "usage",
                     false,
                 ),
             },

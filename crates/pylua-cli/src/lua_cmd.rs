@@ -11,7 +11,8 @@ use serde_json::json;
 use std::process::ExitCode;
 
 /// The exit code when an interpreter can't be found or built.
-const NO_INTERPRETER: u8 = 9;
+/// The error kind of a missing or unbuildable interpreter.
+const NO_INTERPRETER: &str = "no_interpreter";
 
 #[derive(Subcommand)]
 pub enum LuaCommand {
@@ -83,16 +84,8 @@ fn versions(args: &[String]) -> Result<Vec<LuaVersion>, String> {
     Ok(out)
 }
 
-fn fail(e: &dyn std::fmt::Display, code: u8, as_json: bool) -> ExitCode {
-    if as_json {
-        println!(
-            "{}",
-            json!({"ok": false, "error": {"message": e.to_string()}})
-        );
-    } else {
-        eprintln!("pylua: {e}");
-    }
-    ExitCode::from(code)
+fn fail(e: &dyn std::fmt::Display, kind: &str, as_json: bool) -> ExitCode {
+    crate::render::failure(kind, &e.to_string(), as_json)
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -184,7 +177,7 @@ fn which(paths: &Paths, version: LuaVersion, as_json: bool) -> ExitCode {
 fn install(paths: &Paths, args: &[String], force: bool, as_json: bool) -> ExitCode {
     let list = match versions(args) {
         Ok(list) => list,
-        Err(e) => return fail(&e, 2, as_json),
+        Err(e) => return fail(&e, "usage", as_json),
     };
     let provisioner = Provisioner::new(&paths.data);
     let mut done = Vec::new();
@@ -221,9 +214,9 @@ fn install(paths: &Paths, args: &[String], force: bool, as_json: bool) -> ExitCo
                 if as_json {
                     println!(
                         "{}",
-                        json!({"ok": false, "installed": done, "error": {"version": v, "message": e.to_string()}})
+                        json!({"ok": false, "installed": done, "error": {"kind": NO_INTERPRETER, "version": v, "message": e.to_string()}})
                     );
-                    return ExitCode::from(NO_INTERPRETER);
+                    return ExitCode::from(crate::render::exit_code_of(NO_INTERPRETER));
                 }
                 return fail(&e, NO_INTERPRETER, false);
             }
@@ -238,7 +231,7 @@ fn install(paths: &Paths, args: &[String], force: bool, as_json: bool) -> ExitCo
 fn uninstall(paths: &Paths, args: &[String], as_json: bool) -> ExitCode {
     let list = match versions(args) {
         Ok(list) => list,
-        Err(e) => return fail(&e, 2, as_json),
+        Err(e) => return fail(&e, "usage", as_json),
     };
     let provisioner = Provisioner::new(&paths.data);
     let mut report = Vec::new();

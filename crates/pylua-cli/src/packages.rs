@@ -3,12 +3,9 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pylua::interpreters::LuaVersion;
-use pylua::operations::install::{
-    default_jobs, destination, InstallError, InstallOptions, Launcher, Progress,
-};
+use pylua::operations::install::{default_jobs, destination, InstallOptions, Launcher, Progress};
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
-use pylua::packages::resolve::ResolveError;
 use pylua::packages::tree::Tree;
 use pylua::paths::Paths;
 use serde::Serialize;
@@ -108,15 +105,6 @@ pub fn show_progress(bar: Option<&ProgressBar>, p: Progress) {
     }
 }
 
-/// Exit codes of package commands (see `pylua --help`).
-pub fn exit_code(e: &QueryError) -> u8 {
-    match e {
-        QueryError::BadRequest(_) => 2,
-        QueryError::NotFound(_) | QueryError::Resolve(ResolveError::NoSolution(_)) => 5,
-        QueryError::Server(_) | QueryError::Resolve(ResolveError::Index(_)) => 6,
-    }
-}
-
 fn finish<T: Serialize>(
     args: &ServerArgs,
     result: Result<T, QueryError>,
@@ -131,10 +119,7 @@ fn finish<T: Serialize>(
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            crate::render::print_failure(e.kind(), &e.to_string(), args.json);
-            ExitCode::from(exit_code(&e))
-        }
+        Err(e) => crate::render::failure(e.kind(), &e.to_string(), args.json),
     }
 }
 
@@ -270,10 +255,7 @@ pub fn install(
     };
     let external = match args.external() {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("pylua: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return crate::render::failure("usage", &e.to_string(), args.json),
     };
     let root = tree.tree_for("5.4").root().to_path_buf();
     let destination = match destination(
@@ -283,10 +265,7 @@ pub fn install(
         Launcher::ThisExecutable,
     ) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("pylua: {e}");
-            return ExitCode::from(6);
-        }
+        Err(e) => return crate::render::failure(e.kind(), &e.to_string(), args.json),
     };
     let bar = progress_bar(args.json);
     let progress = |p: Progress| show_progress(bar.as_ref(), p);
@@ -342,26 +321,17 @@ pub fn install(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            crate::render::print_failure(e.kind(), &e.to_string(), args.json);
+            let code = crate::render::failure(e.kind(), &e.to_string(), args.json);
             if !args.json {
                 eprintln!("nothing was installed; the tree is unchanged");
             }
-            ExitCode::from(match &e {
-                InstallError::Query(q) => exit_code(q),
-                InstallError::Tree(_) => 6,
-                InstallError::Package(_) => 7,
-            })
+            code
         }
     }
 }
 
 fn tree_fail(e: &TreeOpError, json_output: bool) -> ExitCode {
-    crate::render::print_failure(e.kind(), &e.to_string(), json_output);
-    ExitCode::from(match e {
-        TreeOpError::Tree(_) => 6,
-        TreeOpError::NotInstalled(_) => 5,
-        TreeOpError::InUse(_) => 8,
-    })
+    crate::render::failure(e.kind(), &e.to_string(), json_output)
 }
 
 pub fn list(tree: &TreeArgs, json_output: bool) -> ExitCode {
@@ -469,8 +439,11 @@ pub fn cache(action: &str, json_output: bool) -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("pylua: cannot clean {root}: {e}");
-                return ExitCode::from(6);
+                return crate::render::failure(
+                    "tree",
+                    &format!("cannot clean {root}: {e}"),
+                    json_output,
+                )
             }
         },
     }

@@ -3,10 +3,10 @@
 //! project operations as text or JSON.
 
 use crate::curator_cmd::load_config;
-use crate::packages::{exit_code as query_exit_code, progress_bar, show_progress};
+use crate::packages::{progress_bar, show_progress};
 use clap::Args;
 use pylua::config::Config;
-use pylua::operations::install::{InstallError, Progress};
+use pylua::operations::install::Progress;
 use pylua::operations::project::{self as ops, EnvOptions, LockMode, Outcome, ProjectError};
 use pylua::project::{Project, PROJECT_FILE};
 use serde_json::json;
@@ -107,27 +107,12 @@ fn no_project(dir: &Path) -> ProjectError {
     .into()
 }
 
-/// Exit codes (see `pylua --help`).
-pub fn exit_code(e: &ProjectError) -> u8 {
-    match e {
-        ProjectError::File(_) => 10,
-        ProjectError::Usage(_) => 2,
-        ProjectError::NotFound(_) => 5,
-        ProjectError::Stale(_) => 11,
-        ProjectError::Query(q) => query_exit_code(q),
-        ProjectError::Install(InstallError::Query(q)) => query_exit_code(q),
-        ProjectError::Install(InstallError::Tree(_)) | ProjectError::Io(_) => 6,
-        ProjectError::Install(InstallError::Package(_)) => 7,
-        ProjectError::Config(_) => 10,
-    }
-}
-
 pub fn fail(e: &ProjectError, json_output: bool) -> ExitCode {
-    crate::render::print_failure(e.kind(), &e.to_string(), json_output);
+    let code = crate::render::failure(e.kind(), &e.to_string(), json_output);
     if !json_output && matches!(e, ProjectError::Install(_) | ProjectError::Query(_)) {
         eprintln!("nothing was changed: pylua.toml, pylua.lock and .pylua/ are as they were");
     }
-    ExitCode::from(exit_code(e))
+    code
 }
 
 fn done<T: serde::Serialize>(

@@ -5,14 +5,28 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The exit code for an error (see the help text).
-pub fn exit_code(e: &VmError) -> u8 {
-    match e.kind {
-        ErrorKind::Syntax | ErrorKind::Runtime => 1,
-        ErrorKind::Usage => 2,
-        ErrorKind::MemoryLimit | ErrorKind::InstructionLimit | ErrorKind::Timeout => 3,
-        ErrorKind::Io => 4,
+/// The one table of exit codes, by the stable error `kind` every library error has (the
+/// README's "Exit codes" lists the same). Every command's failure goes through it.
+pub fn exit_code_of(kind: &str) -> u8 {
+    match kind {
+        "syntax" | "runtime" => 1,
+        "usage" => 2,
+        "memory_limit" | "instruction_limit" | "timeout" => 3,
+        "io" => 4,
+        "not_found" | "no_solution" => 5,
+        "server" | "tree" => 6,
+        "build" => 7,
+        "in_use" => 8,
+        "no_interpreter" => 9,
+        "project_file" | "config" => 10,
+        "lock_stale" => 11,
+        _ => 1,
     }
+}
+
+/// The exit code for a VM error.
+pub fn exit_code(e: &VmError) -> u8 {
+    exit_code_of(e.kind.as_str())
 }
 
 /// What one run produced.
@@ -159,4 +173,11 @@ pub fn print_failure(kind: &str, message: &str, json_output: bool) {
     } else {
         eprintln!("pylua: {message}");
     }
+}
+
+/// Reports a failure of any command — `{"ok": false, "error": {"kind", "message"}}` with
+/// `--json`, `pylua: message` otherwise — and returns its exit code.
+pub fn failure(kind: &str, message: &str, json_output: bool) -> ExitCode {
+    print_failure(kind, message, json_output);
+    ExitCode::from(exit_code_of(kind))
 }

@@ -360,3 +360,56 @@ fn help_teaches_exit_codes_and_examples() {
         .stdout(predicate::str::contains("Exit codes:"))
         .stdout(predicate::str::contains("pylua eval 'return 1 + 1'"));
 }
+
+/// Every command fails the same way under `--json`: one object `{"ok": false, "error":
+/// {"kind", "message"}}` on stdout, and the exit code the README's table gives that kind.
+#[test]
+fn json_errors_have_one_shape_and_the_exit_code_of_their_kind() {
+    let ctx = Ctx::new();
+    let table = |kind: &str| match kind {
+        "syntax" | "runtime" => 1,
+        "usage" => 2,
+        "memory_limit" | "instruction_limit" | "timeout" => 3,
+        "io" => 4,
+        "not_found" | "no_solution" => 5,
+        "server" | "tree" => 6,
+        "build" => 7,
+        "in_use" => 8,
+        "no_interpreter" => 9,
+        "project_file" | "config" => 10,
+        "lock_stale" => 11,
+        other => panic!("kind {other:?} is not in the README's table"),
+    };
+    let none = ctx.path().join("no-tree");
+    let none = none.to_str().unwrap();
+    let server = format!("file://{}/no-server", ctx.path().display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["eval", "return (", "--json"], "syntax"),
+        (vec!["eval", "error('x')", "--json"], "runtime"),
+        (vec!["run", "missing.lua", "--json"], "io"),
+        (
+            vec!["eval", "while true do end", "--timeout", "50ms", "--json"],
+            "timeout",
+        ),
+        (vec!["lua", "install", "banana", "--json"], "usage"),
+        (vec!["profile", "show", "nope", "--json"], "not_found"),
+        (
+            vec!["which", "nothing", "--json", "--tree", none],
+            "not_found",
+        ),
+        (
+            vec!["search", "x", "--json", "--only-server", &server],
+            "server",
+        ),
+        (vec!["sync", "--json"], "project_file"),
+    ];
+    for (args, kind) in cases {
+        let out = ctx.pylua().args(&args).output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out:?}"));
+        assert_eq!(doc["ok"], false, "{args:?}: {doc}");
+        assert_eq!(doc["error"]["kind"], kind, "{args:?}: {doc}");
+        assert!(doc["error"]["message"].is_string(), "{args:?}: {doc}");
+        assert_eq!(out.status.code(), Some(table(kind)), "{args:?}: {doc}");
+    }
+}
