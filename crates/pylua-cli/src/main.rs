@@ -293,6 +293,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script.
+    ///
+    /// Examples: `pylua completions bash > ~/.local/share/bash-completion/completions/pylua`,
+    /// `pylua completions zsh > "${fpath[1]}/_pylua"`,
+    /// `pylua completions fish > ~/.config/fish/completions/pylua.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -601,6 +610,14 @@ fn main() -> ExitCode {
         Command::Which { module, json, tree } => packages::which(&tree, &module, json),
         Command::Cache { action, json } => packages::cache(&action, json),
         Command::Lua { command } => lua_cmd::run(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            // Into memory first: the generator panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pylua", &mut script);
+            let _ = std::io::stdout().write_all(&script);
+            ExitCode::SUCCESS
+        }
         Command::Info { json } => {
             render::info(json);
             ExitCode::SUCCESS

@@ -413,3 +413,25 @@ fn json_errors_have_one_shape_and_the_exit_code_of_their_kind() {
         assert_eq!(out.status.code(), Some(table(kind)), "{args:?}: {doc}");
     }
 }
+
+/// `pylua completions SHELL` prints a script the shell accepts.
+#[test]
+fn completions_load_in_bash() {
+    let ctx = Ctx::new();
+    let out = ctx.pylua().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.contains("completions") && script.contains("install"));
+    ctx.write("pylua.bash", &script);
+    let check = std::process::Command::new("bash")
+        .args(["-c", "source ./pylua.bash && complete -p pylua"])
+        .current_dir(ctx.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    ctx.pylua()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("possible values"));
+}
