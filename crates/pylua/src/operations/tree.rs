@@ -93,6 +93,20 @@ pub fn path(tree: &Tree) -> ShellPaths {
     }
 }
 
+/// The tree a command works on: `explicit` (`--tree`), else the `.pylua/` of the project
+/// around `cwd`, else the per-user tree in pylua's data directory (like `luarocks --local`).
+pub fn default_root(
+    explicit: Option<&std::path::Path>,
+    cwd: &std::path::Path,
+    paths: &crate::paths::Paths,
+) -> PathBuf {
+    explicit.map(PathBuf::from).unwrap_or_else(|| {
+        crate::project::Project::find(cwd)
+            .map(|p| p.tree_dir())
+            .unwrap_or_else(|| paths.data.join("tree"))
+    })
+}
+
 /// Where a module comes from.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleLocation {

@@ -80,6 +80,30 @@ impl Tree {
         }
     }
 
+    /// The tree at `root` in the layout it already has: the Lua version of its one
+    /// `lib/luarocks/rocks-5.x` directory; 5.4 when it has none or several.
+    pub fn detect(root: impl Into<PathBuf>) -> Tree {
+        let root = root.into();
+        let versions: Vec<String> = fs::read_dir(root.join("lib/luarocks"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("rocks-")
+                            .filter(|v| ["5.1", "5.2", "5.3", "5.4"].contains(v))
+                            .map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match versions.as_slice() {
+            [only] => Tree::new(root, only),
+            _ => Tree::new(root, "5.4"),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
