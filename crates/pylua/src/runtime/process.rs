@@ -672,24 +672,35 @@ impl Replies {
         }
     }
 
+    /// The next frame. Everything here comes from the child, which may be any program
+    /// writing anything: a malformed header, a length past what it sends or past `usize`,
+    /// end of file mid-frame — each is a [`Stop`], never a panic.
     fn frame(&mut self, deadline: Option<Instant>, pid: u32) -> Result<(u8, Vec<u8>), Stop> {
+        let invalid = || Stop::Failed(io::Error::from(io::ErrorKind::InvalidData));
+        // Offsets from `self.pos`: `fill` moves the unread bytes to the buffer's start.
         let newline = loop {
             if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
-                break self.pos + i;
+                break i;
             }
             self.fill(deadline, pid)?;
         };
-        let kind = self.buf[self.pos];
-        let len: usize = std::str::from_utf8(&self.buf[self.pos + 1..newline])
+        // The header is `<kind><decimal length>`: at least two bytes before the newline.
+        let header = &self.buf[self.pos..self.pos + newline];
+        let (&kind, digits) = header.split_first().ok_or_else(invalid)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(invalid());
+        }
+        let len: usize = std::str::from_utf8(digits)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Stop::Failed(io::Error::from(io::ErrorKind::InvalidData)))?;
+            .ok_or_else(invalid)?;
         let start = newline + 1;
-        while self.buf.len() < start + len {
+        let end = start.checked_add(len).ok_or_else(invalid)?;
+        while self.buf.len() - self.pos < end {
             self.fill(deadline, pid)?;
         }
-        let payload = self.buf[start..start + len].to_vec();
-        self.pos = start + len;
+        let payload = self.buf[self.pos + start..self.pos + end].to_vec();
+        self.pos += end;
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
