@@ -26,6 +26,7 @@ use super::limits::Limits;
 use super::output::{Output, OutputHandle};
 use super::sandbox::{AllowedDirs, Sandbox};
 use super::settings::{settings_setters, VmSettings};
+use super::stack::MAX_PUSH_DEPTH;
 use super::vm::human_bytes;
 use crate::interpreters::{self, Interpreter, LuaVersion};
 use crate::paths::Paths;
@@ -254,13 +255,15 @@ impl ProcessVm {
 
     /// Calls the global function `name` with JSON arguments.
     pub fn call(&mut self, name: &str, args: &[Json]) -> Result<Vec<Json>, VmError> {
-        let mut list = String::from("return ");
+        args.iter().try_for_each(check_depth)?;
+        let mut list = String::from("return {");
         for (i, a) in args.iter().enumerate() {
             if i > 0 {
                 list.push(',');
             }
             lua_literal(a, &mut list);
         }
+        list.push('}');
         let count = args.len().to_string();
         self.request(b'c', &[name.as_bytes(), list.as_bytes(), count.as_bytes()])
     }
@@ -277,6 +280,7 @@ impl ProcessVm {
 
     /// Sets a global variable from JSON.
     pub fn set_global(&mut self, name: &str, value: &Json) -> Result<(), VmError> {
+        check_depth(value)?;
         let mut text = String::from("return ");
         lua_literal(value, &mut text);
         self.request(b's', &[name.as_bytes(), text.as_bytes()])
@@ -909,6 +913,29 @@ fn encode_request(op: u8, fields: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(f);
     }
     out
+}
+
+/// Refuses a value nested deeper than the embedded VM takes ([`MAX_PUSH_DEPTH`]): writing
+/// it out recurses once per level, and no Lua parser reads more than about 200 levels.
+fn check_depth(value: &Json) -> Result<(), VmError> {
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Json>> = match value {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth >= MAX_PUSH_DEPTH {
+            return Err(VmError::new(
+                ErrorKind::Runtime,
+                format!(
+                    "a value nested more than {MAX_PUSH_DEPTH} levels deep cannot be passed to Lua"
+                ),
+            ));
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
 }
 
 /// Writes a JSON value as a Lua expression that builds the same value (`null` is `nil`,

@@ -17,6 +17,9 @@ use std::ffi::c_int;
 
 /// Tables nested deeper than this are cut off (cycles are detected separately).
 const MAX_DEPTH: usize = 64;
+/// Values from the host nested deeper than this are refused: Lua's own limit on nested C
+/// calls and on nesting in its parser (`LUAI_MAXCCALLS`).
+pub(crate) const MAX_PUSH_DEPTH: usize = 200;
 /// A value shared many times is copied each time into JSON, so `t = {t, t}` forty times over
 /// would be 2^40 nodes: conversion stops after this many values or this much text, and what
 /// is left becomes a `"<truncated>"` marker.
@@ -169,37 +172,71 @@ unsafe fn key_string(state: *mut ffi::lua_State, index: c_int) -> String {
 }
 
 /// Pushes `json` (`null` → `nil`, arrays → sequences, objects → tables with string keys).
+/// A value nested more than [`MAX_PUSH_DEPTH`] levels deep raises a Lua error instead: each
+/// level is a native stack frame here, and a host may build a value of any depth.
 ///
 /// # Safety
 /// Allocates, so it may raise: call under `state::protect`, with no value with a destructor
 /// alive in the caller's frames inside that call.
 pub(crate) unsafe fn push_json(state: *mut ffi::lua_State, json: &Json) {
-    match json {
-        Json::Null => ffi::lua_pushnil(state),
-        Json::Bool(b) => ffi::lua_pushboolean(state, *b as c_int),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => ffi::lua_pushinteger(state, i),
-            None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => {
-            ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
-        }
-        Json::Array(items) => {
-            ffi::luaL_checkstack(state, 2, std::ptr::null());
-            ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
-            for (i, item) in items.iter().enumerate() {
-                push_json(state, item);
-                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+    // SAFETY: the caller's contract, passed on.
+    unsafe { push_nested(state, json, 0) }
+}
+
+/// # Safety
+/// As [`push_json`].
+unsafe fn push_nested(state: *mut ffi::lua_State, json: &Json, depth: usize) {
+    // SAFETY: the caller runs this under `protect` with nothing to drop
+    // in its frames, so each call that raises (allocation, `luaL_checkstack`) may leave by
+    // `longjmp`; this function holds only references and iterators, which have no
+    // destructor. Every push is covered by a `luaL_checkstack` for its level.
+    unsafe {
+        match json {
+            Json::Array(_) | Json::Object(_) if depth >= MAX_PUSH_DEPTH => {
+                ffi::luaL_error(
+                    state,
+                    c"a value nested more than %d levels deep cannot be passed to Lua".as_ptr(),
+                    MAX_PUSH_DEPTH as c_int,
+                );
             }
-        }
-        Json::Object(map) => {
-            ffi::luaL_checkstack(state, 3, std::ptr::null());
-            ffi::lua_createtable(state, 0, map.len().min(c_int::MAX as usize) as c_int);
-            for (k, v) in map {
-                ffi::lua_pushlstring(state, k.as_ptr().cast(), k.len());
-                push_json(state, v);
-                ffi::lua_rawset(state, -3);
+            Json::Null => push_scalar(state, || ffi::lua_pushnil(state)),
+            Json::Bool(b) => push_scalar(state, || ffi::lua_pushboolean(state, *b as c_int)),
+            Json::Number(n) => push_scalar(state, || match n.as_i64() {
+                Some(i) => ffi::lua_pushinteger(state, i),
+                None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
+            }),
+            Json::String(s) => push_scalar(state, || {
+                ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
+            }),
+            Json::Array(items) => {
+                // The table, and one item above it.
+                ffi::luaL_checkstack(state, 2, c"a value too big for the Lua stack".as_ptr());
+                ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
+                for (i, item) in items.iter().enumerate() {
+                    push_nested(state, item, depth + 1);
+                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+                }
+            }
+            Json::Object(map) => {
+                // The table, a key and its value.
+                ffi::luaL_checkstack(state, 3, c"a value too big for the Lua stack".as_ptr());
+                ffi::lua_createtable(state, 0, map.len().min(c_int::MAX as usize) as c_int);
+                for (k, v) in map {
+                    ffi::lua_pushlstring(state, k.as_ptr().cast(), k.len());
+                    push_nested(state, v, depth + 1);
+                    ffi::lua_rawset(state, -3);
+                }
             }
         }
     }
+}
+
+/// Pushes one value with `push`, after making room for it.
+///
+/// # Safety
+/// As [`push_json`]; `push` pushes exactly one value.
+unsafe fn push_scalar(state: *mut ffi::lua_State, push: impl FnOnce()) {
+    // SAFETY: may raise, which the caller's contract allows.
+    unsafe { ffi::luaL_checkstack(state, 1, c"a value too big for the Lua stack".as_ptr()) };
+    push();
 }

@@ -117,7 +117,8 @@ impl RawState {
 ///
 /// # Safety
 /// `f` may be left by `longjmp`: nothing with a destructor may be alive in it when it calls
-/// into Lua. The stack must have room for two more values.
+/// into Lua. `f` gets `LUA_MINSTACK` free slots, as every C function does, and must check
+/// for more (`luaL_checkstack`) before pushing more.
 pub(crate) unsafe fn protect<F: FnOnce(*mut ffi::lua_State)>(
     state: *mut ffi::lua_State,
     nargs: c_int,
@@ -138,6 +139,7 @@ pub(crate) unsafe fn protect<F: FnOnce(*mut ffi::lua_State)>(
         }
         ffi::lua_gettop(state)
     }
+    reserve(state, 2)?;
     let mut slot = Some(f);
     ffi::lua_pushcfunction(state, trampoline::<F>);
     ffi::lua_pushlightuserdata(state, &mut slot as *mut Option<F> as *mut c_void);
@@ -146,6 +148,22 @@ pub(crate) unsafe fn protect<F: FnOnce(*mut ffi::lua_State)>(
         ffi::LUA_OK => Ok(()),
         code => Err(pop_failure(state, code)),
     }
+}
+
+/// Makes room for `n` more values on the stack, for host code that pushes outside any C
+/// function Lua called (where only what was reserved is guaranteed). Never raises: a stack
+/// that cannot grow (Lua caps it at a million slots) is a failure to report.
+///
+/// # Safety
+/// `state` must be a live Lua thread used by no one else meanwhile.
+pub(crate) unsafe fn reserve(state: *mut ffi::lua_State, n: c_int) -> Result<(), LuaFailure> {
+    if ffi::lua_checkstack(state, n) != 0 {
+        return Ok(());
+    }
+    Err(LuaFailure {
+        code: ffi::LUA_ERRRUN,
+        message: format!("stack overflow (no room for {n} more values on the Lua stack)"),
+    })
 }
 
 unsafe fn raise(state: *mut ffi::lua_State, message: &CStr) -> ! {

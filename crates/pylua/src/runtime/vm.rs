@@ -242,6 +242,7 @@ impl From<LuaFailure> for Failed {
 /// Loads `source` as a text chunk and leaves the function on the stack. Lua's loader runs
 /// protected itself, so this needs no `protect`.
 unsafe fn load(state: *mut ffi::lua_State, source: &[u8], name: &CStr) -> Result<(), LuaFailure> {
+    state::reserve(state, 1)?;
     match ffi::luaL_loadbufferx(
         state,
         source.as_ptr().cast(),
@@ -261,6 +262,8 @@ unsafe fn call(
     nargs: c_int,
     nresults: c_int,
 ) -> Result<c_int, LuaFailure> {
+    // The handler goes under the function: one more slot than the caller pushed.
+    state::reserve(state, 1)?;
     let func = ffi::lua_gettop(state) - nargs;
     ffi::lua_pushcfunction(state, traceback);
     ffi::lua_insert(state, func);
@@ -292,6 +295,8 @@ unsafe fn call_registered<A: CallArgs, R: CallResult>(
     key: c_int,
     args: A,
 ) -> Result<Result<R, VmError>, LuaFailure> {
+    // The handler, the function and at most four arguments.
+    state::reserve(state, 6)?;
     let base = ffi::lua_gettop(state);
     ffi::lua_pushcfunction(state, traceback);
     ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
@@ -342,6 +347,7 @@ impl Vm {
             }
         };
         self.run(|state| unsafe {
+            state::reserve(state, 1)?;
             ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
             Ok(call_json(state, 0)?)
         })
@@ -770,25 +776,72 @@ pub(crate) fn human_bytes(n: usize) -> String {
 
 /// `print` for the VM: formats like Lua's own (`tostring` of each argument, tabs, newline)
 /// and writes to the VM's output. A Lua C function; the output handle is upvalue 1.
+///
+/// It converts and writes one argument at a time, as Lua's own `print` does: Lua guarantees
+/// a C function only `LUA_MINSTACK` (20) free slots, and `print(table.unpack(t))` passes
+/// thousands of arguments, so converting them all first would push past the stack's end.
+/// A short line still reaches the output in one write: pieces gather in a buffer on the C
+/// stack, which (having no destructor) a `__tostring` that raises may leave behind.
 unsafe extern "C-unwind" fn captured_print(state: *mut ffi::lua_State) -> c_int {
     let n = ffi::lua_gettop(state);
-    // First convert everything (this may raise a Lua error, so nothing with a destructor
-    // may be alive yet), then write.
+    let mut line = LineBuffer::new(state);
     for i in 1..=n {
-        ffi::luaL_tolstring(state, i, std::ptr::null_mut());
-    }
-    let mut line = Vec::new();
-    for i in 1..=n {
-        let mut len = 0;
-        let ptr = ffi::lua_tolstring(state, n + i, &mut len);
+        // SAFETY: `i` is one of this call's arguments; `luaL_tolstring` pushes one string
+        // (and, inside, at most a metamethod call's worth: within `LUA_MINSTACK`), popped
+        // below before the next one, so the stack never holds more than that at once.
+        let piece = unsafe {
+            ffi::luaL_tolstring(state, i, std::ptr::null_mut());
+            string_at(state, -1)
+        };
         if i > 1 {
-            line.push(b'\t');
+            line.push(b"\t");
         }
-        line.extend_from_slice(std::slice::from_raw_parts(ptr as *const u8, len));
+        line.push(piece);
+        // SAFETY: pops the string pushed above; `piece` is not used after this.
+        unsafe { ffi::lua_pop(state, 1) };
     }
-    line.push(b'\n');
-    write_out(state, &line);
+    line.push(b"\n");
+    line.flush();
     0
+}
+
+/// What `print` has converted but not written yet, held on the C stack: it has no
+/// destructor, so a Lua error (a `longjmp`) may leave the frame holding it.
+struct LineBuffer {
+    state: *mut ffi::lua_State,
+    bytes: [u8; 1024],
+    len: usize,
+}
+
+impl LineBuffer {
+    fn new(state: *mut ffi::lua_State) -> LineBuffer {
+        LineBuffer {
+            state,
+            bytes: [0; 1024],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        if self.len + piece.len() > self.bytes.len() {
+            self.flush();
+            if piece.len() > self.bytes.len() {
+                // SAFETY: called from a Lua C function whose upvalue 1 is the output handle.
+                unsafe { write_out(self.state, piece) };
+                return;
+            }
+        }
+        self.bytes[self.len..self.len + piece.len()].copy_from_slice(piece);
+        self.len += piece.len();
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            // SAFETY: as in `push`.
+            unsafe { write_out(self.state, &self.bytes[..self.len]) };
+            self.len = 0;
+        }
+    }
 }
 
 /// `io.write` for the VM: strings and numbers, as Lua's own.
