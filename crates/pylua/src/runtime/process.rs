@@ -345,6 +345,7 @@ impl ProcessVm {
                 }
             };
             match kind {
+                // SAFETY: the pointer comes from this VM's own output handle, alive in `self`.
                 b'o' => unsafe { OutputHandle::write_raw(self.output.as_ptr(), &payload) },
                 b'p' => {
                     let path = String::from_utf8_lossy(payload.get(1..).unwrap_or_default());
@@ -488,7 +489,9 @@ impl Session {
             .limits
             .memory
             .map(|m| m.saturating_add(ADDRESS_SPACE_SLACK) as libc::rlim_t);
-        // Between fork and exec only async-signal-safe calls: dup2, prctl and setrlimit.
+        // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+        // (dup2, prctl, setrlimit) on plain integers it owns; it allocates nothing and takes
+        // no lock.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::dup2(fd_in, 3) < 0 || libc::dup2(fd_out, 4) < 0 {
@@ -560,7 +563,8 @@ impl Session {
             return;
         }
         self.killed = true;
-        // The interpreter is not reaped before this, so its pid still names its group.
+        // SAFETY: `kill` touches no memory. The interpreter is not reaped before this, so
+        // its pid still names its own process group, not a recycled one.
         unsafe {
             libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
         }
@@ -737,6 +741,7 @@ impl Replies {
                 events: libc::POLLIN,
                 revents: 0,
             };
+            // SAFETY: `pfd` is one valid `pollfd` for a descriptor `self.file` owns.
             let n = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
             if n < 0 {
                 let e = io::Error::last_os_error();
@@ -768,6 +773,8 @@ impl Replies {
 
 /// Whether a child has ended, without reaping it (its pid keeps naming its process group).
 fn has_exited(pid: u32) -> bool {
+    // SAFETY: `waitid` writes into a zeroed `siginfo_t` of ours; `WNOWAIT` leaves the child
+    // unreaped, so its pid stays reserved for it.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
         let r = libc::waitid(
@@ -837,6 +844,7 @@ fn stdin_for_child() -> io::Result<Stdio> {
     static TARGET: Mutex<Option<File>> = Mutex::new(None);
     static RELAY: Once = Once::new();
     static ENDED: AtomicBool = AtomicBool::new(false);
+    // SAFETY: `isatty` only queries a descriptor number.
     if unsafe { libc::isatty(0) } == 0 {
         return Ok(Stdio::inherit());
     }
@@ -876,6 +884,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         target_os = "openbsd",
         target_os = "dragonfly"
     ))]
+    // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
     let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
     #[cfg(not(any(
         target_os = "linux",
@@ -885,19 +894,23 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         target_os = "openbsd",
         target_os = "dragonfly"
     )))]
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
     let r = unsafe { libc::pipe(fds.as_mut_ptr()) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: the pipe succeeded, so both are fresh descriptors owned by no one else.
     let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((high(a)?, high(b)?))
 }
 
 fn high(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: duplicating a descriptor `fd` owns; the original is closed when `fd` drops.
     let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
     if new < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: `fcntl` succeeded: `new` is a fresh descriptor owned by no one else.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 

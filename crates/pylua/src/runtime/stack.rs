@@ -43,16 +43,22 @@ pub(crate) unsafe fn to_json_at(state: *mut ffi::lua_State, index: c_int) -> Jso
         nodes: MAX_NODES,
         text: MAX_TEXT,
     };
-    reader.read(state, ffi::lua_absindex(state, index), 0)
+    // SAFETY: the caller's contract; reading calls no Lua code and raises nothing.
+    unsafe { reader.read(state, ffi::lua_absindex(state, index), 0) }
 }
 
 /// mlua's name for the type of the value at `index` (`integer` and `number` apart).
+///
+/// # Safety
+/// `index` must be an acceptable index of `state`, which no one else uses meanwhile.
 pub(crate) unsafe fn type_name_at(state: *mut ffi::lua_State, index: c_int) -> &'static str {
-    match ffi::lua_type(state, index) {
+    // SAFETY: the caller's contract; type queries only read.
+    match unsafe { ffi::lua_type(state, index) } {
         ffi::LUA_TNIL | ffi::LUA_TNONE => "nil",
         ffi::LUA_TBOOLEAN => "boolean",
         ffi::LUA_TLIGHTUSERDATA => "lightuserdata",
-        ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => "integer",
+        // SAFETY: as above.
+        ffi::LUA_TNUMBER if unsafe { ffi::lua_isinteger(state, index) } != 0 => "integer",
         ffi::LUA_TNUMBER => "number",
         ffi::LUA_TSTRING => "string",
         ffi::LUA_TTABLE => "table",
@@ -64,110 +70,142 @@ pub(crate) unsafe fn type_name_at(state: *mut ffi::lua_State, index: c_int) -> &
 
 /// The bytes of the string at `index` (which must be a string: numbers would be converted in
 /// place, which allocates).
+///
+/// # Safety
+/// The value at `index` must be a string, and stay on the stack (so uncollected and
+/// unchanged: Lua strings are immutable) as long as the slice is used.
 pub(crate) unsafe fn string_at<'a>(state: *mut ffi::lua_State, index: c_int) -> &'a [u8] {
     let mut len = 0;
-    let ptr = ffi::lua_tolstring(state, index, &mut len);
-    std::slice::from_raw_parts(ptr as *const u8, len)
+    // SAFETY: for a string `lua_tolstring` returns its bytes in place, `len` long, alive
+    // while the string is (the caller's contract).
+    unsafe {
+        let ptr = ffi::lua_tolstring(state, index, &mut len);
+        std::slice::from_raw_parts(ptr as *const u8, len)
+    }
 }
 
 impl Reader {
+    /// # Safety
+    /// As [`to_json_at`], with `index` absolute.
     unsafe fn read(&mut self, state: *mut ffi::lua_State, index: c_int, depth: usize) -> Json {
         if self.nodes == 0 {
             return Json::String("<truncated>".into());
         }
         self.nodes -= 1;
-        match ffi::lua_type(state, index) {
-            ffi::LUA_TNIL | ffi::LUA_TNONE => Json::Null,
-            ffi::LUA_TBOOLEAN => Json::Bool(ffi::lua_toboolean(state, index) != 0),
-            ffi::LUA_TNUMBER => {
-                if ffi::lua_isinteger(state, index) != 0 {
-                    Json::Number(ffi::lua_tointeger(state, index).into())
-                } else {
-                    let n = ffi::lua_tonumberx(state, index, std::ptr::null_mut());
-                    match Number::from_f64(n) {
-                        Some(num) => Json::Number(num),
-                        None => Json::String(format_float(n)),
+        // SAFETY: the caller's contract; only reads of the value at `index`: a string in
+        // place, a number never converted in place, a table by `read_table`.
+        unsafe {
+            match ffi::lua_type(state, index) {
+                ffi::LUA_TNIL | ffi::LUA_TNONE => Json::Null,
+                ffi::LUA_TBOOLEAN => Json::Bool(ffi::lua_toboolean(state, index) != 0),
+                ffi::LUA_TNUMBER => {
+                    if ffi::lua_isinteger(state, index) != 0 {
+                        Json::Number(ffi::lua_tointeger(state, index).into())
+                    } else {
+                        let n = ffi::lua_tonumberx(state, index, std::ptr::null_mut());
+                        match Number::from_f64(n) {
+                            Some(num) => Json::Number(num),
+                            None => Json::String(format_float(n)),
+                        }
                     }
                 }
-            }
-            ffi::LUA_TSTRING => {
-                let bytes = string_at(state, index);
-                if bytes.len() > self.text {
-                    self.text = 0;
-                    return Json::String("<truncated>".into());
+                ffi::LUA_TSTRING => {
+                    let bytes = string_at(state, index);
+                    if bytes.len() > self.text {
+                        self.text = 0;
+                        return Json::String("<truncated>".into());
+                    }
+                    self.text -= bytes.len();
+                    Json::String(String::from_utf8_lossy(bytes).into_owned())
                 }
-                self.text -= bytes.len();
-                Json::String(String::from_utf8_lossy(bytes).into_owned())
+                ffi::LUA_TTABLE => self.read_table(state, index, depth),
+                _ => Json::String(format!("<{}>", type_name_at(state, index))),
             }
-            ffi::LUA_TTABLE => self.read_table(state, index, depth),
-            _ => Json::String(format!("<{}>", type_name_at(state, index))),
         }
     }
 
     /// A table whose keys are exactly `1..n` becomes an array, any other an object.
+    ///
+    /// # Safety
+    /// As [`Reader::read`], with a table at `index`.
     unsafe fn read_table(
         &mut self,
         state: *mut ffi::lua_State,
         index: c_int,
         depth: usize,
     ) -> Json {
-        let id = ffi::lua_topointer(state, index) as usize;
-        // Each level holds a key and a value on the stack.
-        if depth >= MAX_DEPTH || ffi::lua_checkstack(state, 3) == 0 || !self.seen.insert(id) {
-            return Json::String("<cycle>".into());
-        }
-        let mut len = 0usize;
-        let mut sequence_keys = true;
-        ffi::lua_pushnil(state);
-        while ffi::lua_next(state, index) != 0 {
-            len += 1;
-            sequence_keys &=
-                ffi::lua_isinteger(state, -2) != 0 && ffi::lua_tointeger(state, -2) >= 1;
-            ffi::lua_pop(state, 1);
-        }
-        // Distinct integer keys, all in 1..=len, are exactly 1..=len.
-        let is_array = len > 0 && sequence_keys && {
-            let mut in_range = true;
+        // SAFETY: the caller's contract. Raw traversal (`lua_next`, `lua_rawgeti`) calls no
+        // metamethod and raises nothing for keys it produced itself; each level pushes at
+        // most a key and a value, covered by the `lua_checkstack` (which does not raise).
+        // The recursion is bounded by `MAX_DEPTH`, and every push is popped before return.
+        unsafe {
+            let id = ffi::lua_topointer(state, index) as usize;
+            // Each level holds a key and a value on the stack.
+            if depth >= MAX_DEPTH || ffi::lua_checkstack(state, 3) == 0 || !self.seen.insert(id) {
+                return Json::String("<cycle>".into());
+            }
+            let mut len = 0usize;
+            let mut sequence_keys = true;
             ffi::lua_pushnil(state);
             while ffi::lua_next(state, index) != 0 {
-                in_range &= (ffi::lua_tointeger(state, -2) as u64) <= len as u64;
+                len += 1;
+                sequence_keys &=
+                    ffi::lua_isinteger(state, -2) != 0 && ffi::lua_tointeger(state, -2) >= 1;
                 ffi::lua_pop(state, 1);
             }
-            in_range
-        };
-        let out = if is_array {
-            let mut items = Vec::with_capacity(len);
-            for i in 1..=len {
-                ffi::lua_rawgeti(state, index, i as ffi::lua_Integer);
-                items.push(self.read(state, ffi::lua_gettop(state), depth + 1));
-                ffi::lua_pop(state, 1);
-            }
-            Json::Array(items)
-        } else {
-            let mut map = Map::new();
-            ffi::lua_pushnil(state);
-            while ffi::lua_next(state, index) != 0 {
-                let key = key_string(state, -2);
-                let value = self.read(state, ffi::lua_gettop(state), depth + 1);
-                map.insert(key, value);
-                ffi::lua_pop(state, 1);
-            }
-            Json::Object(map)
-        };
-        self.seen.remove(&id);
-        out
+            // Distinct integer keys, all in 1..=len, are exactly 1..=len.
+            let is_array = len > 0 && sequence_keys && {
+                let mut in_range = true;
+                ffi::lua_pushnil(state);
+                while ffi::lua_next(state, index) != 0 {
+                    in_range &= (ffi::lua_tointeger(state, -2) as u64) <= len as u64;
+                    ffi::lua_pop(state, 1);
+                }
+                in_range
+            };
+            let out = if is_array {
+                let mut items = Vec::with_capacity(len);
+                for i in 1..=len {
+                    ffi::lua_rawgeti(state, index, i as ffi::lua_Integer);
+                    items.push(self.read(state, ffi::lua_gettop(state), depth + 1));
+                    ffi::lua_pop(state, 1);
+                }
+                Json::Array(items)
+            } else {
+                let mut map = Map::new();
+                ffi::lua_pushnil(state);
+                while ffi::lua_next(state, index) != 0 {
+                    let key = key_string(state, -2);
+                    let value = self.read(state, ffi::lua_gettop(state), depth + 1);
+                    map.insert(key, value);
+                    ffi::lua_pop(state, 1);
+                }
+                Json::Object(map)
+            };
+            self.seen.remove(&id);
+            out
+        }
     }
 }
 
+/// A table key as an object key, read without converting it in place.
+///
+/// # Safety
+/// As [`type_name_at`].
 unsafe fn key_string(state: *mut ffi::lua_State, index: c_int) -> String {
-    match ffi::lua_type(state, index) {
-        ffi::LUA_TSTRING => String::from_utf8_lossy(string_at(state, index)).into_owned(),
-        ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => {
-            ffi::lua_tointeger(state, index).to_string()
+    // SAFETY: the caller's contract; only reads.
+    unsafe {
+        match ffi::lua_type(state, index) {
+            ffi::LUA_TSTRING => String::from_utf8_lossy(string_at(state, index)).into_owned(),
+            ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => {
+                ffi::lua_tointeger(state, index).to_string()
+            }
+            ffi::LUA_TNUMBER => {
+                format_float(ffi::lua_tonumberx(state, index, std::ptr::null_mut()))
+            }
+            ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, index) != 0).to_string(),
+            _ => format!("<{}>", type_name_at(state, index)),
         }
-        ffi::LUA_TNUMBER => format_float(ffi::lua_tonumberx(state, index, std::ptr::null_mut())),
-        ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, index) != 0).to_string(),
-        _ => format!("<{}>", type_name_at(state, index)),
     }
 }
 
