@@ -614,18 +614,20 @@ pub(crate) fn arm_deadline(guard: &Arc<Guard>, at: Instant) -> Deadline {
     let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
     timers.next_id += 1;
     let key = (at, timers.next_id);
-    let earliest = timers
-        .pending
-        .keys()
-        .next()
-        .is_none_or(|first| key < *first);
+    // Wake the watchdog only if it sleeps past this deadline: an awake one looks at the
+    // timers before it sleeps again.
+    let wake = match timers.asleep_until {
+        Some(None) => true,
+        Some(Some(until)) => at < until,
+        None => false,
+    };
     let timer = Timer {
         guard: Arc::clone(guard),
         thread,
     };
     timers.pending.insert(key, timer);
     drop(timers);
-    if earliest {
+    if wake {
         dog.wake.notify_one();
     }
     Deadline {
