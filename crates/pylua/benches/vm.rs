@@ -4,11 +4,15 @@
 //!
 //! Groups (the ids are what `benches/compare.py` reads back from the criterion output):
 //! * `startup` — (a) a new strict VM running `return 1+1`, built and dropped each iteration;
-//! * `warm`    — (b) `vm.eval("return 1+1")` on a VM that already ran it;
+//! * `warm`    — (b) `vm.eval("return 1+1")` on a VM that already ran it (with no limits,
+//!   with typical limits, and with a timeout alone);
 //! * `call`    — (c) one Rust→Lua call of `add(1, 2)`, by every route the public API offers
 //!   (the fastest: [`Vm::function`] once, then [`Vm::call_function`]);
 //! * `fib`     — (d) `fib(30)` in the VM and in a running `lua5.4` process;
 //! * `spawn`   — (e) one `lua5.4 -e 'return 1+1'` process per snippet.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode};
 use mlua::{Function, Lua, LuaOptions, StdLib};
@@ -133,6 +137,12 @@ fn warm(c: &mut Criterion) {
     let mut limited = strict_vm(typical_limits());
     g.bench_function("eval_limits", |b| {
         b.iter(|| black_box(limited.eval(black_box("return 1+1")).unwrap()))
+    });
+    // A timeout alone: no hook until the deadline, so this should cost only arming and
+    // disarming the watchdog's timer.
+    let mut timed = strict_vm(Limits::new().timeout(Duration::from_secs(60)));
+    g.bench_function("eval_timeout", |b| {
+        b.iter(|| black_box(timed.eval(black_box("return 1+1")).unwrap()))
     });
     // The floor: the same compiled chunk called straight through mlua.
     let chunk: Function = vm.lua().load("return 1+1").into_function().unwrap();

@@ -21,6 +21,12 @@
 //! assert_eq!(vm.take_output(), "hi\n");
 //! ```
 
+// Every `unsafe` operation sits in a block of its own with a `// SAFETY:` comment naming the
+// invariant it relies on, also inside `unsafe fn`s (whose `# Safety` docs say what callers
+// must uphold).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod config;
 pub mod curator;
 pub mod interpreters;

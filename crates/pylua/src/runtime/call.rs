@@ -64,29 +64,36 @@ pub trait CallArg: Copy {
     unsafe fn push_one(self, state: *mut ffi::lua_State);
 }
 
+// SAFETY (each `push_one` below): the caller guarantees a free slot; pushing a number or a
+// boolean allocates nothing, so it cannot raise.
 impl CallArg for i64 {
     unsafe fn push_one(self, state: *mut ffi::lua_State) {
-        ffi::lua_pushinteger(state, self)
+        // SAFETY: see above.
+        unsafe { ffi::lua_pushinteger(state, self) }
     }
 }
 impl CallArg for i32 {
     unsafe fn push_one(self, state: *mut ffi::lua_State) {
-        ffi::lua_pushinteger(state, self.into())
+        // SAFETY: see above.
+        unsafe { ffi::lua_pushinteger(state, self.into()) }
     }
 }
 impl CallArg for u32 {
     unsafe fn push_one(self, state: *mut ffi::lua_State) {
-        ffi::lua_pushinteger(state, self.into())
+        // SAFETY: see above.
+        unsafe { ffi::lua_pushinteger(state, self.into()) }
     }
 }
 impl CallArg for f64 {
     unsafe fn push_one(self, state: *mut ffi::lua_State) {
-        ffi::lua_pushnumber(state, self)
+        // SAFETY: see above.
+        unsafe { ffi::lua_pushnumber(state, self) }
     }
 }
 impl CallArg for bool {
     unsafe fn push_one(self, state: *mut ffi::lua_State) {
-        ffi::lua_pushboolean(state, self as c_int)
+        // SAFETY: see above.
+        unsafe { ffi::lua_pushboolean(state, self as c_int) }
     }
 }
 
@@ -99,7 +106,8 @@ impl CallArgs for () {}
 
 impl<A: CallArg> Push for A {
     unsafe fn push(self, state: *mut ffi::lua_State) -> c_int {
-        self.push_one(state);
+        // SAFETY: the caller's room for the arguments covers this one.
+        unsafe { self.push_one(state) };
         1
     }
 }
@@ -110,7 +118,8 @@ macro_rules! tuple_args {
         impl<$($t: CallArg),+> Push for ($($t,)+) {
             unsafe fn push(self, state: *mut ffi::lua_State) -> c_int {
                 let ($($v,)+) = self;
-                $($v.push_one(state);)+
+                // SAFETY: the caller's room for (at most four) arguments covers these.
+                unsafe { $($v.push_one(state);)+ }
                 $n
             }
         }
@@ -122,7 +131,12 @@ tuple_args!(2; A a, B b);
 tuple_args!(3; A a, B b, C c);
 tuple_args!(4; A a, B b, C c, D d);
 
-fn unexpected(state: *mut ffi::lua_State, index: c_int, wanted: &str) -> VmError {
+/// The error for a result of the wrong type.
+///
+/// # Safety
+/// `index` must be an acceptable index of `state`, which no one else uses meanwhile.
+unsafe fn unexpected(state: *mut ffi::lua_State, index: c_int, wanted: &str) -> VmError {
+    // SAFETY: the caller's contract.
     let got = unsafe { type_name_at(state, index) };
     VmError::new(
         ErrorKind::Runtime,
@@ -141,12 +155,16 @@ impl CallResult for () {}
 impl Read for i64 {
     const RESULTS: c_int = 1;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, _: c_int) -> Result<Self, VmError> {
-        let mut ok = 0;
-        let i = ffi::lua_tointegerx(state, first, &mut ok);
-        if ok != 0 && ffi::lua_type(state, first) == ffi::LUA_TNUMBER {
-            Ok(i)
-        } else {
-            Err(unexpected(state, first, "an integer"))
+        // SAFETY: the result is at `first` (the caller's contract); only read, and a string
+        // is never converted in place (the type is checked as well as the conversion).
+        unsafe {
+            let mut ok = 0;
+            let i = ffi::lua_tointegerx(state, first, &mut ok);
+            if ok != 0 && ffi::lua_type(state, first) == ffi::LUA_TNUMBER {
+                Ok(i)
+            } else {
+                Err(unexpected(state, first, "an integer"))
+            }
         }
     }
 }
@@ -155,10 +173,13 @@ impl CallResult for i64 {}
 impl Read for f64 {
     const RESULTS: c_int = 1;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, _: c_int) -> Result<Self, VmError> {
-        if ffi::lua_type(state, first) == ffi::LUA_TNUMBER {
-            Ok(ffi::lua_tonumberx(state, first, std::ptr::null_mut()))
-        } else {
-            Err(unexpected(state, first, "a number"))
+        // SAFETY: the result is at `first` (the caller's contract); only read.
+        unsafe {
+            if ffi::lua_type(state, first) == ffi::LUA_TNUMBER {
+                Ok(ffi::lua_tonumberx(state, first, std::ptr::null_mut()))
+            } else {
+                Err(unexpected(state, first, "a number"))
+            }
         }
     }
 }
@@ -167,7 +188,8 @@ impl CallResult for f64 {}
 impl Read for bool {
     const RESULTS: c_int = 1;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, _: c_int) -> Result<Self, VmError> {
-        Ok(ffi::lua_toboolean(state, first) != 0)
+        // SAFETY: the result is at `first` (the caller's contract); only read.
+        Ok(unsafe { ffi::lua_toboolean(state, first) } != 0)
     }
 }
 impl CallResult for bool {}
@@ -175,10 +197,14 @@ impl CallResult for bool {}
 impl Read for String {
     const RESULTS: c_int = 1;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, _: c_int) -> Result<Self, VmError> {
-        if ffi::lua_type(state, first) == ffi::LUA_TSTRING {
-            Ok(String::from_utf8_lossy(string_at(state, first)).into_owned())
-        } else {
-            Err(unexpected(state, first, "a string"))
+        // SAFETY: the result is at `first` (the caller's contract) and stays there while
+        // its bytes are copied; a string is read in place.
+        unsafe {
+            if ffi::lua_type(state, first) == ffi::LUA_TSTRING {
+                Ok(String::from_utf8_lossy(string_at(state, first)).into_owned())
+            } else {
+                Err(unexpected(state, first, "a string"))
+            }
         }
     }
 }
@@ -187,7 +213,8 @@ impl CallResult for String {}
 impl Read for Json {
     const RESULTS: c_int = 1;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, _: c_int) -> Result<Self, VmError> {
-        Ok(to_json_at(state, first))
+        // SAFETY: the result is at `first` (the caller's contract).
+        Ok(unsafe { to_json_at(state, first) })
     }
 }
 impl CallResult for Json {}
@@ -195,7 +222,10 @@ impl CallResult for Json {}
 impl Read for Vec<Json> {
     const RESULTS: c_int = ffi::LUA_MULTRET;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, n: c_int) -> Result<Self, VmError> {
-        Ok((first..first + n).map(|i| to_json_at(state, i)).collect())
+        // SAFETY: the `n` results are at `first..first + n` (the caller's contract).
+        Ok((first..first + n)
+            .map(|i| unsafe { to_json_at(state, i) })
+            .collect())
     }
 }
 impl CallResult for Vec<Json> {}

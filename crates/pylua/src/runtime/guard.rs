@@ -1,12 +1,19 @@
 //! How limits are enforced inside one Lua state: an allocator that counts bytes, a count hook
-//! that stops a script, and one shared watchdog thread that arms that hook when a deadline
-//! passes.
+//! that stops a script, and one shared watchdog thread that has that hook armed when a
+//! deadline passes.
 //!
 //! Why this shape:
 //! * A count hook makes Lua 5.4 trace every instruction (about 2× slower) whatever its
 //!   interval, so the main thread only carries one when an instruction limit is set. For a
-//!   timeout the watchdog installs the hook at the deadline (`lua_sethook` may be called
-//!   asynchronously), which costs nothing until then.
+//!   timeout the hook is installed at the deadline, which costs nothing until then.
+//! * Lua allows `lua_sethook` asynchronously only from a signal handler on the thread running
+//!   the state (as `lua.c` does on Ctrl-C): from another thread it would race the VM over
+//!   the `CallInfo` list it walks. So the watchdog sets the abort flag and sends a real-time
+//!   signal ([`stop_signal`]) to the thread running the VM, recorded when the run started;
+//!   the handler, on that thread, installs the hook. The signal is sent under the lock that
+//!   ending a run takes, so no thread is signalled for a run that is over. A thread that
+//!   blocks that signal, or a process where no real-time signal is free, gets a polling hook
+//!   on the main thread for its timed runs instead (slower, but the limit holds).
 //! * A hook is per Lua thread, and a watchdog cannot know which coroutine is running, so when
 //!   any limit is set each coroutine gets a count hook when it is created (the sandbox wraps
 //!   `coroutine.create`/`wrap`); it polls the abort flag every [`INTERVAL`] instructions.
@@ -17,10 +24,12 @@
 
 use super::arena::Arena;
 use mlua::ffi;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicUsize, Ordering::Relaxed,
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed},
 };
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
@@ -73,14 +82,19 @@ pub(crate) struct Guard {
     /// Instructions left in this run; only meaningful when `count_instructions`.
     budget: AtomicI64,
     instruction_limit: Option<u64>,
+    /// Whether this run's main thread polls the abort flag, because the watchdog cannot
+    /// signal the thread running it (see the module docs).
+    polling_main: AtomicBool,
     main: AtomicPtr<ffi::lua_State>,
     /// Where the state's memory comes from; used by the allocator alone.
     arena: Arena,
 }
 
-// SAFETY: the watchdog thread only reads and writes the atomics (through `fire`); the arena
-// is only used by the allocator, which runs on the one thread using the VM at a time.
+// SAFETY: other threads (the watchdog) reach a guard only through `record`, which touches
+// atomics alone; everything else, the arena included, is used by the allocator and hooks of
+// the state, which run on the one thread using the VM at a time (`Vm` is not `Sync`).
 unsafe impl Sync for Guard {}
+// SAFETY: as for `Sync`: the arena's raw pointers are owned by the guard, not by a thread.
 unsafe impl Send for Guard {}
 
 impl Guard {
@@ -94,6 +108,7 @@ impl Guard {
             pending: AtomicBool::new(false),
             budget: AtomicI64::new(0),
             instruction_limit,
+            polling_main: AtomicBool::new(false),
             main: AtomicPtr::new(std::ptr::null_mut()),
             arena: Arena::new(),
         })
@@ -106,7 +121,9 @@ impl Guard {
     /// # Safety
     /// The guard must outlive the state: close it before the last `Arc` is dropped.
     pub(crate) unsafe fn new_state(self: &Arc<Self>) -> *mut ffi::lua_State {
-        let main = ffi::lua_newstate(counting_alloc, Arc::as_ptr(self) as *mut c_void);
+        // SAFETY: `counting_alloc` reads its `ud` as a `Guard`, which this pointer is, and the
+        // caller keeps it alive as long as the state.
+        let main = unsafe { ffi::lua_newstate(counting_alloc, Arc::as_ptr(self) as *mut c_void) };
         if !main.is_null() {
             self.main.store(main, Relaxed);
             self.reset_run();
@@ -128,37 +145,56 @@ impl Guard {
     pub(crate) fn reset_run(&self) {
         self.abort.store(Abort::None as u8, Relaxed);
         self.pending.store(false, Relaxed);
+        self.polling_main.store(false, Relaxed);
         if let Some(limit) = self.instruction_limit {
             self.budget
                 .store(limit.min(i64::MAX as u64) as i64, Relaxed);
         }
+        // SAFETY: `main` is the live state this guard was made for (`new_state`), and this
+        // runs on the thread using the VM, between runs.
+        unsafe { self.rest(self.main.load(Relaxed)) };
+    }
+
+    /// Makes this run's main thread poll the abort flag, for a run the watchdog cannot
+    /// signal (see the module docs).
+    fn poll_main(&self) {
+        self.polling_main.store(true, Relaxed);
+        // SAFETY: called on the thread about to run the VM, before the run starts.
         unsafe { self.rest(self.main.load(Relaxed)) };
     }
 
     /// The hook a thread carries while nothing has fired: the main thread counts
-    /// instructions only under an instruction limit; coroutines always poll.
+    /// instructions only under an instruction limit (or polls when it cannot be signalled);
+    /// coroutines always poll.
     fn resting_count(&self, state: *mut ffi::lua_State) -> Option<c_int> {
         match self.instruction_limit {
             Some(limit) => Some(limit.clamp(1, INTERVAL as u64) as c_int),
-            None if state == self.main.load(Relaxed) => None,
+            None if state == self.main.load(Relaxed) && !self.polling_main.load(Relaxed) => None,
             None => Some(INTERVAL),
         }
     }
 
     /// Puts `state`'s hook back to its resting configuration.
+    ///
+    /// # Safety
+    /// `state` must be a thread of this guard's state, and the caller must be the thread
+    /// running the VM (in a hook, a Lua C function, or the host between runs).
     unsafe fn rest(&self, state: *mut ffi::lua_State) {
-        match self.resting_count(state) {
-            Some(count) => {
-                if ffi::lua_gethook(state).is_none() || ffi::lua_gethookcount(state) != count {
-                    ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
+        // SAFETY: the caller's contract: `state` is live and ours to change.
+        unsafe {
+            match self.resting_count(state) {
+                Some(count) => {
+                    if ffi::lua_gethook(state).is_none() || ffi::lua_gethookcount(state) != count {
+                        ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
+                    }
                 }
-            }
-            None => {
-                if ffi::lua_gethook(state).is_some() {
-                    ffi::lua_sethook(state, None, 0, 0);
-                    // The watchdog may have armed it in between: never lose a fired limit.
-                    if self.fired() != Abort::None {
-                        self.arm_main();
+                None => {
+                    if ffi::lua_gethook(state).is_some() {
+                        ffi::lua_sethook(state, None, 0, 0);
+                        // A limit may have fired in between: never lose it.
+                        if self.fired() != Abort::None {
+                            self.arm_main();
+                        }
                     }
                 }
             }
@@ -166,7 +202,13 @@ impl Guard {
     }
 
     /// Makes the main thread's hook run at its next instruction.
-    fn arm_main(&self) {
+    ///
+    /// # Safety
+    /// Only on the thread running the VM: from its own code, or from a signal handler
+    /// interrupting it (the one asynchronous use Lua allows), and while the state is alive.
+    unsafe fn arm_main(&self) {
+        // SAFETY: the caller's contract; `lua_sethook` only stores the hook and marks the
+        // running calls for it, which Lua makes safe even from a signal handler.
         unsafe {
             ffi::lua_sethook(
                 self.main.load(Relaxed),
@@ -179,7 +221,7 @@ impl Guard {
 
     /// Why the last run was stopped, if it was.
     pub(crate) fn fired(&self) -> Abort {
-        Abort::from_u8(self.abort.load(Relaxed))
+        Abort::from_u8(self.abort.load(Acquire))
     }
 
     /// Bytes the state holds now.
@@ -187,22 +229,39 @@ impl Guard {
         self.used.load(Relaxed)
     }
 
-    /// Stops the running script: records why and makes the main thread's hook fire at the
-    /// next instruction. Safe to call from another thread while Lua runs.
-    fn fire(&self, why: Abort) {
+    /// Records why the run must stop (the first reason wins). Safe from any thread: the
+    /// hooks, the pattern matcher and the allocator read the flag.
+    fn record(&self, why: Abort) {
         let _ = self
             .abort
-            .compare_exchange(Abort::None as u8, why as u8, Relaxed, Relaxed);
-        self.arm_main();
+            .compare_exchange(Abort::None as u8, why as u8, AcqRel, Relaxed);
+    }
+
+    /// Stops the running script from the VM's own thread: records why and makes the main
+    /// thread's hook fire at its next instruction.
+    ///
+    /// # Safety
+    /// As [`Guard::arm_main`].
+    unsafe fn fire(&self, why: Abort) {
+        self.record(why);
+        // SAFETY: the caller's contract.
+        unsafe { self.arm_main() };
     }
 }
 
 /// Gives a new coroutine the polling hook (see the module docs). A Lua C function:
 /// `arm(thread)`, installed by the sandbox around `coroutine.create` and `coroutine.wrap`.
+///
+/// # Safety
+/// Only as a Lua C function: `state` is the calling thread of a live state.
 pub(crate) unsafe extern "C-unwind" fn arm_coroutine(state: *mut ffi::lua_State) -> c_int {
-    let co = ffi::lua_tothread(state, 1);
-    if !co.is_null() {
-        ffi::lua_sethook(co, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
+    // SAFETY: argument 1 is read without pushing; a thread argument is a live coroutine of
+    // this state, not running (it was just created), so setting its hook races nothing.
+    unsafe {
+        let co = ffi::lua_tothread(state, 1);
+        if !co.is_null() {
+            ffi::lua_sethook(co, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
+        }
     }
     0
 }
@@ -211,9 +270,16 @@ pub(crate) unsafe extern "C-unwind" fn arm_coroutine(state: *mut ffi::lua_State)
 /// uses to keep `xpcall` message handlers from running then: Lua calls a handler for an error
 /// raised in a hook while hooks are still disabled, so a looping handler could never be
 /// stopped.
+///
+/// # Safety
+/// Only as a Lua C function.
 pub(crate) unsafe extern "C-unwind" fn aborted(state: *mut ffi::lua_State) -> c_int {
-    let fired = guard_of(state).is_some_and(|g| g.fired() != Abort::None);
-    ffi::lua_pushboolean(state, fired as c_int);
+    // SAFETY: `state` is the calling thread; pushing one value is within the `LUA_MINSTACK`
+    // slots Lua guarantees a C function.
+    unsafe {
+        let fired = guard_of(state).is_some_and(|g| g.fired() != Abort::None);
+        ffi::lua_pushboolean(state, fired as c_int);
+    }
     1
 }
 
@@ -227,10 +293,13 @@ extern "C-unwind" {
 /// VM's abort flag (set by the watchdog or the allocator) and raises the limit error, so a
 /// pathological pattern stops like a runaway loop. Nothing with a destructor may be alive
 /// here: `lua_error` leaves by `longjmp`.
+///
+/// # Safety
+/// Only from the matcher, with `state` the thread running it.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn pylua_pattern_tick(state: *mut ffi::lua_State) {
     thread_local! {
-        static STEPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        static STEPS: Cell<u32> = const { Cell::new(0) };
     }
     let steps = STEPS.with(|s| {
         let n = s.get().wrapping_add(1);
@@ -240,20 +309,35 @@ pub unsafe extern "C-unwind" fn pylua_pattern_tick(state: *mut ffi::lua_State) {
     if !steps.is_multiple_of(1024) {
         return;
     }
-    let Some(guard) = guard_of(state) else { return };
-    let why = guard.fired();
-    if why != Abort::None {
-        let msg = why.message();
-        ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
-        ffi::lua_error(state);
+    // SAFETY: `state` is the running thread (the matcher's own); the string library's
+    // functions get `LUA_MINSTACK` slots and the matcher pushes nothing, but the slot is
+    // checked anyway (without one, the next hook raises the error instead). Nothing here
+    // has a destructor for `lua_error`'s `longjmp` to skip.
+    unsafe {
+        let Some(guard) = guard_of(state) else { return };
+        let why = guard.fired();
+        if why != Abort::None && ffi::lua_checkstack(state, 1) != 0 {
+            let msg = why.message();
+            ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
+            ffi::lua_error(state);
+        }
     }
 }
 
+/// The guard of the state `state` belongs to, when it has one (a state made by
+/// [`Guard::new_state`]).
+///
+/// # Safety
+/// `state` must be a live Lua thread; the guard returned lives as long as its state (the
+/// `'static` is a convenience for hooks, which never keep it).
 unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
     let mut ud = std::ptr::null_mut();
-    let alloc = ffi::lua_getallocf(state, &mut ud);
+    // SAFETY: `state` is live (the caller's contract).
+    let alloc = unsafe { ffi::lua_getallocf(state, &mut ud) };
     if std::ptr::fn_addr_eq(alloc, counting_alloc as ffi::lua_Alloc) && !ud.is_null() {
-        Some(&*(ud as *const Guard))
+        // SAFETY: a state with the counting allocator got a `Guard` as its `ud`
+        // (`new_state`), and the guard outlives the state.
+        Some(unsafe { &*(ud as *const Guard) })
     } else {
         None
     }
@@ -261,46 +345,58 @@ unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
 
 /// The count hook shared by every thread of a guarded state. It must not hold values with
 /// destructors: `lua_error` leaves it by `longjmp`.
+///
+/// # Safety
+/// Only as a Lua hook.
 unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
-    let Some(guard) = guard_of(state) else {
-        ffi::lua_sethook(state, None, 0, 0);
-        return;
-    };
-    let count = ffi::lua_gethookcount(state);
-    if guard.instruction_limit.is_some() && guard.abort.load(Relaxed) == 0 {
-        let left = guard.budget.load(Relaxed) - count as i64;
-        guard.budget.store(left, Relaxed);
-        if left <= 0 {
-            guard.fire(Abort::Instructions);
+    // SAFETY: Lua calls a hook on the running thread with `LUA_MINSTACK` free slots; the
+    // one string pushed fits, and nothing alive here has a destructor.
+    unsafe {
+        let Some(guard) = guard_of(state) else {
+            ffi::lua_sethook(state, None, 0, 0);
+            return;
+        };
+        let count = ffi::lua_gethookcount(state);
+        if guard.instruction_limit.is_some() && guard.abort.load(Relaxed) == 0 {
+            let left = guard.budget.load(Relaxed) - count as i64;
+            guard.budget.store(left, Relaxed);
+            if left <= 0 {
+                guard.fire(Abort::Instructions);
+            }
         }
-    }
-    if guard.pending.load(Relaxed) {
-        // Code runs again while a refused allocation was never satisfied: Lua raised
-        // "not enough memory" and someone caught it.
-        guard.fire(Abort::Memory);
-    }
-    let why = guard.fired();
-    if why != Abort::None {
-        // Stay armed on this thread: whoever catches the error meets it again.
-        if count != 1 {
-            ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, 1);
+        if guard.pending.load(Relaxed) {
+            // Code runs again while a refused allocation was never satisfied: Lua raised
+            // "not enough memory" and someone caught it.
+            guard.fire(Abort::Memory);
         }
-        let msg = why.message();
-        ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
-        ffi::lua_error(state);
+        let why = guard.fired();
+        if why != Abort::None {
+            // Stay armed on this thread: whoever catches the error meets it again.
+            if count != 1 {
+                ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, 1);
+            }
+            let msg = why.message();
+            ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
+            ffi::lua_error(state);
+        }
+        guard.rest(state);
     }
-    guard.rest(state);
 }
 
 /// Counts every byte against the limit; the memory itself comes from the guard's arena
 /// (`arena.rs`). Shrinking never fails, as Lua requires.
+///
+/// # Safety
+/// Only as the allocator of a state made by [`Guard::new_state`], which passes its guard as
+/// `ud`; Lua calls it on the thread running the state.
 unsafe extern "C-unwind" fn counting_alloc(
     ud: *mut c_void,
     ptr: *mut c_void,
     osize: usize,
     nsize: usize,
 ) -> *mut c_void {
-    let guard = &*(ud as *const Guard);
+    // SAFETY: `ud` is the guard (`new_state`), alive as long as its state.
+    let guard = unsafe { &*(ud as *const Guard) };
     let old = if ptr.is_null() { 0 } else { osize };
     let used = guard.used.load(Relaxed);
     if nsize > old {
@@ -309,12 +405,14 @@ unsafe extern "C-unwind" fn counting_alloc(
             let request = (ptr as usize, nsize);
             let last = (guard.refused.0.load(Relaxed), guard.refused.1.load(Relaxed));
             if guard.pending.load(Relaxed) && last == request {
-                guard.fire(Abort::Memory);
+                // SAFETY: the allocator runs on the thread running the VM.
+                unsafe { guard.fire(Abort::Memory) };
             } else {
                 guard.refused.0.store(request.0, Relaxed);
                 guard.refused.1.store(request.1, Relaxed);
                 guard.pending.store(true, Relaxed);
-                guard.arm_main();
+                // SAFETY: as above.
+                unsafe { guard.arm_main() };
             }
             return std::ptr::null_mut();
         }
@@ -326,11 +424,97 @@ unsafe extern "C-unwind" fn counting_alloc(
             guard.pending.store(false, Relaxed);
         }
     }
-    let new = guard.arena.realloc(ptr, osize, nsize);
+    // SAFETY: Lua passes blocks this allocator gave it, with their sizes, and uses the state
+    // (so the arena) from one thread at a time.
+    let new = unsafe { guard.arena.realloc(ptr, osize, nsize) };
     if nsize == 0 || !new.is_null() {
         guard.used.store(used - old + nsize, Relaxed);
     }
     new
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivering a stop on the VM's own thread.
+
+thread_local! {
+    /// The guard of the innermost timed run in progress on this thread (null: none). Read
+    /// by the signal handler: a plain `Cell` of a pointer, with no destructor and a constant
+    /// initialiser, so reading it allocates nothing and registers nothing.
+    static RUNNING: Cell<*const Guard> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The real-time signal the watchdog sends to stop a run, installed on first use; `None`
+/// when no real-time signal is free.
+///
+/// It is the highest-numbered real-time signal whose disposition is still the default
+/// (nobody else handles it), scanning down from `SIGRTMAX`, installed with `SA_RESTART`
+/// (interrupted system calls go on) and `SA_SIGINFO`. A host must not block it in threads
+/// that run VMs with a timeout, nor take it over afterwards: a run on a thread that blocks
+/// it falls back to polling (see [`arm_deadline`]), and a replaced handler means timeouts
+/// that never fire.
+pub(crate) fn stop_signal() -> Option<c_int> {
+    static SIGNAL: OnceLock<Option<c_int>> = OnceLock::new();
+    *SIGNAL.get_or_init(install_stop_handler)
+}
+
+fn install_stop_handler() -> Option<c_int> {
+    for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
+        // SAFETY: `sigaction` with a null new action only reads the current one into a
+        // zeroed struct of the right type.
+        let free = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_DFL
+        };
+        if !free {
+            continue;
+        }
+        // SAFETY: installs `on_stop_signal`, an `extern "C"` function of the three-argument
+        // form `SA_SIGINFO` calls, which only does what a handler may (see its docs).
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut()) == 0
+        };
+        if installed {
+            return Some(sig);
+        }
+    }
+    None
+}
+
+/// The handler of [`stop_signal`], on the thread the watchdog signalled. Async-signal-safe:
+/// it reads a thread-local that the run wrote before the signal could be sent, loads an
+/// atomic and calls `lua_sethook`, which Lua allows in a signal handler; no allocation, no
+/// lock. It arms the hook only when the innermost timed run's limit has fired: a signal
+/// that arrives late, for a run that is over, finds another guard (or none) and does
+/// nothing.
+extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context: *mut c_void) {
+    let guard = RUNNING.with(Cell::get);
+    if guard.is_null() {
+        return;
+    }
+    // SAFETY: `RUNNING` points at the guard of a run in progress on this thread, which
+    // holds an `Arc` of it until after `RUNNING` is restored (`Deadline::drop`).
+    let guard = unsafe { &*guard };
+    if guard.fired() != Abort::None {
+        // SAFETY: on the VM's own thread, interrupting it: the asynchronous use of
+        // `lua_sethook` Lua documents; the state lives as long as the run.
+        unsafe { guard.arm_main() };
+    }
+}
+
+/// Whether `sig` is blocked in the calling thread.
+fn blocked_here(sig: c_int) -> bool {
+    // SAFETY: with a null new set, `pthread_sigmask` only reads the thread's mask into a
+    // zeroed `sigset_t`.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) == 0
+            && libc::sigismember(&mask, sig) == 1
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,7 +528,7 @@ struct Watchdog {
 #[derive(Default)]
 struct Timers {
     next_id: u64,
-    pending: BTreeMap<(Instant, u64), Arc<Guard>>,
+    pending: BTreeMap<(Instant, u64), Timer>,
     /// What the watchdog sleeps until: `None` while it is awake, `Some(None)` while it waits
     /// for any timer. A new deadline wakes it only when it is earlier than that, so a host
     /// running many short snippets under one timeout wakes it about once per timeout, not
@@ -352,37 +536,105 @@ struct Timers {
     asleep_until: Option<Option<Instant>>,
 }
 
-/// A registered deadline; dropping it disarms the timer.
+/// One run's deadline, as the watchdog keeps it.
+struct Timer {
+    guard: Arc<Guard>,
+    /// The thread running the VM and the signal that stops it; `None` when the run polls.
+    thread: Option<(libc::pthread_t, c_int)>,
+}
+
+impl Timer {
+    /// Stops the run: the flag first, then the signal whose handler reads it. Called under
+    /// the timers lock, which the run's end takes too ([`Deadline`]'s drop), so the thread
+    /// signalled is still running this run.
+    fn expire(self) {
+        self.guard.record(Abort::Timeout);
+        if let Some((thread, sig)) = self.thread {
+            // SAFETY: the thread is alive: it is inside the run, which cannot end (drop its
+            // `Deadline`) while the lock held here is. Its handler for `sig` is installed.
+            unsafe { libc::pthread_kill(thread, sig) };
+        }
+    }
+}
+
+/// A registered deadline, for the run in progress on this thread; dropping it disarms the
+/// timer and restores the thread's record of the run it was nested in (a `Deadline` is not
+/// `Send`: it belongs to the thread that armed it).
 pub(crate) struct Deadline {
     key: (Instant, u64),
+    /// Keeps alive the guard `RUNNING` points at until it points elsewhere.
+    _guard: Arc<Guard>,
+    /// What `RUNNING` held before this run: the run this one is nested in, if any.
+    outer: *const Guard,
 }
 
 impl Drop for Deadline {
     fn drop(&mut self) {
-        // Under the lock, so once this returns the watchdog cannot fire for this run.
-        let dog = watchdog();
-        let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
-        timers.pending.remove(&self.key);
+        {
+            // Under the lock, so once this returns the watchdog cannot fire for this run.
+            let dog = watchdog();
+            let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
+            timers.pending.remove(&self.key);
+        }
+        RUNNING.with(|running| running.set(self.outer));
+        if !self.outer.is_null() {
+            // SAFETY: the outer run is still in progress on this thread and holds its guard.
+            let outer = unsafe { &*self.outer };
+            // Its deadline may have passed while this run ran: the signal then found this
+            // run's guard and did nothing, so arm the outer run's hook now, on its thread.
+            if outer.fired() != Abort::None {
+                // SAFETY: on the thread running the outer VM, whose state is alive.
+                unsafe { outer.arm_main() };
+            }
+        }
     }
 }
 
-/// Arms a timer that stops `guard`'s run at `at`.
+/// Arms a timer that stops `guard`'s run, which the calling thread is about to start, at
+/// `at`. Keep the returned value until the run ends.
+///
+/// The watchdog will signal this thread ([`stop_signal`]); when it cannot (no free signal,
+/// or this thread blocks it) the run's main thread polls the abort flag instead.
 pub(crate) fn arm_deadline(guard: &Arc<Guard>, at: Instant) -> Deadline {
+    // Written before the timer exists, so the handler finds it, and so this thread's slot
+    // is in use before any signal: the handler never makes the first access (which, in a
+    // dynamically loaded library, may allocate).
+    let outer = RUNNING.with(|running| running.replace(Arc::as_ptr(guard)));
+    let thread = match stop_signal() {
+        Some(sig) if !blocked_here(sig) => {
+            // SAFETY: `pthread_self` has no preconditions.
+            Some((unsafe { libc::pthread_self() }, sig))
+        }
+        _ => {
+            guard.poll_main();
+            None
+        }
+    };
     let dog = watchdog();
     let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
     timers.next_id += 1;
     let key = (at, timers.next_id);
-    let earliest = timers
-        .pending
-        .keys()
-        .next()
-        .is_none_or(|first| key < *first);
-    timers.pending.insert(key, Arc::clone(guard));
+    // Wake the watchdog only if it sleeps past this deadline: an awake one looks at the
+    // timers before it sleeps again.
+    let wake = match timers.asleep_until {
+        Some(None) => true,
+        Some(Some(until)) => at < until,
+        None => false,
+    };
+    let timer = Timer {
+        guard: Arc::clone(guard),
+        thread,
+    };
+    timers.pending.insert(key, timer);
     drop(timers);
-    if earliest {
+    if wake {
         dog.wake.notify_one();
     }
-    Deadline { key }
+    Deadline {
+        key,
+        _guard: Arc::clone(guard),
+        outer,
+    }
 }
 
 fn watchdog() -> &'static Watchdog {
@@ -410,8 +662,8 @@ fn watch(dog: &'static Watchdog) {
                 timers = dog.wake.wait(timers).unwrap_or_else(|e| e.into_inner());
             }
             Some((&(at, _), _)) if at <= now => {
-                let (_, guard) = timers.pending.pop_first().expect("first entry exists");
-                guard.fire(Abort::Timeout);
+                let (_, timer) = timers.pending.pop_first().expect("first entry exists");
+                timer.expire();
             }
             Some((&(at, _), _)) => {
                 timers.asleep_until = Some(Some(at));

@@ -14,6 +14,12 @@ pub struct Limits {
     /// Lua VM instructions one run may execute (checked every 1000 instructions).
     pub instructions: Option<u64>,
     /// Wall-clock time one run may take.
+    ///
+    /// A shared watchdog thread stops the run by sending a real-time signal to the thread
+    /// running it (the highest one no one else handles, chosen on first use), whose handler
+    /// arms Lua's hook: a run costs nothing extra until its deadline. A host should not block
+    /// that signal where VMs run; a run on a thread that blocks it still stops, by polling,
+    /// which makes its Lua code about twice as slow.
     pub timeout: Option<Duration>,
 }
 

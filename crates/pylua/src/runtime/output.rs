@@ -59,7 +59,9 @@ impl OutputHandle {
     /// # Safety
     /// `ptr` must come from `as_ptr` of a handle that is still alive.
     pub(crate) unsafe fn write_raw(ptr: *const std::ffi::c_void, bytes: &[u8]) {
-        let state = &*(ptr as *const Mutex<OutputState>);
+        // SAFETY: `as_ptr` gave the `Arc`'s inner `Mutex<OutputState>`, which the caller
+        // says is still alive.
+        let state = unsafe { &*(ptr as *const Mutex<OutputState>) };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
             match &mut state.mode {

@@ -26,6 +26,7 @@ use super::limits::Limits;
 use super::output::{Output, OutputHandle};
 use super::sandbox::{AllowedDirs, Sandbox};
 use super::settings::{settings_setters, VmSettings};
+use super::stack::MAX_PUSH_DEPTH;
 use super::vm::human_bytes;
 use crate::interpreters::{self, Interpreter, LuaVersion};
 use crate::paths::Paths;
@@ -254,13 +255,15 @@ impl ProcessVm {
 
     /// Calls the global function `name` with JSON arguments.
     pub fn call(&mut self, name: &str, args: &[Json]) -> Result<Vec<Json>, VmError> {
-        let mut list = String::from("return ");
+        args.iter().try_for_each(check_depth)?;
+        let mut list = String::from("return {");
         for (i, a) in args.iter().enumerate() {
             if i > 0 {
                 list.push(',');
             }
             lua_literal(a, &mut list);
         }
+        list.push('}');
         let count = args.len().to_string();
         self.request(b'c', &[name.as_bytes(), list.as_bytes(), count.as_bytes()])
     }
@@ -277,6 +280,7 @@ impl ProcessVm {
 
     /// Sets a global variable from JSON.
     pub fn set_global(&mut self, name: &str, value: &Json) -> Result<(), VmError> {
+        check_depth(value)?;
         let mut text = String::from("return ");
         lua_literal(value, &mut text);
         self.request(b's', &[name.as_bytes(), text.as_bytes()])
@@ -341,6 +345,7 @@ impl ProcessVm {
                 }
             };
             match kind {
+                // SAFETY: the pointer comes from this VM's own output handle, alive in `self`.
                 b'o' => unsafe { OutputHandle::write_raw(self.output.as_ptr(), &payload) },
                 b'p' => {
                     let path = String::from_utf8_lossy(payload.get(1..).unwrap_or_default());
@@ -484,7 +489,9 @@ impl Session {
             .limits
             .memory
             .map(|m| m.saturating_add(ADDRESS_SPACE_SLACK) as libc::rlim_t);
-        // Between fork and exec only async-signal-safe calls: dup2, prctl and setrlimit.
+        // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+        // (dup2, prctl, setrlimit) on plain integers it owns; it allocates nothing and takes
+        // no lock.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::dup2(fd_in, 3) < 0 || libc::dup2(fd_out, 4) < 0 {
@@ -556,7 +563,8 @@ impl Session {
             return;
         }
         self.killed = true;
-        // The interpreter is not reaped before this, so its pid still names its group.
+        // SAFETY: `kill` touches no memory. The interpreter is not reaped before this, so
+        // its pid still names its own process group, not a recycled one.
         unsafe {
             libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
         }
@@ -672,24 +680,35 @@ impl Replies {
         }
     }
 
+    /// The next frame. Everything here comes from the child, which may be any program
+    /// writing anything: a malformed header, a length past what it sends or past `usize`,
+    /// end of file mid-frame — each is a [`Stop`], never a panic.
     fn frame(&mut self, deadline: Option<Instant>, pid: u32) -> Result<(u8, Vec<u8>), Stop> {
+        let invalid = || Stop::Failed(io::Error::from(io::ErrorKind::InvalidData));
+        // Offsets from `self.pos`: `fill` moves the unread bytes to the buffer's start.
         let newline = loop {
             if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
-                break self.pos + i;
+                break i;
             }
             self.fill(deadline, pid)?;
         };
-        let kind = self.buf[self.pos];
-        let len: usize = std::str::from_utf8(&self.buf[self.pos + 1..newline])
+        // The header is `<kind><decimal length>`: at least two bytes before the newline.
+        let header = &self.buf[self.pos..self.pos + newline];
+        let (&kind, digits) = header.split_first().ok_or_else(invalid)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(invalid());
+        }
+        let len: usize = std::str::from_utf8(digits)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Stop::Failed(io::Error::from(io::ErrorKind::InvalidData)))?;
+            .ok_or_else(invalid)?;
         let start = newline + 1;
-        while self.buf.len() < start + len {
+        let end = start.checked_add(len).ok_or_else(invalid)?;
+        while self.buf.len() - self.pos < end {
             self.fill(deadline, pid)?;
         }
-        let payload = self.buf[start..start + len].to_vec();
-        self.pos = start + len;
+        let payload = self.buf[self.pos + start..self.pos + end].to_vec();
+        self.pos += end;
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -722,6 +741,7 @@ impl Replies {
                 events: libc::POLLIN,
                 revents: 0,
             };
+            // SAFETY: `pfd` is one valid `pollfd` for a descriptor `self.file` owns.
             let n = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
             if n < 0 {
                 let e = io::Error::last_os_error();
@@ -753,6 +773,8 @@ impl Replies {
 
 /// Whether a child has ended, without reaping it (its pid keeps naming its process group).
 fn has_exited(pid: u32) -> bool {
+    // SAFETY: `waitid` writes into a zeroed `siginfo_t` of ours; `WNOWAIT` leaves the child
+    // unreaped, so its pid stays reserved for it.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
         let r = libc::waitid(
@@ -822,6 +844,7 @@ fn stdin_for_child() -> io::Result<Stdio> {
     static TARGET: Mutex<Option<File>> = Mutex::new(None);
     static RELAY: Once = Once::new();
     static ENDED: AtomicBool = AtomicBool::new(false);
+    // SAFETY: `isatty` only queries a descriptor number.
     if unsafe { libc::isatty(0) } == 0 {
         return Ok(Stdio::inherit());
     }
@@ -861,6 +884,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         target_os = "openbsd",
         target_os = "dragonfly"
     ))]
+    // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
     let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
     #[cfg(not(any(
         target_os = "linux",
@@ -870,19 +894,23 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         target_os = "openbsd",
         target_os = "dragonfly"
     )))]
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
     let r = unsafe { libc::pipe(fds.as_mut_ptr()) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: the pipe succeeded, so both are fresh descriptors owned by no one else.
     let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((high(a)?, high(b)?))
 }
 
 fn high(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: duplicating a descriptor `fd` owns; the original is closed when `fd` drops.
     let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
     if new < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: `fcntl` succeeded: `new` is a fresh descriptor owned by no one else.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
@@ -898,6 +926,29 @@ fn encode_request(op: u8, fields: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(f);
     }
     out
+}
+
+/// Refuses a value nested deeper than the embedded VM takes ([`MAX_PUSH_DEPTH`]): writing
+/// it out recurses once per level, and no Lua parser reads more than about 200 levels.
+fn check_depth(value: &Json) -> Result<(), VmError> {
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Json>> = match value {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth >= MAX_PUSH_DEPTH {
+            return Err(VmError::new(
+                ErrorKind::Runtime,
+                format!(
+                    "a value nested more than {MAX_PUSH_DEPTH} levels deep cannot be passed to Lua"
+                ),
+            ));
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
 }
 
 /// Writes a JSON value as a Lua expression that builds the same value (`null` is `nil`,

@@ -40,6 +40,8 @@ impl Drop for RawState {
         // mlua's handle first: it refers to the state, which mlua does not own here.
         let shared = self.mlua.take().is_some();
         if shared || self.must_close {
+            // SAFETY: the state is ours and closed once; the guard (its allocator) is still
+            // alive, since the owner drops it after this (`Vm`'s field order).
             unsafe { ffi::lua_close(self.main) };
         }
     }
@@ -54,7 +56,8 @@ impl RawState {
     /// # Safety
     /// The guard must outlive the state.
     pub(crate) unsafe fn new(guard: &Arc<Guard>, must_close: bool) -> Option<RawState> {
-        let main = guard.new_state();
+        // SAFETY: the caller keeps the guard alive longer than the state.
+        let main = unsafe { guard.new_state() };
         (!main.is_null()).then(|| RawState {
             main,
             mlua: OnceCell::new(),
@@ -66,6 +69,9 @@ impl RawState {
     pub(crate) fn lua(&self, guard: &Guard) -> &Lua {
         self.mlua.get_or_init(|| {
             // mlua panics when its set-up cannot allocate: give it room whatever the limit.
+            // SAFETY: `main` is a live state that stays alive as long as the handle (it is
+            // dropped first, in `drop`); mlua adds its own registry entries and never closes
+            // a state it did not create.
             guard.without_memory_limit(|| unsafe { Lua::init_from_ptr(self.main) })
         })
     }
@@ -117,81 +123,133 @@ impl RawState {
 ///
 /// # Safety
 /// `f` may be left by `longjmp`: nothing with a destructor may be alive in it when it calls
-/// into Lua. The stack must have room for two more values.
+/// into Lua. `f` gets `LUA_MINSTACK` free slots, as every C function does, and must check
+/// for more (`luaL_checkstack`) before pushing more.
 pub(crate) unsafe fn protect<F: FnOnce(*mut ffi::lua_State)>(
     state: *mut ffi::lua_State,
     nargs: c_int,
     nresults: c_int,
     f: F,
 ) -> Result<(), LuaFailure> {
+    /// # Safety
+    /// Only as the function `protect` calls, with the slot's address as argument 1.
     unsafe extern "C-unwind" fn trampoline<F: FnOnce(*mut ffi::lua_State)>(
         state: *mut ffi::lua_State,
     ) -> c_int {
-        let slot = ffi::lua_touserdata(state, 1) as *mut Option<F>;
-        ffi::lua_remove(state, 1);
-        if let Some(f) = (*slot).take() {
-            let panicked =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(state))).is_err();
-            if panicked {
-                raise(state, c"internal error in the pylua runtime");
+        // SAFETY: argument 1 is the address of `protect`'s `slot`, alive until the
+        // `lua_pcall` below returns; `f` is taken out first, so when it leaves by `longjmp`
+        // nothing here is left to drop (the panic guard is not alive across Lua calls that
+        // raise: `f` makes them, and catch_unwind only sees Rust panics).
+        unsafe {
+            let slot = ffi::lua_touserdata(state, 1) as *mut Option<F>;
+            ffi::lua_remove(state, 1);
+            if let Some(f) = (*slot).take() {
+                let panicked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(state))).is_err();
+                if panicked {
+                    raise(state, c"internal error in the pylua runtime");
+                }
             }
+            ffi::lua_gettop(state)
         }
-        ffi::lua_gettop(state)
     }
-    let mut slot = Some(f);
-    ffi::lua_pushcfunction(state, trampoline::<F>);
-    ffi::lua_pushlightuserdata(state, &mut slot as *mut Option<F> as *mut c_void);
-    ffi::lua_rotate(state, -(nargs + 2), 2);
-    match ffi::lua_pcall(state, nargs + 1, nresults, 0) {
-        ffi::LUA_OK => Ok(()),
-        code => Err(pop_failure(state, code)),
+    // SAFETY: `state` is live and ours (the caller's contract); two slots are reserved for
+    // the trampoline and the slot's address, and `slot` outlives the protected call.
+    unsafe {
+        reserve(state, 2)?;
+        let mut slot = Some(f);
+        ffi::lua_pushcfunction(state, trampoline::<F>);
+        ffi::lua_pushlightuserdata(state, &mut slot as *mut Option<F> as *mut c_void);
+        ffi::lua_rotate(state, -(nargs + 2), 2);
+        match ffi::lua_pcall(state, nargs + 1, nresults, 0) {
+            ffi::LUA_OK => Ok(()),
+            code => Err(pop_failure(state, code)),
+        }
     }
 }
 
+/// Makes room for `n` more values on the stack, for host code that pushes outside any C
+/// function Lua called (where only what was reserved is guaranteed). Never raises: a stack
+/// that cannot grow (Lua caps it at a million slots) is a failure to report.
+///
+/// # Safety
+/// `state` must be a live Lua thread used by no one else meanwhile.
+pub(crate) unsafe fn reserve(state: *mut ffi::lua_State, n: c_int) -> Result<(), LuaFailure> {
+    // SAFETY: `lua_checkstack` never raises; `state` is live (the caller's contract).
+    if unsafe { ffi::lua_checkstack(state, n) } != 0 {
+        return Ok(());
+    }
+    Err(LuaFailure {
+        code: ffi::LUA_ERRRUN,
+        message: format!("stack overflow (no room for {n} more values on the Lua stack)"),
+    })
+}
+
+/// Raises `message` as a Lua error.
+///
+/// # Safety
+/// Inside a function Lua called, with a free slot, and nothing with a destructor alive in
+/// the frames the `longjmp` leaves.
 unsafe fn raise(state: *mut ffi::lua_State, message: &CStr) -> ! {
-    ffi::lua_pushstring(state, message.as_ptr());
-    ffi::lua_error(state)
+    // SAFETY: the caller's contract.
+    unsafe {
+        ffi::lua_pushstring(state, message.as_ptr());
+        ffi::lua_error(state)
+    }
 }
 
 /// The message handler of every run: the error as text (through `__tostring`, as Lua's own
 /// interpreter does) followed by the stack traceback.
+///
+/// # Safety
+/// Only as a message handler Lua calls.
 pub(crate) unsafe extern "C-unwind" fn traceback(state: *mut ffi::lua_State) -> c_int {
-    if ffi::lua_checkstack(state, 2) == 0 {
-        return 1;
-    }
-    let text = ffi::luaL_tolstring(state, -1, std::ptr::null_mut());
-    if ffi::lua_checkstack(state, ffi::LUA_TRACEBACK_STACK) != 0 {
-        ffi::luaL_traceback(state, state, text, 0);
-        ffi::lua_remove(state, -2);
+    // SAFETY: Lua calls the handler with the error object as argument 1; every push is
+    // covered by a `lua_checkstack`, and nothing here has a destructor (a `__tostring` that
+    // raises leaves by `longjmp`).
+    unsafe {
+        if ffi::lua_checkstack(state, 2) == 0 {
+            return 1;
+        }
+        let text = ffi::luaL_tolstring(state, -1, std::ptr::null_mut());
+        if ffi::lua_checkstack(state, ffi::LUA_TRACEBACK_STACK) != 0 {
+            ffi::luaL_traceback(state, state, text, 0);
+            ffi::lua_remove(state, -2);
+        }
     }
     1
 }
 
 /// Pops the error object a failed call left on top and turns it into text without calling
 /// into Lua (no metamethod, no allocation).
+///
+/// # Safety
+/// A value must be on top of `state`'s stack, and no one else may use the state meanwhile.
 #[cold]
 pub(crate) unsafe fn pop_failure(state: *mut ffi::lua_State, code: c_int) -> LuaFailure {
-    let message = match ffi::lua_type(state, -1) {
-        ffi::LUA_TSTRING => {
-            let mut len = 0;
-            let ptr = ffi::lua_tolstring(state, -1, &mut len);
-            String::from_utf8_lossy(std::slice::from_raw_parts(ptr as *const u8, len)).into_owned()
-        }
-        ffi::LUA_TNUMBER => {
-            let mut is_int = 0;
-            let i = ffi::lua_tointegerx(state, -1, &mut is_int);
-            if is_int != 0 {
-                i.to_string()
-            } else {
-                ffi::lua_tonumberx(state, -1, std::ptr::null_mut()).to_string()
+    // SAFETY: the caller's contract; only reads of the top value (a string is read in place,
+    // a number never converted in place), then one pop.
+    unsafe {
+        let message = match ffi::lua_type(state, -1) {
+            ffi::LUA_TSTRING => {
+                String::from_utf8_lossy(super::stack::string_at(state, -1)).into_owned()
             }
-        }
-        ffi::LUA_TNIL => "<nil>".to_string(),
-        ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, -1) != 0).to_string(),
-        _ => format!("<{}>", super::stack::type_name_at(state, -1)),
-    };
-    ffi::lua_pop(state, 1);
-    LuaFailure { code, message }
+            ffi::LUA_TNUMBER => {
+                let mut is_int = 0;
+                let i = ffi::lua_tointegerx(state, -1, &mut is_int);
+                if is_int != 0 {
+                    i.to_string()
+                } else {
+                    ffi::lua_tonumberx(state, -1, std::ptr::null_mut()).to_string()
+                }
+            }
+            ffi::LUA_TNIL => "<nil>".to_string(),
+            ffi::LUA_TBOOLEAN => (ffi::lua_toboolean(state, -1) != 0).to_string(),
+            _ => format!("<{}>", super::stack::type_name_at(state, -1)),
+        };
+        ffi::lua_pop(state, 1);
+        LuaFailure { code, message }
+    }
 }
 
 /// A library of Lua's standard set: the global it goes in and the function that opens it.
@@ -208,10 +266,16 @@ pub(crate) const MATH: Library = (c"math", ffi::luaopen_math);
 pub(crate) const UTF8: Library = (c"utf8", ffi::luaopen_utf8);
 pub(crate) const DEBUG: Library = (c"debug", ffi::luaopen_debug);
 
-/// Opens `libs` in order, as `luaL_openlibs` does. Raises on failure: call under [`protect`].
+/// Opens `libs` in order, as `luaL_openlibs` does.
+///
+/// # Safety
+/// Raises on failure: call under [`protect`], with a free slot.
 pub(crate) unsafe fn open_libs(state: *mut ffi::lua_State, libs: &[Library]) {
     for &(name, open) in libs {
-        ffi::luaL_requiref(state, name.as_ptr(), open, 1);
-        ffi::lua_pop(state, 1);
+        // SAFETY: the caller's contract; `luaL_requiref` leaves one value, popped at once.
+        unsafe {
+            ffi::luaL_requiref(state, name.as_ptr(), open, 1);
+            ffi::lua_pop(state, 1);
+        }
     }
 }

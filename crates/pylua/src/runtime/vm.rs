@@ -241,70 +241,104 @@ impl From<LuaFailure> for Failed {
 
 /// Loads `source` as a text chunk and leaves the function on the stack. Lua's loader runs
 /// protected itself, so this needs no `protect`.
+///
+/// # Safety
+/// `state` must be the VM's state (or a thread of it) at rest, used by no one else meanwhile.
 unsafe fn load(state: *mut ffi::lua_State, source: &[u8], name: &CStr) -> Result<(), LuaFailure> {
-    match ffi::luaL_loadbufferx(
-        state,
-        source.as_ptr().cast(),
-        source.len(),
-        name.as_ptr(),
-        c"t".as_ptr(),
-    ) {
-        ffi::LUA_OK => Ok(()),
-        code => Err(state::pop_failure(state, code)),
+    // SAFETY: the caller's contract; a slot is reserved for the chunk or the error, and
+    // text mode keeps unverified bytecode out.
+    unsafe {
+        state::reserve(state, 1)?;
+        match ffi::luaL_loadbufferx(
+            state,
+            source.as_ptr().cast(),
+            source.len(),
+            name.as_ptr(),
+            c"t".as_ptr(),
+        ) {
+            ffi::LUA_OK => Ok(()),
+            code => Err(state::pop_failure(state, code)),
+        }
     }
 }
 
 /// Calls the function under the `nargs` arguments on top of the stack, with the traceback
 /// message handler, and leaves its results in its place; returns how many.
+///
+/// # Safety
+/// As [`load`], with a function and `nargs` arguments on top of the stack.
 unsafe fn call(
     state: *mut ffi::lua_State,
     nargs: c_int,
     nresults: c_int,
 ) -> Result<c_int, LuaFailure> {
-    let func = ffi::lua_gettop(state) - nargs;
-    ffi::lua_pushcfunction(state, traceback);
-    ffi::lua_insert(state, func);
-    let code = ffi::lua_pcall(state, nargs, nresults, func);
-    if code != ffi::LUA_OK {
-        let failure = state::pop_failure(state, code);
+    // SAFETY: the caller's contract; the handler's slot is reserved first, and `lua_pcall`
+    // catches every error, leaving one error object or the results.
+    unsafe {
+        // The handler goes under the function: one more slot than the caller pushed.
+        state::reserve(state, 1)?;
+        let func = ffi::lua_gettop(state) - nargs;
+        ffi::lua_pushcfunction(state, traceback);
+        ffi::lua_insert(state, func);
+        let code = ffi::lua_pcall(state, nargs, nresults, func);
+        if code != ffi::LUA_OK {
+            let failure = state::pop_failure(state, code);
+            ffi::lua_remove(state, func);
+            return Err(failure);
+        }
         ffi::lua_remove(state, func);
-        return Err(failure);
+        Ok(ffi::lua_gettop(state) - func + 1)
     }
-    ffi::lua_remove(state, func);
-    Ok(ffi::lua_gettop(state) - func + 1)
 }
 
 /// Calls as [`call`] and turns every result into JSON, leaving the stack as before the
 /// function was pushed.
+///
+/// # Safety
+/// As [`call`].
 unsafe fn call_json(state: *mut ffi::lua_State, nargs: c_int) -> Result<Vec<Json>, LuaFailure> {
-    let n = call(state, nargs, ffi::LUA_MULTRET)?;
-    let first = ffi::lua_gettop(state) - n + 1;
-    let values = (first..first + n).map(|i| to_json_at(state, i)).collect();
-    ffi::lua_settop(state, first - 1);
-    Ok(values)
+    // SAFETY: the caller's contract; the `n` results are at `first..first + n` while they
+    // are read, and dropped after.
+    unsafe {
+        let n = call(state, nargs, ffi::LUA_MULTRET)?;
+        let first = ffi::lua_gettop(state) - n + 1;
+        let values = (first..first + n).map(|i| to_json_at(state, i)).collect();
+        ffi::lua_settop(state, first - 1);
+        Ok(values)
+    }
 }
 
 /// Calls the function kept under registry key `key` with the traceback message handler and
 /// reads its results as `R`, leaving the stack as it found it.
+///
+/// # Safety
+/// As [`load`]; `key` must be a registry reference of this state.
 #[inline]
 unsafe fn call_registered<A: CallArgs, R: CallResult>(
     state: *mut ffi::lua_State,
     key: c_int,
     args: A,
 ) -> Result<Result<R, VmError>, LuaFailure> {
-    let base = ffi::lua_gettop(state);
-    ffi::lua_pushcfunction(state, traceback);
-    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
-    let nargs = args.push(state);
-    let code = ffi::lua_pcall(state, nargs, R::RESULTS, base + 1);
-    if code != ffi::LUA_OK {
-        let failure = state::pop_failure(state, code);
+    // SAFETY: the caller's contract; six slots are reserved for the handler, the function
+    // and at most four arguments (none of which allocates), `lua_pcall` catches every
+    // error, and the results are read where Lua left them, above `base + 1`.
+    unsafe {
+        // The handler, the function and at most four arguments.
+        state::reserve(state, 6)?;
+        let base = ffi::lua_gettop(state);
+        ffi::lua_pushcfunction(state, traceback);
+        ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
+        let nargs = args.push(state);
+        let code = ffi::lua_pcall(state, nargs, R::RESULTS, base + 1);
+        if code != ffi::LUA_OK {
+            let failure = state::pop_failure(state, code);
+            ffi::lua_settop(state, base);
+            return Err(failure);
+        }
+        let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
         ffi::lua_settop(state, base);
-        return Err(failure);
+        Ok(read)
     }
-    let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
-    ffi::lua_settop(state, base);
-    Ok(read)
 }
 
 fn chunk_name(name: &str) -> CString {
@@ -341,7 +375,9 @@ impl Vm {
                 key
             }
         };
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `key` is a chunk `compile_cached` kept in this state's registry.
         self.run(|state| unsafe {
+            state::reserve(state, 1)?;
             ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.into());
             Ok(call_json(state, 0)?)
         })
@@ -351,6 +387,8 @@ impl Vm {
     fn compile_cached(&mut self, source: &str) -> Result<c_int, VmError> {
         if self.chunks.len() >= CHUNK_CACHE_LIMIT {
             let keys: Vec<c_int> = self.chunks.drain().map(|(_, key)| key).collect();
+            // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `protect` catches what `luaL_unref` raises, and the closure
+            // holds only a reference.
             let released = self.state.with_state(|state| unsafe {
                 protect(state, 0, 0, |s| {
                     for &key in &keys {
@@ -360,6 +398,8 @@ impl Vm {
             });
             released.map_err(|f| classify(f, Abort::None, &self.config.limits))?;
         }
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `load` leaves the chunk for `protect` to take, and the closure
+        // holds nothing with a destructor.
         let result = self.state.with_state(|state| unsafe {
             load(state, source.as_bytes(), c"=eval")?;
             let mut key = 0;
@@ -374,6 +414,7 @@ impl Vm {
     /// Runs `source` as a chunk with the given name (used in error messages and tracebacks).
     pub fn exec(&mut self, source: &str, chunk_name: &str) -> Result<Vec<Json>, VmError> {
         let name = self::chunk_name(&format!("={chunk_name}"));
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `load` leaves only the chunk.
         self.run_chunk(|state| unsafe { load(state, source.as_bytes(), &name) })
     }
 
@@ -382,6 +423,7 @@ impl Vm {
     /// has [`VmError::incomplete`] set, so a REPL can ask for another line.
     pub fn eval_interactive(&mut self, source: &str) -> Result<Vec<Json>, VmError> {
         let expression = format!("return {source}");
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `load` leaves only the chunk (a failed first try leaves nothing).
         self.run_chunk(|state| unsafe {
             load(state, expression.as_bytes(), c"=stdin")
                 .or_else(|_| load(state, source.as_bytes(), c"=stdin"))
@@ -395,6 +437,7 @@ impl Vm {
     ) -> Result<Vec<Json>, VmError> {
         self.run(|state| {
             load(state)?;
+            // SAFETY: `load` left the chunk on top, where `call_json` expects the function.
             Ok(unsafe { call_json(state, 0)? })
         })
     }
@@ -413,6 +456,8 @@ impl Vm {
         let script = path.display().to_string();
         let nargs = c_int::try_from(args.len())
             .map_err(|_| VmError::new(ErrorKind::Usage, "too many arguments for a Lua script"))?;
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists). The closure given to `protect` holds only references
+        // and checks the stack for the arguments it pushes; `call_json` finds the chunk under them.
         self.run(|state| unsafe {
             load(state, &source, &name)?;
             // `arg`, and the arguments again as `...`, above the function.
@@ -443,6 +488,8 @@ impl Vm {
     pub fn call(&mut self, name: &str, args: &[Json]) -> Result<Vec<Json>, VmError> {
         let nargs = c_int::try_from(args.len())
             .map_err(|_| VmError::new(ErrorKind::Usage, "too many arguments for a Lua call"))?;
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists). The closure given to `protect` holds only references and
+        // checks the stack for the arguments it pushes; `call_json` finds the function under them.
         self.run(|state| unsafe {
             let mut not_a_function = None;
             protect(state, 0, ffi::LUA_MULTRET, |s| {
@@ -475,6 +522,8 @@ impl Vm {
     /// is dropped or reset or [`Vm::release_function`] lets it go.
     pub fn function(&mut self, name: &str) -> Result<VmFunction, VmError> {
         let mut found = None;
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); the closure given to `protect` holds only references and
+        // leaves the stack balanced.
         let result = self.state.with_state(|state| unsafe {
             protect(state, 0, 0, |s| {
                 ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
@@ -532,6 +581,7 @@ impl Vm {
             };
         }
         // The outer result is the call's, the inner one reading the result as `R`.
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `key` is a function `Vm::function` kept in this state's registry.
         self.run(|state| unsafe { Ok(call_registered::<A, R>(state, key, args)?) })?
     }
 
@@ -540,6 +590,7 @@ impl Vm {
         if function.vm != self.id {
             return Err(foreign_function());
         }
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `protect` catches what `luaL_unref` raises.
         let result = self.state.with_state(|state| unsafe {
             protect(state, 0, 0, |s| {
                 ffi::luaL_unref(s, ffi::LUA_REGISTRYINDEX, function.key)
@@ -550,6 +601,7 @@ impl Vm {
 
     /// Reads a global variable as JSON (`null` when unset).
     pub fn get_global(&self, name: &str) -> Result<Json, VmError> {
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `protect` leaves the one value it pushed, read and popped here.
         let result = self.state.with_state(|state| unsafe {
             protect(state, 0, 1, |s| {
                 ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
@@ -566,6 +618,7 @@ impl Vm {
 
     /// Sets a global variable from JSON.
     pub fn set_global(&mut self, name: &str, value: &Json) -> Result<(), VmError> {
+        // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `push_json` runs under `protect` with only references alive.
         let result = self.state.with_state(|state| unsafe {
             protect(state, 0, 0, |s| {
                 ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
@@ -623,6 +676,7 @@ impl Vm {
 
     fn start_collector(&self) {
         if !self.collecting.replace(true) {
+            // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); `lua_gc` pushes nothing.
             self.state.with_state(|state| unsafe {
                 ffi::lua_gc(state, ffi::LUA_GCRESTART, 0);
             });
@@ -658,6 +712,7 @@ impl Vm {
         self.guard.reset_run();
         if fired == Abort::Memory {
             // Give the failed run's garbage back now, so the next run starts with room.
+            // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); a full collection raises nothing (finalizers run protected).
             self.state.with_state(|state| unsafe {
                 ffi::lua_gc(state, ffi::LUA_GCCOLLECT, 0);
             });
@@ -770,58 +825,134 @@ pub(crate) fn human_bytes(n: usize) -> String {
 
 /// `print` for the VM: formats like Lua's own (`tostring` of each argument, tabs, newline)
 /// and writes to the VM's output. A Lua C function; the output handle is upvalue 1.
+///
+/// It converts and writes one argument at a time, as Lua's own `print` does: Lua guarantees
+/// a C function only `LUA_MINSTACK` (20) free slots, and `print(table.unpack(t))` passes
+/// thousands of arguments, so converting them all first would push past the stack's end.
+/// A short line still reaches the output in one write: pieces gather in a buffer on the C
+/// stack, which (having no destructor) a `__tostring` that raises may leave behind.
+///
+/// # Safety
+/// Only as a Lua C function with the output handle as upvalue 1.
 unsafe extern "C-unwind" fn captured_print(state: *mut ffi::lua_State) -> c_int {
-    let n = ffi::lua_gettop(state);
-    // First convert everything (this may raise a Lua error, so nothing with a destructor
-    // may be alive yet), then write.
+    // SAFETY: `state` is the calling thread (Lua calls this as a C function).
+    let n = unsafe { ffi::lua_gettop(state) };
+    let mut line = LineBuffer::new(state);
     for i in 1..=n {
-        ffi::luaL_tolstring(state, i, std::ptr::null_mut());
-    }
-    let mut line = Vec::new();
-    for i in 1..=n {
-        let mut len = 0;
-        let ptr = ffi::lua_tolstring(state, n + i, &mut len);
+        // SAFETY: `i` is one of this call's arguments; `luaL_tolstring` pushes one string
+        // (and, inside, at most a metamethod call's worth: within `LUA_MINSTACK`), popped
+        // below before the next one, so the stack never holds more than that at once.
+        let piece = unsafe {
+            ffi::luaL_tolstring(state, i, std::ptr::null_mut());
+            string_at(state, -1)
+        };
         if i > 1 {
-            line.push(b'\t');
+            line.push(b"\t");
         }
-        line.extend_from_slice(std::slice::from_raw_parts(ptr as *const u8, len));
+        line.push(piece);
+        // SAFETY: pops the string pushed above; `piece` is not used after this.
+        unsafe { ffi::lua_pop(state, 1) };
     }
-    line.push(b'\n');
-    write_out(state, &line);
+    line.push(b"\n");
+    line.flush();
     0
 }
 
-/// `io.write` for the VM: strings and numbers, as Lua's own.
+/// What `print` has converted but not written yet, held on the C stack: it has no
+/// destructor, so a Lua error (a `longjmp`) may leave the frame holding it.
+struct LineBuffer {
+    state: *mut ffi::lua_State,
+    bytes: [u8; 1024],
+    len: usize,
+}
+
+impl LineBuffer {
+    fn new(state: *mut ffi::lua_State) -> LineBuffer {
+        LineBuffer {
+            state,
+            bytes: [0; 1024],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        if self.len + piece.len() > self.bytes.len() {
+            self.flush();
+            if piece.len() > self.bytes.len() {
+                // SAFETY: called from a Lua C function whose upvalue 1 is the output handle.
+                unsafe { write_out(self.state, piece) };
+                return;
+            }
+        }
+        self.bytes[self.len..self.len + piece.len()].copy_from_slice(piece);
+        self.len += piece.len();
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            // SAFETY: as in `push`.
+            unsafe { write_out(self.state, &self.bytes[..self.len]) };
+            self.len = 0;
+        }
+    }
+}
+
+/// `io.write` for the VM: strings and numbers, as Lua's own. It pushes nothing, so any
+/// number of arguments is fine.
+///
+/// # Safety
+/// Only as a Lua C function with the output handle as upvalue 1.
 unsafe extern "C-unwind" fn captured_write(state: *mut ffi::lua_State) -> c_int {
-    let n = ffi::lua_gettop(state);
-    for i in 1..=n {
-        ffi::luaL_checklstring(state, i, std::ptr::null_mut());
+    // SAFETY: every argument is checked (and a number turned into a string in place, which
+    // may raise) before anything with a destructor exists; then each is a string on the
+    // stack, read in place while the call lasts.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        for i in 1..=n {
+            ffi::luaL_checklstring(state, i, std::ptr::null_mut());
+        }
+        let mut bytes = Vec::new();
+        for i in 1..=n {
+            bytes.extend_from_slice(string_at(state, i));
+        }
+        write_out(state, &bytes);
     }
-    let mut bytes = Vec::new();
-    for i in 1..=n {
-        let mut len = 0;
-        let ptr = ffi::lua_tolstring(state, i, &mut len);
-        bytes.extend_from_slice(std::slice::from_raw_parts(ptr as *const u8, len));
-    }
-    write_out(state, &bytes);
     0
 }
 
+/// Writes to the output handle that is upvalue 1 of the running C function.
+///
+/// # Safety
+/// Only inside a Lua C function whose upvalue 1 is a live output handle's pointer.
 unsafe fn write_out(state: *mut ffi::lua_State, bytes: &[u8]) {
-    let handle = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const c_void;
-    OutputHandle::write_raw(handle, bytes);
+    // SAFETY: the caller's contract; the VM keeps its output handle alive as long as the
+    // state, and `write_raw` contains a panicking stream callback.
+    unsafe {
+        let handle = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const c_void;
+        OutputHandle::write_raw(handle, bytes);
+    }
 }
 
 /// `allowed(path, writing)` for the `standard` prelude: whether `path` lies inside an allowed
 /// directory. A Lua C function; the VM's [`AllowedDirs`] is upvalue 1.
+///
+/// # Safety
+/// Only as that Lua C function.
 unsafe extern "C-unwind" fn allowed_path(state: *mut ffi::lua_State) -> c_int {
-    // Only strings: converting a number in place would allocate.
-    let allowed = ffi::lua_type(state, 1) == ffi::LUA_TSTRING && {
-        let dirs = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const AllowedDirs);
-        let path = String::from_utf8_lossy(string_at(state, 1));
-        dirs.allows(&path)
-    };
-    ffi::lua_pushboolean(state, allowed as c_int);
+    // SAFETY: upvalue 1 points at the `AllowedDirs` the VM's config keeps alive (an `Arc`
+    // held as long as the state); argument 1 is read only when it is a string; the one
+    // push is within `LUA_MINSTACK`. The `String` is dropped before `lua_pushboolean`,
+    // which cannot raise.
+    unsafe {
+        // Only strings: converting a number in place would allocate.
+        let allowed = ffi::lua_type(state, 1) == ffi::LUA_TSTRING && {
+            let dirs =
+                &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const AllowedDirs);
+            let path = String::from_utf8_lossy(string_at(state, 1));
+            dirs.allows(&path)
+        };
+        ffi::lua_pushboolean(state, allowed as c_int);
+    }
     1
 }
 

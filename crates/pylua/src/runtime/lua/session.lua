@@ -199,18 +199,20 @@ local function emit(s)
   if stream then flush(rout) end
 end
 
+-- Arguments are packed once: `select(i, ...)` in a loop would copy them n times over, and
+-- `print(table.unpack(t))` passes thousands.
 local function captured_print(...)
-  local n = select("#", ...)
+  local args = pack(...)
   local parts = {}
-  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  for i = 1, args.n do parts[i] = tostring(args[i]) end
   emit(concat(parts, "\t") .. "\n")
 end
 
 local function captured_write(...)
-  local n = select("#", ...)
+  local args = pack(...)
   local parts = {}
-  for i = 1, n do
-    local v = select(i, ...)
+  for i = 1, args.n do
+    local v = args[i]
     local t = type(v)
     if t == "string" then
       parts[i] = v
@@ -600,14 +602,15 @@ handlers.f = function(f)
   return run(fn, unpack(f, 4, #f))
 end
 
--- c: call a global function (name, `return args...`, count).
+-- c: call a global function (name, `return {args...}`, count). A table constructor, not a
+-- list of values: Lua's parser takes only about 250 values in a `return` list.
 handlers.c = function(f)
   local name = f[1]
   local fn = G[name]
   if type(fn) ~= "function" then
     return send_error("runtime", "'" .. name .. "' is not a function (it is " .. type(fn) .. ")")
   end
-  local args = pack(assert(compile(f[2], "=pylua.args"))())
+  local args = assert(compile(f[2], "=pylua.args"))()
   return run(fn, unpack(args, 1, tonumber(f[3])))
 end
 

@@ -1,0 +1,191 @@
+//! The watchdog under stress: thousands of runs with deadlines of a few milliseconds, on
+//! several threads at once, each thread with its own VMs, running code that keeps the VM
+//! busy in every way it can be (coroutines, deep recursion, string building, the collector,
+//! the pattern matcher). The stop reaches each VM on its own thread as a signal; every run
+//! must end normally or with the timeout error, and none may crash or run on.
+//!
+//! Plus the cases around the signal: a thread that blocks it, and a timed run nested inside
+//! another's output callback.
+
+use pylua::runtime::{ErrorKind, Limits, Output, Sandbox, Vm};
+use serde_json::json;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Scripts that run until stopped, or end soon; (what, code, ends by itself).
+const SCRIPTS: &[(&str, &str)] = &[
+    (
+        "coroutines yielding strings",
+        "local co = coroutine.wrap(function() while true do coroutine.yield(string.rep('x', 10)) end end)
+         local s = '' while true do s = s .. co() if #s > 10000 then s = '' end end",
+    ),
+    (
+        "deep recursion, over and over",
+        "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end
+         local total = 0 while true do total = total + f(150) end",
+    ),
+    (
+        "string building and the collector",
+        "local t = {} local i = 0
+         while true do i = i + 1 t[#t + 1] = tostring(i) .. ('y'):rep(i % 50)
+           if #t > 1000 then t = {} collectgarbage('step') collectgarbage('count') end end",
+    ),
+    (
+        "a full collection in a loop",
+        "local keep = {} for i = 1, 2000 do keep[i] = { i } end while true do collectgarbage() end",
+    ),
+    (
+        "pcall-wrapped work",
+        "while true do pcall(function() local x = {} for i = 1, 100 do x[i] = i .. '' end error(x) end) end",
+    ),
+    (
+        "recursion inside nested coroutines",
+        "local function f(n) if n == 0 then coroutine.yield(n) return 0 end return 1 + f(n - 1) end
+         while true do local co = coroutine.create(function() while true do f(100) end end)
+           for i = 1, 10 do coroutine.resume(co) end end",
+    ),
+    (
+        "a pathological pattern",
+        "return string.find(string.rep('a', 30000), '.-.-.-.-.-b')",
+    ),
+    (
+        "a short sum",
+        "local s = 0 for i = 1, 2000 do s = s + i end return s",
+    ),
+    ("an empty run", "return 1 + 1"),
+];
+
+/// A run may overrun its deadline by this much before the test calls it a failure: far
+/// above any stop on a loaded machine, far below a hang.
+const OVERRUN: Duration = Duration::from_secs(2);
+
+#[test]
+fn thousands_of_short_deadlines_on_many_threads() {
+    const THREADS: u64 = 4;
+    const RUNS: u64 = 600;
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let (mut ended, mut stopped) = (0u32, 0u32);
+                let mut vms: Vec<(Vm, Duration)> = (1..=5u64)
+                    .map(|ms| {
+                        let timeout = Duration::from_millis(ms);
+                        let mut limits = Limits::new().timeout(timeout);
+                        if (t + ms) % 2 == 0 {
+                            limits = limits.memory(64 << 20);
+                        }
+                        let vm = Vm::builder()
+                            .sandbox(Sandbox::None)
+                            .limits(limits)
+                            .build()
+                            .unwrap();
+                        (vm, timeout)
+                    })
+                    .collect();
+                for run in 0..RUNS {
+                    let (vm, timeout) = &mut vms[((run * 7 + t) % 5) as usize];
+                    let (what, code) = SCRIPTS[((run + t * 3) as usize) % SCRIPTS.len()];
+                    let start = Instant::now();
+                    let result = vm.eval(code);
+                    let took = start.elapsed();
+                    assert!(
+                        took < *timeout + OVERRUN,
+                        "thread {t} run {run} ({what}) took {took:?}"
+                    );
+                    match result {
+                        Ok(_) => ended += 1,
+                        Err(e) if e.kind == ErrorKind::Timeout => stopped += 1,
+                        Err(e) => panic!("thread {t} run {run} ({what}): {e}"),
+                    }
+                }
+                for (vm, _) in &mut vms {
+                    assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)]);
+                }
+                (ended, stopped)
+            })
+        })
+        .collect();
+    let (mut ended, mut stopped) = (0, 0);
+    for h in handles {
+        let (e, s) = h.join().expect("a stress thread panicked");
+        ended += e;
+        stopped += s;
+    }
+    // Both outcomes happen: the endless scripts are stopped, the short ones end.
+    assert!(stopped > 0 && ended > 0, "{ended} ended, {stopped} stopped");
+    assert_eq!(u64::from(ended + stopped), THREADS * RUNS);
+}
+
+/// Runs `f` on a new thread and waits for it, failing (instead of hanging) if it runs on.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .expect("the run was never stopped (or panicked)")
+}
+
+#[test]
+fn a_thread_that_blocks_every_signal_still_meets_its_timeout() {
+    let kind = within(Duration::from_secs(30), || {
+        // SAFETY: blocks every signal in this test thread only; nothing else runs on it.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            assert_eq!(
+                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut()),
+                0
+            );
+        }
+        let mut vm = Vm::builder()
+            .limits(Limits::new().timeout(Duration::from_millis(100)))
+            .build()
+            .unwrap();
+        let kind = vm.eval("while true do end").unwrap_err().kind;
+        // And the polling does not outlive the run.
+        assert_eq!(vm.eval("return 1 + 1").unwrap(), vec![json!(2)]);
+        kind
+    });
+    assert_eq!(kind, ErrorKind::Timeout);
+}
+
+/// A VM whose `print` runs another timed VM on the same thread, from its output callback.
+fn nested(outer_timeout: Duration, inner_timeout: Duration) -> (ErrorKind, Vec<ErrorKind>) {
+    let (tx, rx) = mpsc::channel();
+    let output = Output::stream(move |_| {
+        let mut inner = Vm::builder()
+            .limits(Limits::new().timeout(inner_timeout))
+            .build()
+            .unwrap();
+        let kind = inner.eval("while true do end").unwrap_err().kind;
+        let _ = tx.send(kind);
+    });
+    let mut outer = Vm::builder()
+        .limits(Limits::new().timeout(outer_timeout))
+        .output(output)
+        .build()
+        .unwrap();
+    let kind = outer.eval("print('x') while true do end").unwrap_err().kind;
+    (kind, rx.try_iter().collect())
+}
+
+#[test]
+fn a_timed_run_nested_in_another_stops_each_in_turn() {
+    // The inner deadline comes first: it stops the inner run, then the outer one's.
+    let (outer, inner) = within(Duration::from_secs(30), || {
+        nested(Duration::from_millis(300), Duration::from_millis(50))
+    });
+    assert_eq!(
+        (outer, inner),
+        (ErrorKind::Timeout, vec![ErrorKind::Timeout])
+    );
+    // The outer deadline passes while the inner run still runs: its stop must not be lost.
+    let (outer, inner) = within(Duration::from_secs(30), || {
+        nested(Duration::from_millis(30), Duration::from_millis(300))
+    });
+    assert_eq!(
+        (outer, inner),
+        (ErrorKind::Timeout, vec![ErrorKind::Timeout])
+    );
+}
