@@ -89,7 +89,10 @@ fn malformed_replies_are_errors_and_the_next_call_starts_afresh() {
         ("a path question, then the end", r"printf 'h0\np0\n' >&4"),
     ];
     for (i, (what, body)) in cases.iter().enumerate() {
-        let mut vm = start(fake(dir.path(), &format!("reply{i}"), body))
+        // The stand-in lingers a moment after its reply, so the session surely starts
+        // (its hello is read) before the child is seen to exit.
+        let body = format!("{body}; sleep 1");
+        let mut vm = start(fake(dir.path(), &format!("reply{i}"), &body))
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let err = vm.eval("return 1").unwrap_err();
         assert!(!err.message.is_empty(), "{what}");
