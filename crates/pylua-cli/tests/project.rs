@@ -665,3 +665,46 @@ fn over_http_a_failing_server_changes_nothing_and_a_synced_project_needs_no_serv
     let tree = ctx.path("copy2/.pylua/lib/luarocks/rocks-5.4");
     assert!(!tree.exists() || std::fs::read_dir(&tree).unwrap().next().is_none());
 }
+
+/// A project's tools: `pylua run TOOL` runs a command of the project's packages (a file of
+/// that name still wins), and the wrapper in `.pylua/bin` works from a shell with no pylua
+/// on PATH.
+#[test]
+fn project_commands_run_through_pylua_run_and_their_wrappers() {
+    let ctx = Ctx::new();
+    ctx.init("minimal");
+    ctx.pylua(&["add", "inspect"]).assert().success();
+    ctx.pylua(&["run", "inspect-cli", "x"])
+        .assert()
+        .success()
+        .stdout("inspected x\n");
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", ".pylua/bin/inspect-cli y"])
+        .current_dir(ctx.path("app"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("PYLUA_HOME", ctx.path("pylua-home"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "inspected y\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The launcher record is not part of the tree: the hash is the same without it.
+    let hash = ctx.status("app")["tree_hash"].clone();
+    std::fs::remove_file(ctx.path("app/.pylua/.pylua-launcher")).unwrap();
+    assert_eq!(ctx.status("app")["tree_hash"], hash);
+    // A script file of the same name is what `run` runs.
+    std::fs::write(ctx.path("app/inspect-cli"), "print('the local file')").unwrap();
+    ctx.pylua(&["run", "inspect-cli"])
+        .assert()
+        .success()
+        .stdout("the local file\n");
+    // Neither a file nor a command: the usual error for a missing script.
+    ctx.pylua(&["run", "no-such-tool"])
+        .assert()
+        .code(4)
+        .stderr(predicates::str::contains("no-such-tool"));
+}
