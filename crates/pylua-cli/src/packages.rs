@@ -204,35 +204,15 @@ impl TreeArgs {
     /// The tree, with the layout of the one Lua version it holds packages for (5.4 when it
     /// is empty or holds several).
     pub fn tree(&self) -> Tree {
-        let probe = self.tree_for("5.4");
-        let versions: Vec<String> = std::fs::read_dir(probe.root().join("lib/luarocks"))
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter_map(|e| {
-                        e.file_name()
-                            .to_str()?
-                            .strip_prefix("rocks-")
-                            .map(String::from)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        match versions.as_slice() {
-            [only] => self.tree_for(only),
-            _ => probe,
-        }
+        Tree::detect(self.tree_for("5.4").root())
     }
 
     /// The tree with the layout of Lua `api` (`share/lua/5.1`…): `--tree`, else the
     /// project's `.pylua/` inside a project, else the per-user tree.
     pub fn tree_for(&self, api: &str) -> Tree {
         let root = self.tree.clone().unwrap_or_else(|| {
-            std::env::current_dir()
-                .ok()
-                .and_then(|cwd| pylua::project::Project::find(&cwd))
-                .map(|p| p.tree_dir())
-                .unwrap_or_else(|| Paths::discover().data.join("tree"))
+            let cwd = std::env::current_dir().unwrap_or_default();
+            tree_ops::default_root(&cwd, &Paths::discover())
         });
         Tree::new(root, api)
     }

@@ -80,6 +80,29 @@ impl Tree {
         }
     }
 
+    /// The tree at `root` with the layout of the one Lua version it holds packages for
+    /// (`lib/luarocks/rocks-5.1`…), or 5.4's when it is empty or holds several.
+    pub fn detect(root: impl Into<PathBuf>) -> Tree {
+        let probe = Tree::new(root, "5.4");
+        let versions: Vec<String> = fs::read_dir(probe.root.join("lib/luarocks"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("rocks-")
+                            .map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match versions.as_slice() {
+            [only] => Tree::new(probe.root, only),
+            _ => probe,
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
