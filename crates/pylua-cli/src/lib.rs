@@ -1,5 +1,8 @@
 //! The `pylua` command line: parses arguments, calls the library, renders results.
 //! No work happens here that the library could do.
+//!
+//! It is a library with one entry point, [`run`], so that the `pylua` binary and the Python
+//! module (`python -m pylua_vm`) run the very same command line.
 
 mod curator_cmd;
 mod logging;
@@ -496,8 +499,22 @@ impl VmArgs {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Runs the command line on `args` (the program name first, as `std::env::args_os` gives
+/// them) and returns the exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // What `Cli::parse` does, without ending the process: help and version go to
+            // stdout with 0, usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     logging::init(cli.verbose, cli.quiet);
     match cli.command {
         Command::Run { file, args, vm } => {
