@@ -537,7 +537,7 @@ where
                 Ok(vm) => vm,
                 Err(code) => return code,
             };
-            one_shot(&vm, None, |machine| eval_code(machine, &code), true)
+            one_shot(&vm, None, |machine| machine.eval_code(&code), true)
         }
         Command::Repl { vm } => match vm.with_project() {
             Ok(vm) => repl::run(&vm),
@@ -622,17 +622,6 @@ where
             render::info(json);
             ExitCode::SUCCESS
         }
-    }
-}
-
-/// `eval`: the code as a chunk, or as an expression when it is one.
-fn eval_code(vm: &mut AnyVm, code: &str) -> Result<Vec<serde_json::Value>, VmError> {
-    match vm.eval(code) {
-        Err(e) if e.kind == pylua::ErrorKind::Syntax => match vm.eval(&format!("return {code}")) {
-            Ok(values) => Ok(values),
-            Err(_) => Err(e),
-        },
-        other => other,
     }
 }
 
