@@ -283,9 +283,7 @@ pub fn profile(action: ProfileAction) -> ExitCode {
                     2,
                     false,
                 ),
-                Err(e @ config::CreateProfileError::Reserved(_)) => {
-                    error(&e.to_string(), 2, false)
-                }
+                Err(e @ config::CreateProfileError::Reserved(_)) => error(&e.to_string(), 2, false),
                 Err(config::CreateProfileError::Config(e)) => {
                     error(&e.to_string(), INVALID_CONFIG, false)
                 }
