@@ -148,7 +148,8 @@ class NetworkedLuaVM(LuaProcess):
                 "installed": e["name"] in have,
                 "native": e["native"],
             })
-        out.sort(key=lambda r: (r["installed"], r["networking_category"] != "core", r["package"]))
+        out.sort(key=lambda r: (r["installed"], r["package"] != CORE_PACKAGE,
+                                r["networking_category"] != "core", r["package"]))
         return out
 
 

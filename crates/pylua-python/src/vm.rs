@@ -360,6 +360,10 @@ fn callback(
         .into_iter()
         .map(|a| lua.from_value::<Json>(a))
         .collect::<mlua::Result<Vec<Json>>>()?;
+    if lock(pending).is_some() {
+        // An interrupt is on its way to the caller: Python is not called again in this run.
+        return Err(mlua::Error::RuntimeError("interrupted".into()));
+    }
     let result = Python::with_gil(|py| {
         let call = || -> PyResult<Json> {
             // Ctrl-C while Lua calls back: stop here, and the caller gets the KeyboardInterrupt.
