@@ -256,45 +256,26 @@ pub fn profile(action: ProfileAction) -> ExitCode {
             packages,
             force,
         } => {
-            if let Ok(existing) = profiles.get(&name) {
-                if existing.builtin || existing.source != "config" {
-                    return error(
-                        &format!("'{name}' is a built-in profile; pick another name"),
-                        "usage",
-                        false,
-                    );
-                }
-                if !force {
-                    return error(
-                        &format!("you already have a profile '{name}'; pass --force to replace it"),
-                        "usage",
-                        false,
-                    );
-                }
-            }
             let path = config::config_path(&paths);
-            let mut result = Ok(());
-            if force {
-                let _ = config::unset(&path, &format!("profiles.{name}"));
-            }
-            for (field, value) in [
-                ("description", description.unwrap_or_default()),
-                ("extends", extends.unwrap_or_default()),
-                ("packages", packages.join(",")),
-            ] {
-                if field != "packages" && value.is_empty() {
-                    continue;
-                }
-                result = result
-                    .and_then(|()| config::set(&path, &format!("profiles.{name}.{field}"), &value));
-            }
-            match result {
+            let spec = pylua::curator::ProfileSpec {
+                description: description.unwrap_or_default(),
+                extends,
+                packages,
+            };
+            match config::create_profile(&path, &profiles, &name, &spec, force) {
                 Ok(()) => {
                     println!("Created profile {name} in {}", path.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    let _ = config::unset(&path, &format!("profiles.{name}"));
+                Err(config::CreateProfileError::Exists(_)) => error(
+                    &format!("you already have a profile '{name}'; pass --force to replace it"),
+                    "usage",
+                    false,
+                ),
+                Err(e @ config::CreateProfileError::Reserved(_)) => {
+                    error(&e.to_string(), "usage", false)
+                }
+                Err(config::CreateProfileError::Config(e)) => {
                     error(&e.to_string(), INVALID_CONFIG, false)
                 }
             }

@@ -190,18 +190,16 @@ impl TreeArgs {
     /// The tree, with the layout of the one Lua version it holds packages for (5.4 when it
     /// is empty or holds several).
     pub fn tree(&self) -> Tree {
-        Tree::detect(self.root())
+        Tree::detect(self.tree_for("5.4").root())
     }
 
     /// The tree with the layout of Lua `api` (`share/lua/5.1`…).
     pub fn tree_for(&self, api: &str) -> Tree {
-        Tree::new(self.root(), api)
-    }
-
-    /// `--tree`, else the project's `.pylua/` inside a project, else the per-user tree.
-    fn root(&self) -> PathBuf {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        tree_ops::default_root(self.tree.as_deref(), &cwd, &Paths::discover())
+        let root = self.tree.clone().unwrap_or_else(|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            tree_ops::default_root(&cwd, &Paths::discover())
+        });
+        Tree::new(root, api)
     }
 }
 

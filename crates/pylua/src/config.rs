@@ -332,6 +332,65 @@ pub fn unset(path: &Path, key: &str) -> Result<(), ConfigError> {
 }
 
 /// Edits the document, checks the result as a whole, then writes it atomically.
+/// Why a profile could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateProfileError {
+    /// The name is taken by a built-in profile or one from a catalog file.
+    #[error("'{0}' is a built-in profile; pick another name")]
+    Reserved(String),
+    /// The user already has a profile with that name (and `replace` was not asked).
+    #[error("you already have a profile '{0}'")]
+    Exists(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Creates the user's profile `name` in the config file at `path` (replacing one of theirs
+/// with that name when `replace`), in one checked, atomic write: a refused profile leaves the
+/// file, and any profile it held before, as they were. `profiles` is what the name is checked
+/// against (built-in and catalog profiles cannot be shadowed).
+pub fn create_profile(
+    path: &Path,
+    profiles: &Profiles,
+    name: &str,
+    spec: &ProfileSpec,
+    replace: bool,
+) -> Result<(), CreateProfileError> {
+    if let Ok(existing) = profiles.get(name) {
+        if existing.builtin || existing.source != "config" {
+            return Err(CreateProfileError::Reserved(name.to_string()));
+        }
+        if !replace {
+            return Err(CreateProfileError::Exists(name.to_string()));
+        }
+    }
+    edit(path, &format!("profiles.{name}"), |doc, _| {
+        if !doc.contains_table("profiles") {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            doc["profiles"] = Item::Table(t);
+        }
+        let table = doc["profiles"]
+            .as_table_mut()
+            .ok_or_else(|| "'profiles' is not a table".to_string())?;
+        let mut profile = toml_edit::Table::new();
+        if !spec.description.is_empty() {
+            profile["description"] = toml_edit::value(spec.description.as_str());
+        }
+        if let Some(extends) = spec.extends.as_deref().filter(|e| !e.is_empty()) {
+            profile["extends"] = toml_edit::value(extends);
+        }
+        let mut packages = toml_edit::Array::new();
+        for p in &spec.packages {
+            packages.push(p.as_str());
+        }
+        profile["packages"] = toml_edit::value(packages);
+        table[name] = Item::Table(profile);
+        Ok(())
+    })
+    .map_err(CreateProfileError::from)
+}
+
 fn edit(
     path: &Path,
     key: &str,

@@ -24,6 +24,14 @@ impl TreeOpError {
     }
 }
 
+/// The tree to use when none is named: inside a project (found from `cwd` upwards) its
+/// `.pylua/`, elsewhere the per-user tree in pylua's data directory (like `luarocks --local`).
+pub fn default_root(cwd: &std::path::Path, paths: &crate::paths::Paths) -> PathBuf {
+    crate::project::Project::find(cwd)
+        .map(|p| p.tree_dir())
+        .unwrap_or_else(|| paths.data.join("tree"))
+}
+
 /// Everything installed in `tree`, by name.
 pub fn list(tree: &Tree) -> Result<Vec<InstalledRock>, TreeOpError> {
     Ok(tree.read()?.into_values().collect())
@@ -91,20 +99,6 @@ pub fn path(tree: &Tree) -> ShellPaths {
         lua_cpath: format!("{};;", tree.package_cpath()),
         bin: tree.bin_dir().display().to_string(),
     }
-}
-
-/// The tree a command works on: `explicit` (`--tree`), else the `.pylua/` of the project
-/// around `cwd`, else the per-user tree in pylua's data directory (like `luarocks --local`).
-pub fn default_root(
-    explicit: Option<&std::path::Path>,
-    cwd: &std::path::Path,
-    paths: &crate::paths::Paths,
-) -> PathBuf {
-    explicit.map(PathBuf::from).unwrap_or_else(|| {
-        crate::project::Project::find(cwd)
-            .map(|p| p.tree_dir())
-            .unwrap_or_else(|| paths.data.join("tree"))
-    })
 }
 
 /// Where a module comes from.

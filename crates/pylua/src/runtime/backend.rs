@@ -205,6 +205,18 @@ impl AnyVm {
         both!(self, vm => vm.exec(source, chunk_name))
     }
 
+    /// What `pylua eval` runs: `code` as a chunk, or, when it does not parse as one, as an
+    /// expression (`1 + 1` returns 2). The chunk's syntax error is kept when neither parses.
+    pub fn eval_code(&mut self, code: &str) -> Result<Vec<Json>, VmError> {
+        match self.eval(code) {
+            Err(e) if e.kind == ErrorKind::Syntax => match self.eval(&format!("return {code}")) {
+                Ok(values) => Ok(values),
+                Err(_) => Err(e),
+            },
+            other => other,
+        }
+    }
+
     pub fn eval_interactive(&mut self, source: &str) -> Result<Vec<Json>, VmError> {
         both!(self, vm => vm.eval_interactive(source))
     }

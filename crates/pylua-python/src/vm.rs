@@ -1,0 +1,403 @@
+//! `pylua_vm._core.Vm`: one runtime VM ([`pylua::runtime::AnyVm`]) shared by Python threads.
+//!
+//! Lua runs with the GIL released, so other Python threads (and other VMs) run meanwhile.
+//! A mutex serialises the threads that use one VM; it is only taken with the GIL released,
+//! so a Lua callback into Python (which takes the GIL) cannot deadlock against a thread that
+//! waits for the VM.
+
+use crate::convert::{to_json, to_py};
+use crate::errors::{error, vm_error, vm_error_details};
+use pylua::interpreters::{self, Interpreter, LuaVersion, Origin};
+use pylua::runtime::{parse_duration, parse_size, AnyVm, Backend, Limits, Sandbox, VmError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A Python exception raised inside a callback, kept until the run returns so the caller
+/// gets the original exception (a `KeyboardInterrupt` stays one) rather than a Lua error.
+type Pending = Arc<Mutex<Option<PyErr>>>;
+
+#[pyclass(module = "pylua_vm._core", name = "Vm", frozen)]
+pub struct PyVm {
+    vm: Mutex<Option<AnyVm>>,
+    pending: Pending,
+    #[pyo3(get)]
+    backend: &'static str,
+    #[pyo3(get)]
+    release: String,
+    #[pyo3(get)]
+    sandbox: &'static str,
+}
+
+/// A size in bytes from an int or the CLI's notation (`64M`).
+pub fn size_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if let Ok(s) = value.downcast::<PyString>() {
+        let py = value.py();
+        return parse_size(&s.to_cow()?).map_err(|e| vm_error(py, &e));
+    }
+    let n: i128 = value.extract().map_err(|_| {
+        PyTypeError::new_err("memory must be a number of bytes or a size like '64M'")
+    })?;
+    usize::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| PyValueError::new_err(format!("memory must be a positive size, not {n}")))
+}
+
+/// A duration from seconds or the CLI's notation (`2s`, `500ms`).
+pub fn duration_arg(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    if let Ok(s) = value.downcast::<PyString>() {
+        let py = value.py();
+        return parse_duration(&s.to_cow()?).map_err(|e| vm_error(py, &e));
+    }
+    let seconds: f64 = value
+        .extract()
+        .map_err(|_| PyTypeError::new_err("timeout must be seconds or a duration like '2s'"))?;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| PyValueError::new_err(format!("timeout must be positive, not {seconds}")))
+}
+
+/// A string that becomes a C string or a Lua name: no NUL inside.
+fn checked<'a>(what: &str, text: &'a str) -> PyResult<&'a str> {
+    if text.contains('\0') {
+        return Err(PyValueError::new_err(format!(
+            "{what} contains a NUL character"
+        )));
+    }
+    Ok(text)
+}
+
+/// The interpreter a `lua_executable` names: a version (`5.1`, `luajit`) is looked up as the
+/// CLI's `--lua` is; anything else must be the path of a Lua interpreter.
+fn interpreter_for(py: Python<'_>, executable: &str) -> PyResult<Option<LuaVersion>> {
+    if let Ok(version) = executable.parse::<LuaVersion>() {
+        return Ok(Some(version));
+    }
+    let _ = py;
+    Ok(None)
+}
+
+fn probe_path(py: Python<'_>, executable: &str) -> PyResult<Interpreter> {
+    let path = PathBuf::from(checked("lua_executable", executable)?);
+    let probed = py.allow_threads(|| interpreters::probe(&path));
+    let (version, release) = probed.ok_or_else(|| {
+        error(
+            py,
+            "usage",
+            &format!("'{executable}' is not a Lua interpreter pylua can run (5.1–5.4 or LuaJIT)"),
+            Json::Null,
+        )
+    })?;
+    Ok(Interpreter {
+        version,
+        release,
+        path,
+        aliases: Vec::new(),
+        origin: Origin::Path,
+        include_dir: None,
+        library: None,
+    })
+}
+
+impl PyVm {
+    /// Runs `job` on the VM with the GIL released, then raises what a callback left pending.
+    fn with_vm<R: Send>(
+        &self,
+        py: Python<'_>,
+        job: impl FnOnce(&mut AnyVm) -> R + Send,
+    ) -> PyResult<R> {
+        let result = py.allow_threads(|| {
+            let mut guard = lock(&self.vm);
+            guard.as_mut().map(job)
+        });
+        if let Some(e) = lock(&self.pending).take() {
+            return Err(e);
+        }
+        result.ok_or_else(|| error(py, "closed", "this LuaProcess is closed", Json::Null))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves nothing half-done that matters here.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One value as Python returns it: nothing → None, one → the value, several → a tuple.
+fn returned(py: Python<'_>, values: &[Json]) -> PyResult<PyObject> {
+    match values {
+        [] => Ok(py.None()),
+        [one] => to_py(py, one),
+        many => {
+            let items = many
+                .iter()
+                .map(|v| to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        }
+    }
+}
+
+fn json_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Json>> {
+    args.iter().map(|a| to_json(&a)).collect()
+}
+
+#[pymethods]
+impl PyVm {
+    #[new]
+    #[pyo3(signature = (sandbox="none", memory=None, timeout=None, instructions=None,
+                        lua_executable=None, package_path=None, package_cpath=None,
+                        allow_dirs=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        sandbox: &str,
+        memory: Option<&Bound<'_, PyAny>>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        instructions: Option<u64>,
+        lua_executable: Option<&str>,
+        package_path: Option<&str>,
+        package_cpath: Option<&str>,
+        allow_dirs: Vec<PathBuf>,
+    ) -> PyResult<Self> {
+        let sandbox: Sandbox = sandbox.parse().map_err(|e: VmError| vm_error(py, &e))?;
+        let limits = Limits {
+            memory: memory.map(size_arg).transpose()?,
+            timeout: timeout.map(duration_arg).transpose()?,
+            instructions,
+        };
+        let mut builder = AnyVm::builder()
+            .sandbox(sandbox)
+            .limits(limits)
+            .exit_with_parent(true);
+        if let Some(exe) = lua_executable {
+            builder = match interpreter_for(py, exe)? {
+                Some(version) => builder.lua(version).backend(Backend::Process),
+                None => builder.interpreter(probe_path(py, exe)?),
+            };
+        }
+        if let Some(p) = package_path {
+            builder = builder.package_path(checked("package_path", p)?);
+        }
+        if let Some(p) = package_cpath {
+            builder = builder.package_cpath(checked("package_cpath", p)?);
+        }
+        for dir in allow_dirs {
+            builder = builder.allow_dir(dir);
+        }
+        let vm = py
+            .allow_threads(|| builder.build())
+            .map_err(|e| vm_error(py, &e))?;
+        Ok(PyVm {
+            backend: vm.backend().as_str(),
+            release: vm.release().to_string(),
+            sandbox: vm.sandbox().as_str(),
+            vm: Mutex::new(Some(vm)),
+            pending: Arc::default(),
+        })
+    }
+
+    /// Runs `code` as a chunk (`interactive`: as a line typed at a prompt, an expression when
+    /// it is one) and reports everything as a dict; never raises for Lua errors.
+    #[pyo3(signature = (code, interactive=false))]
+    fn execute(&self, py: Python<'_>, code: &str, interactive: bool) -> PyResult<PyObject> {
+        let start = Instant::now();
+        let (result, output) = self.with_vm(py, |vm| {
+            let result = if interactive {
+                vm.eval_interactive(code)
+            } else {
+                vm.eval(code)
+            };
+            (result, vm.take_output())
+        })?;
+        let run = start.elapsed();
+        let out = PyDict::new(py);
+        out.set_item("success", result.is_ok())?;
+        match &result {
+            Ok(values) => {
+                let list = values
+                    .iter()
+                    .map(|v| to_py(py, v))
+                    .collect::<PyResult<Vec<_>>>()?;
+                out.set_item("values", list)?;
+                out.set_item("error", py.None())?;
+            }
+            Err(e) => {
+                out.set_item("values", Vec::<PyObject>::new())?;
+                out.set_item("error", to_py(py, &vm_error_details(e))?)?;
+            }
+        }
+        out.set_item("output", output)?;
+        let timings = PyDict::new(py);
+        timings.set_item("run_s", run.as_secs_f64())?;
+        out.set_item("timings", timings)?;
+        Ok(out.into_any().unbind())
+    }
+
+    /// Runs `code` (a chunk, or an expression) and returns its values; raises on errors.
+    fn eval(&self, py: Python<'_>, code: &str) -> PyResult<PyObject> {
+        let values = self
+            .with_vm(py, |vm| vm.eval_code(code))?
+            .map_err(|e| vm_error(py, &e))?;
+        returned(py, &values)
+    }
+
+    /// Calls the global function `name`.
+    #[pyo3(signature = (name, *args))]
+    fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
+        let args = json_args(args)?;
+        let values = self
+            .with_vm(py, |vm| vm.call(name, &args))?
+            .map_err(|e| vm_error(py, &e))?;
+        returned(py, &values)
+    }
+
+    /// Runs a script file with `args` as `arg` and `...`.
+    #[pyo3(signature = (path, *args))]
+    fn run_file(&self, py: Python<'_>, path: PathBuf, args: Vec<String>) -> PyResult<PyObject> {
+        let path = Path::new(&path).to_path_buf();
+        let values = self
+            .with_vm(py, |vm| vm.run_file(&path, &args))?
+            .map_err(|e| vm_error(py, &e))?;
+        returned(py, &values)
+    }
+
+    fn get_global(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+        let value = self
+            .with_vm(py, |vm| vm.get_global(name))?
+            .map_err(|e| vm_error(py, &e))?;
+        to_py(py, &value)
+    }
+
+    fn set_global(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = to_json(value)?;
+        self.with_vm(py, |vm| vm.set_global(name, &value))?
+            .map_err(|e| vm_error(py, &e))
+    }
+
+    /// Output printed since the last call (run results already carry theirs).
+    fn take_output(&self, py: Python<'_>) -> PyResult<String> {
+        self.with_vm(py, |vm| vm.take_output())
+    }
+
+    /// Makes the Python callable `func` the global Lua function `name`. Arguments and results
+    /// cross as data (the JSON values), never as Python objects, so Lua can reach nothing of
+    /// the host but what the function returns. Only the embedded VM can call back.
+    fn register(&self, py: Python<'_>, name: &str, func: PyObject) -> PyResult<()> {
+        checked("name", name)?;
+        if !func.bind(py).is_callable() {
+            return Err(PyTypeError::new_err("register() needs a callable"));
+        }
+        let pending = self.pending.clone();
+        let name = name.to_string();
+        let outcome = self.with_vm(py, move |vm| -> mlua::Result<bool> {
+            match vm {
+                AnyVm::Embedded(vm) => {
+                    let lua = vm.lua();
+                    let function = lua.create_function(move |lua, args: mlua::MultiValue| {
+                        callback(lua, &func, &pending, args)
+                    })?;
+                    lua.globals().set(name.as_str(), function)?;
+                    Ok(true)
+                }
+                AnyVm::Process(_) => Ok(false),
+            }
+        })?;
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(error(
+                py,
+                "usage",
+                "Python callables can be registered only in the embedded VM (lua_executable=None)",
+                Json::Null,
+            )),
+            Err(e) => Err(error(py, "runtime", &e.to_string(), Json::Null)),
+        }
+    }
+
+    /// A fresh Lua state with the same settings.
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_vm(py, |vm| vm.reset())?
+            .map_err(|e| vm_error(py, &e))
+    }
+
+    /// Ends the VM (a process VM's interpreter exits). Later calls raise.
+    fn close(&self, py: Python<'_>) {
+        let vm = py.allow_threads(|| lock(&self.vm).take());
+        py.allow_threads(move || drop(vm));
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        py.allow_threads(|| lock(&self.vm).is_none())
+    }
+
+    #[getter]
+    fn limits(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let limits = self.with_vm(py, |vm| vm.limits())?;
+        let out = PyDict::new(py);
+        out.set_item("memory", limits.memory)?;
+        out.set_item("timeout", limits.timeout.map(|d| d.as_secs_f64()))?;
+        out.set_item("instructions", limits.instructions)?;
+        Ok(out.into_any().unbind())
+    }
+}
+
+/// A call from Lua into a registered Python callable.
+fn callback(
+    lua: &mlua::Lua,
+    func: &PyObject,
+    pending: &Pending,
+    args: mlua::MultiValue,
+) -> mlua::Result<mlua::MultiValue> {
+    use mlua::LuaSerdeExt;
+    let args = args
+        .into_iter()
+        .map(|a| lua.from_value::<Json>(a))
+        .collect::<mlua::Result<Vec<Json>>>()?;
+    if lock(pending).is_some() {
+        // An interrupt is on its way to the caller: Python is not called again in this run.
+        return Err(mlua::Error::RuntimeError("interrupted".into()));
+    }
+    let result = Python::with_gil(|py| {
+        let call = || -> PyResult<Json> {
+            // Ctrl-C while Lua calls back: stop here, and the caller gets the KeyboardInterrupt.
+            py.check_signals()?;
+            let items = args
+                .iter()
+                .map(|a| to_py(py, a))
+                .collect::<PyResult<Vec<_>>>()?;
+            let out = func.call1(py, PyTuple::new(py, items)?)?;
+            to_json(out.bind(py))
+        };
+        call().map_err(|e| {
+            let message = e.to_string().replace('\0', "?");
+            // KeyboardInterrupt and SystemExit are not Lua's to catch: they end the run and
+            // reach the caller as they are. Other exceptions become Lua errors.
+            let is_exception = e.is_instance_of::<pyo3::exceptions::PyException>(py);
+            (message, (!is_exception).then_some(e))
+        })
+    });
+    match result {
+        Ok(value) => {
+            let options = mlua::SerializeOptions::new()
+                .serialize_none_to_null(false)
+                .serialize_unit_to_null(false);
+            Ok(mlua::MultiValue::from_iter([
+                lua.to_value_with(&value, options)?
+            ]))
+        }
+        Err((message, escape)) => {
+            if let Some(e) = escape {
+                *lock(pending) = Some(e);
+                return Err(mlua::Error::RuntimeError("interrupted".into()));
+            }
+            Err(mlua::Error::RuntimeError(format!("python: {message}")))
+        }
+    }
+}

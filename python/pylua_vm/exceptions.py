@@ -1,0 +1,130 @@
+"""Exceptions of pylua_vm. Every error carries ``kind`` (the library's stable name, as in
+``pylua --json`` output) and ``details`` (a dict: chunk, line, traceback, file, package...).
+
+``error_for`` is the one place that maps a library kind to a class; the compiled core calls
+it for every error it raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+
+class PyLuaError(Exception):
+    """Base class of every pylua_vm error."""
+
+    kind: str = "error"
+
+    def __init__(self, message: str, kind: Optional[str] = None,
+                 details: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+        self.details: Dict[str, Any] = dict(details or {})
+
+    @property
+    def traceback(self) -> Optional[str]:
+        return self.details.get("traceback")
+
+    @property
+    def line(self) -> Optional[int]:
+        return self.details.get("line")
+
+    @property
+    def chunk(self) -> Optional[str]:
+        return self.details.get("chunk")
+
+
+class LuaError(PyLuaError):
+    """Lua code failed."""
+    kind = "runtime"
+
+
+class LuaSyntaxError(LuaError):
+    kind = "syntax"
+
+
+class LuaRuntimeError(LuaError):
+    kind = "runtime"
+
+
+class LuaMemoryError(LuaError):
+    kind = "memory_limit"
+
+
+class LuaTimeoutError(LuaError):
+    kind = "timeout"
+
+
+class LuaInstructionLimitError(LuaError):
+    kind = "instruction_limit"
+
+
+class PackageError(PyLuaError):
+    """A package could not be found, resolved, fetched, built or installed."""
+    kind = "package"
+
+
+class PackageNotFoundError(PackageError):
+    kind = "not_found"
+
+
+class PackageResolutionError(PackageError):
+    """No versions satisfy the request (``no_solution``)."""
+    kind = "no_solution"
+
+
+class PackageBuildError(PackageError):
+    kind = "build"
+
+
+class PackageServerError(PackageError):
+    """A rocks server, the cache or the tree could not be read or written."""
+    kind = "server"
+
+
+class EnvironmentError(PyLuaError):  # noqa: A001 - the name the specification gives
+    """The configuration, a profile, an interpreter or a request is unusable."""
+    kind = "environment"
+
+
+class LuaProcessClosedError(PyLuaError):
+    kind = "closed"
+
+
+_CLASSES = {
+    "syntax": LuaSyntaxError,
+    "runtime": LuaRuntimeError,
+    "memory_limit": LuaMemoryError,
+    "timeout": LuaTimeoutError,
+    "instruction_limit": LuaInstructionLimitError,
+    "io": LuaError,
+    "not_found": PackageNotFoundError,
+    "no_solution": PackageResolutionError,
+    "build": PackageBuildError,
+    "server": PackageServerError,
+    "tree": PackageServerError,
+    "in_use": PackageError,
+    "bad_request": PackageError,
+    "usage": EnvironmentError,
+    "config": EnvironmentError,
+    "project_file": EnvironmentError,
+    "unknown_profile": EnvironmentError,
+    "interpreter": EnvironmentError,
+    "closed": LuaProcessClosedError,
+}
+
+
+def error_for(kind: str, message: str, details: Optional[Dict[str, Any]] = None) -> PyLuaError:
+    """The exception for a library error of ``kind``."""
+    cls = _CLASSES.get(kind, PyLuaError)
+    return cls(message, kind=kind, details=details)
+
+
+__all__ = [
+    "PyLuaError", "LuaError", "LuaSyntaxError", "LuaRuntimeError", "LuaMemoryError",
+    "LuaTimeoutError", "LuaInstructionLimitError", "PackageError", "PackageNotFoundError",
+    "PackageResolutionError", "PackageBuildError", "PackageServerError", "EnvironmentError",
+    "LuaProcessClosedError", "error_for",
+]

@@ -1,0 +1,29 @@
+"""Logging: the Rust core's log events arrive in Python's ``logging`` under the ``pylua``
+logger (``pylua.operations.install``...). ``debug_mode`` turns on DEBUG for them."""
+
+from __future__ import annotations
+
+import logging
+
+from . import _core
+
+LOGGER_NAME = "pylua"
+
+
+def get_logger(name: str = "") -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)
+
+
+def set_debug(enabled: bool) -> None:
+    """Forward the core's debug events (or only warnings and errors) to ``logging``."""
+    _core.set_log_level("debug" if enabled else "warning")
+    logger = get_logger()
+    if enabled:
+        logger.setLevel(logging.DEBUG)
+        if not logger.handlers and not logging.getLogger().handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+
+
+__all__ = ["get_logger", "set_debug", "LOGGER_NAME"]

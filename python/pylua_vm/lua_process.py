@@ -1,0 +1,175 @@
+"""LuaProcess: one Lua VM — the embedded Lua 5.4 (``lua_executable=None``) or an external
+interpreter (a path, or a version such as ``"5.1"`` or ``"luajit"``) — with a sandbox policy,
+limits, the packages of a rocks tree on its search paths, and the curator's package methods.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from . import _core
+from .logger import get_logger, set_debug
+from .utils import curator
+
+Size = Union[int, str]
+Seconds = Union[int, float, str]
+
+
+class Globals:
+    """The VM's global variables: ``vm.globals["x"] = 1``, ``vm.globals["x"]``."""
+
+    def __init__(self, vm: "_core.Vm") -> None:
+        self._vm = vm
+
+    def __getitem__(self, name: str) -> Any:
+        return self._vm.get_global(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._vm.set_global(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._vm.get_global(name)
+
+
+class LuaProcess:
+    """A Lua VM. ``memory`` in bytes or as ``"64M"``, ``timeout`` in seconds or as ``"2s"``,
+    ``instructions`` a count; ``sandbox`` is ``"none"`` (all of Lua, C modules too),
+    ``"standard"`` (no processes, files only in allowed directories) or ``"strict"`` (pure
+    computation). ``tree`` is the rocks tree whose modules ``require`` finds (default: the
+    project's ``.pylua/`` around ``project`` or the current directory, else the per-user
+    tree)."""
+
+    def __init__(self, name: str = "lua", lua_executable: Optional[str] = None,
+                 debug_mode: bool = False, sandbox: str = "none",
+                 memory: Optional[Size] = None, timeout: Optional[Seconds] = None,
+                 instructions: Optional[int] = None, tree: Optional[str] = None,
+                 project: Optional[str] = None, config_path: Optional[str] = None,
+                 allow_dirs: Optional[List[str]] = None) -> None:
+        self.name = name
+        self.lua_executable = lua_executable
+        self.debug_mode = debug_mode
+        self.config_path = config_path
+        self.log = get_logger(f"process.{name}")
+        if debug_mode:
+            set_debug(True)
+        if tree is None and project is not None:
+            tree = os.path.join(os.fspath(project), ".pylua")
+        info = _core.tree_info(tree, lua_executable)
+        self.tree: str = info["root"]
+        self.tree_lua_version: str = info["lua_version"]
+        self._settings = dict(sandbox=sandbox, memory=memory, timeout=timeout,
+                              instructions=instructions, lua_executable=lua_executable,
+                              package_path=info["package_path"],
+                              package_cpath=info["package_cpath"],
+                              allow_dirs=list(allow_dirs or []) + [self.tree])
+        self._vm = _core.Vm(**self._settings)
+        self.globals = Globals(self._vm)
+        self.log.debug("started %s (%s, sandbox %s)", name, self._vm.release, sandbox)
+
+    # -- running code ---------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self._vm.backend
+
+    @property
+    def release(self) -> str:
+        return self._vm.release
+
+    @property
+    def sandbox(self) -> str:
+        return self._vm.sandbox
+
+    @property
+    def limits(self) -> Dict[str, Any]:
+        return self._vm.limits
+
+    def execute(self, code: str) -> Dict[str, Any]:
+        """Runs ``code`` as a chunk: ``success``, ``values``, ``output``, ``error`` (``kind``,
+        ``message``, ``traceback``, ``line``...) and ``timings``. Lua errors do not raise."""
+        return self._vm.execute(code)
+
+    def eval(self, code: str) -> Any:
+        """Runs ``code`` (a chunk, or an expression like ``1 + 1``) and returns its value
+        (a tuple for several, None for none). Raises a ``LuaError`` subclass on failure."""
+        return self._vm.eval(code)
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls the global Lua function ``name``."""
+        return self._vm.call(name, *args)
+
+    def run_file(self, path: Union[str, "os.PathLike[str]"], *args: str) -> Any:
+        """Runs a script as ``lua path args...`` would."""
+        return self._vm.run_file(os.fspath(path), *[str(a) for a in args])
+
+    def register(self, name: str, func: Callable[..., Any]) -> None:
+        """Makes ``func`` callable from Lua as the global ``name`` (embedded VM only).
+        Values cross as data: Lua never holds a Python object."""
+        self._vm.register(name, func)
+
+    def take_output(self) -> str:
+        return self._vm.take_output()
+
+    def reset(self) -> None:
+        """A fresh Lua state with the same settings."""
+        self._vm.reset()
+
+    def close(self) -> None:
+        self._vm.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._vm.closed
+
+    def __enter__(self) -> "LuaProcess":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.name!r} {self._vm.release} "
+                f"sandbox={self._vm.sandbox} tree={self.tree!r}>")
+
+    # -- packages (the curator) -----------------------------------------------------------
+
+    def setup_packages(self, profile: str = "standard",
+                       progress: Optional[Callable[..., None]] = None) -> Dict[str, Any]:
+        """Installs the packages of ``profile`` that the servers have, one by one, so one
+        missing package does not stop the rest: ``packages_installed``, ``packages_failed``
+        (each with its ``reason``), ``profile``, ``duration_s``."""
+        return curator.setup_packages(self, profile, progress=progress)
+
+    def install_package(self, package_name: str, version: str = "latest",
+                        progress: Optional[Callable[..., None]] = None) -> Dict[str, Any]:
+        """Installs one package (and its dependencies) into the tree; raises PackageError."""
+        return curator.install_package(self, package_name, version, progress=progress)
+
+    def get_installed_packages(self) -> List[Dict[str, Any]]:
+        return curator.installed_packages(self)
+
+    def check_environment_health(self) -> Dict[str, Any]:
+        return curator.check_environment_health(self)
+
+    def get_curator_manifest(self) -> Dict[str, Any]:
+        return curator.curator_manifest(self)
+
+    def get_package_recommendations(self, profile: Optional[str] = None) -> List[Dict[str, Any]]:
+        return curator.package_recommendations(self, profile)
+
+    # -- for the curator ----------------------------------------------------------------
+
+    def _lua_for_packages(self) -> Optional[str]:
+        return self.lua_executable
+
+    def _fresh_vm(self, **overrides: Any) -> "_core.Vm":
+        """A new VM with this one's settings (to check packages without touching this state)."""
+        settings = dict(self._settings)
+        settings.update(overrides)
+        return _core.Vm(**settings)
+
+
+__all__ = ["LuaProcess", "Globals"]

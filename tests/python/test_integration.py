@@ -1,0 +1,217 @@
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import pylua_vm
+from pylua_vm import LuaProcess, InteractiveSession
+from pylua_vm.exceptions import (EnvironmentError, LuaError, LuaInstructionLimitError,
+                                 LuaMemoryError, LuaRuntimeError, LuaSyntaxError,
+                                 LuaTimeoutError, PyLuaError)
+
+
+def test_execute_reports_values_output_and_errors():
+    with LuaProcess("t") as vm:
+        r = vm.execute("print('hi') return 1, 'two', {a = 1}, {1, 2}")
+        assert r["success"] and r["error"] is None
+        assert r["values"] == [1, "two", {"a": 1}, [1, 2]]
+        assert r["output"] == "hi\n"
+        assert r["timings"]["run_s"] >= 0
+        bad = vm.execute("local x = nil\nreturn x.y")
+        assert not bad["success"]
+        assert bad["error"]["kind"] == "runtime" and bad["error"]["line"] == 2
+        assert "traceback" in bad["error"]
+
+
+def test_eval_call_globals_and_run_file(tmp_path):
+    with LuaProcess("t") as vm:
+        assert vm.eval("1 + 1") == 2
+        assert vm.eval("return 1, 2") == (1, 2)
+        vm.eval("function add(a, b) return a + b end")
+        assert vm.call("add", 2, 3) == 5
+        vm.globals["config"] = {"name": "x", "items": [1, 2.5, None, True]}
+        assert vm.eval("return config.items[2]") == 2.5
+        assert vm.globals["config"]["name"] == "x"
+        script = tmp_path / "s.lua"
+        script.write_text("return select('#', ...), arg[1]")
+        assert vm.run_file(script, "a", "b") == (2, "a")
+
+
+def test_errors_map_to_classes():
+    with LuaProcess("t", memory="16M", timeout="1s", instructions=10**6) as vm:
+        with pytest.raises(LuaSyntaxError) as e:
+            vm.eval("x = = 1")
+        assert e.value.kind == "syntax" and e.value.line == 1
+        with pytest.raises(LuaRuntimeError):
+            vm.eval("error('boom')")
+        with pytest.raises(LuaInstructionLimitError):
+            vm.eval("while true do end")
+        with pytest.raises(LuaMemoryError):
+            vm.eval("local t = {} while true do t[#t+1] = ('x'):rep(4096) end")
+        assert vm.eval("1 + 1") == 2  # usable after a limit fired
+    with LuaProcess("t", timeout=0.3) as vm:
+        with pytest.raises(LuaTimeoutError):
+            vm.eval("while true do pcall(function() end) end")
+    assert issubclass(LuaTimeoutError, LuaError) and issubclass(LuaError, PyLuaError)
+
+
+def test_limits_parse_like_the_cli():
+    assert pylua_vm.utils.parse_size("64M") == 64 * 1024 * 1024
+    assert pylua_vm.utils.parse_duration("500ms") == 0.5
+    with pytest.raises(PyLuaError):
+        LuaProcess("t", memory="lots")
+    with pytest.raises(PyLuaError):
+        LuaProcess("t", sandbox="banana")
+    assert LuaProcess("t", memory="64M").limits["memory"] == 64 * 1024 * 1024
+
+
+def test_sandbox_strict_has_no_io_or_os_execute():
+    with LuaProcess("t", sandbox="strict") as vm:
+        assert vm.eval("return io.open == nil and os.execute == nil and require == nil") is True
+
+
+def test_python_callbacks_cross_as_data():
+    with LuaProcess("t", sandbox="strict") as vm:
+        calls = []
+        vm.register("host", lambda a, t: calls.append((a, t)) or {"n": a * 2})
+        assert vm.eval("return host(21, {x = 1}).n") == 42
+        assert calls == [(21, {"x": 1})]
+
+        def fail():
+            raise ValueError("nope")
+        vm.register("fail", fail)
+        assert "python: ValueError: nope" in vm.eval("return tostring(select(2, pcall(fail)))")
+        with pytest.raises(LuaRuntimeError, match="ValueError"):
+            vm.eval("fail()")
+        with pytest.raises(TypeError):
+            vm.register("x", 3)
+
+
+def test_keyboard_interrupt_in_a_callback_reaches_python():
+    with LuaProcess("t") as vm:
+        def stop():
+            raise KeyboardInterrupt
+        vm.register("stop", stop)
+        # Lua may catch the error the interrupt becomes, but the caller still gets the
+        # KeyboardInterrupt when the run returns.
+        with pytest.raises(KeyboardInterrupt):
+            vm.eval("for i = 1, 3 do pcall(stop) end return 1")
+        with pytest.raises(KeyboardInterrupt):
+            vm.eval("stop()")
+        assert vm.eval("1 + 1") == 2
+
+
+def test_hostile_input_raises_cleanly():
+    vm = LuaProcess("t")
+    vm.eval("function f(...) return select('#', ...) end")
+    with pytest.raises(OverflowError):
+        vm.call("f", 2 ** 70)
+    d = {}
+    d["self"] = d
+    with pytest.raises(ValueError):
+        vm.call("f", d)
+    with pytest.raises(TypeError):
+        vm.call("f", {1: 2})
+    with pytest.raises(TypeError):
+        vm.call("f", object())
+    with pytest.raises(ValueError):
+        vm.call("f", float("nan"))
+    with pytest.raises(ValueError):
+        vm.register("a\0b", print)
+    with pytest.raises(LuaError):
+        vm.eval("x\0 = 1")
+    with pytest.raises(LuaRuntimeError):
+        vm.call("no\0such")
+    assert vm.call("f", *range(10000)) == 10000
+    deep = []
+    for _ in range(500):
+        deep = [deep]
+    with pytest.raises(ValueError):
+        vm.call("f", deep)
+    vm.close()
+    with pytest.raises(PyLuaError):
+        vm.eval("1")
+
+
+def test_threads_share_one_vm_and_run_several_in_parallel():
+    vm = LuaProcess("shared")
+    vm.eval("n = 0 function bump() n = n + 1 end")
+
+    def work():
+        for _ in range(500):
+            vm.call("bump")
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert vm.globals["n"] == 2000
+
+    # Lua runs without the GIL: a Python thread makes progress while Lua spins.
+    ticks = []
+    done = threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+    t = threading.Thread(target=ticker)
+    t.start()
+    busy = LuaProcess("busy")
+    busy.eval("local x = 0 for i = 1, 3e7 do x = x + i end")
+    done.set()
+    t.join()
+    assert len(ticks) > 5
+
+
+def test_interactive_session_keeps_state():
+    with InteractiveSession(name="s") as s:
+        s.send("x = 40")
+        assert s.send("x + 2")["values"] == [42]
+
+
+def test_process_backend_with_a_system_interpreter():
+    import shutil
+    exe = shutil.which("lua5.1") or shutil.which("lua5.4")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no lua5.1/lua5.4 on PATH under CI=true")
+        pytest.skip("no external Lua")
+    with LuaProcess("ext", lua_executable=exe) as vm:
+        assert vm.backend == "process"
+        assert vm.eval("return 6 * 7") == 42
+        with pytest.raises(PyLuaError):
+            vm.register("f", print)
+
+
+def test_python_m_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "pylua_vm", "eval", "1 + 1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "2"
+    bad = subprocess.run([sys.executable, "-m", "pylua_vm", "eval", "--memory", "lots", "1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+
+
+def test_cjson_c_module_loads_in_the_embedded_vm(configured):
+    with LuaProcess("cjson") as vm:
+        report = vm.install_package("lua-cjson")
+        assert any(p["name"] == "lua-cjson" for p in report["packages"])
+        assert vm.eval("return require('cjson').encode({1, 2, 3})") == "[1,2,3]"
+        assert "lua-cjson" in {p["name"] for p in vm.get_installed_packages()}
+
+
+def test_spec_example_runs_verbatim(net_configured):
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                           "integration_spec.py")
+    out = subprocess.run([sys.executable, example], capture_output=True, text=True,
+                         timeout=1200)
+    assert out.returncode == 0, out.stderr
+    assert "Networking ready: True" in out.stdout
+    assert "Network readiness: " in out.stdout
+    assert "Category: core - luasocket" in out.stdout
+    installed = int(out.stdout.split("Packages installed: ")[1].split()[0])
+    assert installed > 0
