@@ -79,6 +79,10 @@ fn malformed_replies_are_errors_and_the_next_call_starts_afresh() {
         ("a payload cut short", r"printf 'h0\nr9\n[1' >&4"),
         ("an unknown kind", r"printf 'h0\nz0\n' >&4"),
         (
+            "a reply larger than the host accepts",
+            r"printf 'h0\nr2000000000\n' >&4; head -c 100000 /dev/zero >&4",
+        ),
+        (
             "values that are not JSON",
             r"printf 'h0\nr3\n{]}' >&4; sleep 5",
         ),
@@ -126,4 +130,19 @@ fn bytes_on_stdout_and_stderr_do_not_disturb_the_protocol() {
     );
     let mut vm = start(vm).unwrap();
     assert_eq!(vm.eval("return 1").unwrap(), vec![json!(1)]);
+}
+
+/// A reply announced larger than the host accepts is refused by its header, before its
+/// bytes are read into memory.
+#[test]
+fn an_oversized_reply_is_refused_by_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r"printf 'h0\nr5000000000\n' >&4; sleep 1";
+    let mut vm = start(fake(dir.path(), "huge", body)).unwrap();
+    let err = vm.eval("return 1").unwrap_err();
+    assert!(
+        err.message.contains("more than the 1 GiB"),
+        "{}",
+        err.message
+    );
 }

@@ -340,6 +340,14 @@ impl ProcessVm {
                     session.kill();
                     return Err(self.timeout_error());
                 }
+                // A frame pylua refuses on its own terms (too large): say which.
+                Err(Stop::Failed(e)) if e.get_ref().is_some() => {
+                    session.kill();
+                    return Err(VmError::new(
+                        ErrorKind::Runtime,
+                        format!("{e}; the next call starts a fresh interpreter"),
+                    ));
+                }
                 Err(Stop::Closed) | Err(Stop::Failed(_)) => {
                     return Err(session.lost(&self.interpreter, &self.config.limits))
                 }
@@ -671,6 +679,11 @@ struct Replies {
     pos: usize,
 }
 
+/// The largest reply frame read from an interpreter: values and output beyond this are
+/// refused rather than read into the host's memory (a script in the child can write to the
+/// reply channel itself).
+const MAX_FRAME: usize = 1 << 30;
+
 impl Replies {
     fn new(file: File) -> Replies {
         Replies {
@@ -702,6 +715,15 @@ impl Replies {
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(invalid)?;
+        if len > MAX_FRAME {
+            return Err(Stop::Failed(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the interpreter announced a reply of {len} bytes, more than the {} pylua accepts",
+                    super::vm::human_bytes(MAX_FRAME)
+                ),
+            )));
+        }
         let start = newline + 1;
         let end = start.checked_add(len).ok_or_else(invalid)?;
         while self.buf.len() - self.pos < end {
