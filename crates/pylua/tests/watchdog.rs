@@ -98,8 +98,16 @@ fn thousands_of_short_deadlines_on_many_threads() {
                         Err(e) => panic!("thread {t} run {run} ({what}): {e}"),
                     }
                 }
+                // Every VM is still usable. A 1 ms limit may expire even for this snippet on
+                // a loaded or instrumented machine, so a timeout is retried; any other error,
+                // or never answering, is a failure.
                 for (vm, _) in &mut vms {
-                    assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)]);
+                    let answer = (0..200).find_map(|_| match vm.eval("return 6 * 7") {
+                        Ok(values) => Some(values),
+                        Err(e) if e.kind == ErrorKind::Timeout => None,
+                        Err(e) => panic!("thread {t}: a VM is broken after the stress: {e}"),
+                    });
+                    assert_eq!(answer, Some(vec![json!(42)]), "thread {t}");
                 }
                 (ended, stopped)
             })
