@@ -17,10 +17,17 @@ finally:
     sys.setdlopenflags(_flags)
 del _flags
 
+# Ctrl-C stops a running script even in a pure-Lua loop: the core's SIGINT handler stops the
+# VM the main thread is in, then calls Python's own handler (KeyboardInterrupt as usual).
+# After ``signal.signal(SIGINT, ...)`` call install_sigint_handler() again to keep this.
+install_sigint_handler = _core.install_sigint_handler
+install_sigint_handler()
+
 from .exceptions import (  # noqa: E402
     EnvironmentError,
     LuaError,
     LuaInstructionLimitError,
+    LuaInterruptedError,
     LuaMemoryError,
     LuaRuntimeError,
     LuaSyntaxError,
@@ -39,6 +46,6 @@ LUA_RELEASE = _core.LUA_RELEASE
 __all__ = [
     "LuaProcess", "NetworkedLuaVM", "EnvironmentManager", "InteractiveSession",
     "PyLuaError", "LuaError", "LuaSyntaxError", "LuaRuntimeError", "LuaMemoryError",
-    "LuaTimeoutError", "LuaInstructionLimitError", "PackageError", "EnvironmentError",
-    "LUA_RELEASE", "__version__",
+    "LuaTimeoutError", "LuaInstructionLimitError", "LuaInterruptedError", "PackageError",
+    "EnvironmentError", "LUA_RELEASE", "__version__", "install_sigint_handler",
 ]

@@ -4,17 +4,33 @@ missing before anything runs."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import shutil
 import sys
-from typing import Any, Dict, List, Optional
+import tempfile
+from typing import Any, Dict, List, Optional, Union
 
 from . import _core
 from .exceptions import EnvironmentError, PyLuaError
 from .logger import set_debug
 
 
+#: The ``format`` of an export file (``export_environment``).
+EXPORT_FORMAT = "pylua-vm-environment"
+#: Export files larger than this are refused before they are parsed.
+MAX_EXPORT_BYTES = 1 << 20
+_EXPORT_KEYS = {"format", "version", "profile", "debug_mode", "lua_executable", "config"}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
 class EnvironmentManager:
+    """The environment Python code works in: a profile, the configuration the ``pylua`` CLI
+    reads too (servers, user profiles), and the Lua to use (``lua_executable``: None for the
+    embedded Lua 5.4, else a version like ``"5.1"`` or an interpreter's path)."""
+
     def __init__(self, profile: str = "standard", debug_mode: bool = False,
                  config_path: Optional[str] = None) -> None:
         self.debug_mode = debug_mode
@@ -97,16 +113,104 @@ class EnvironmentManager:
                              self.config_path)
         return next(p for p in self.list_profiles() if p["name"] == name)
 
-    def export_environment(self) -> Dict[str, Any]:
-        return {"profile": self.profile, "lua_executable": self.lua_executable,
-                "config": self.config()}
+    def export_environment(self, path: Optional[PathLike] = None) -> Dict[str, Any]:
+        """This environment as one document: the profile, ``debug_mode``,
+        ``lua_executable`` and the whole configuration file (servers, user profiles...).
+        With ``path``, also written there as JSON. ``import_environment`` reads it back."""
+        try:
+            with open(self.config_file, encoding="utf-8") as f:
+                config_text = f.read()
+        except FileNotFoundError:
+            config_text = ""
+        doc = {"format": EXPORT_FORMAT, "version": 1, "profile": self.profile,
+               "debug_mode": self.debug_mode, "lua_executable": self.lua_executable,
+               "config": config_text}
+        if path is not None:
+            _write_atomically(os.fspath(path), json.dumps(doc, indent=2) + "\n")
+        return doc
 
-    def import_environment(self, data: Dict[str, Any]) -> None:
-        self.switch_profile(data.get("profile", self.profile))
-        self.lua_executable = data.get("lua_executable")
+    def import_environment(self, source: Union[PathLike, Dict[str, Any]]) -> Dict[str, Any]:
+        """Makes this environment the exported one (a file ``export_environment`` wrote, or
+        its dict). Everything is checked before anything changes — the format, every field's
+        type, the configuration as the CLI would read it (servers, profiles, package names),
+        the profile and the Lua — and an import that fails changes nothing. An export is
+        untrusted input: settings naming local paths (``catalogs``, ``cache-dir``) are
+        refused in it."""
+        doc = _read_export(source) if not isinstance(source, dict) else source
+        where = "export" if isinstance(source, dict) else os.fspath(source)
+
+        def bad(why: str) -> EnvironmentError:
+            return EnvironmentError(f"{where}: {why}", kind="project_file",
+                                    details={"file": where})
+
+        if not isinstance(doc, dict):
+            raise bad("not a pylua_vm environment export (expected a JSON object)")
+        unknown = set(doc) - _EXPORT_KEYS
+        if unknown:
+            raise bad(f"unknown keys: {', '.join(sorted(map(str, unknown)))}")
+        if doc.get("format") != EXPORT_FORMAT or doc.get("version") != 1:
+            raise bad(f"expected format \"{EXPORT_FORMAT}\" and version 1")
+        profile, debug = doc.get("profile"), doc.get("debug_mode", False)
+        lua, config_text = doc.get("lua_executable"), doc.get("config", "")
+        if not isinstance(profile, str) or not profile:
+            raise bad("'profile' must be a profile name")
+        if not isinstance(debug, bool):
+            raise bad("'debug_mode' must be true or false")
+        if lua is not None and (not isinstance(lua, str) or not lua or "\0" in lua):
+            raise bad("'lua_executable' must be null, a Lua version or an interpreter path")
+        if not isinstance(config_text, str) or len(config_text) > MAX_EXPORT_BYTES:
+            raise bad("'config' must be the text of a config.toml")
+        try:
+            profiles = {p["name"] for p in _core.config_check(config_text)}
+            if profile not in profiles:
+                raise bad(f"profile '{profile}' is not defined (known: "
+                          f"{', '.join(sorted(profiles))})")
+            if lua is not None:
+                _core.check_lua(lua)
+        except PyLuaError as e:
+            if isinstance(e, EnvironmentError) and e.message.startswith(where):
+                raise
+            raise EnvironmentError(f"{where}: {e.message}", kind=e.kind,
+                                   details=dict(e.details, file=where)) from e
+        _core.config_replace(config_text, self.config_path)
+        self.profile, self.lua_executable, self.debug_mode = profile, lua, debug
+        set_debug(debug)
+        return {"profile": profile, "lua_executable": lua, "debug_mode": debug,
+                "config_file": self.config_file, "profiles": sorted(profiles)}
 
     def __repr__(self) -> str:
         return f"<EnvironmentManager profile={self.profile!r} debug={self.debug_mode}>"
 
 
-__all__ = ["EnvironmentManager"]
+def _read_export(path: PathLike) -> Any:
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_EXPORT_BYTES + 1)
+    except OSError as e:
+        raise EnvironmentError(f"cannot read {path}: {e.strerror}", kind="io",
+                               details={"file": path}) from e
+    if len(data) > MAX_EXPORT_BYTES:
+        raise EnvironmentError(f"{path}: larger than {MAX_EXPORT_BYTES} bytes: not an export",
+                               kind="project_file", details={"file": path})
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise EnvironmentError(f"{path}: not a pylua_vm environment export: {e}",
+                               kind="project_file", details={"file": path}) from e
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, staged = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(staged, path)
+    except BaseException:
+        if os.path.exists(staged):
+            os.unlink(staged)
+        raise
+
+
+__all__ = ["EnvironmentManager", "EXPORT_FORMAT"]

@@ -61,6 +61,26 @@ class LuaInstructionLimitError(LuaError):
     kind = "instruction_limit"
 
 
+class LuaInterruptedError(LuaError):
+    """The run was stopped by ``LuaProcess.interrupt()`` (Ctrl-C raises KeyboardInterrupt)."""
+    kind = "interrupted"
+
+
+class LuaNetworkError(LuaError):
+    """A request through ``net`` failed: resolution, connection, TLS, a broken answer."""
+    kind = "network_error"
+
+
+class LuaNetworkDeniedError(LuaNetworkError):
+    """The network policy refused a request (host, port, scheme, address or header)."""
+    kind = "network_denied"
+
+
+class LuaNetworkLimitError(LuaNetworkError):
+    """A request went over a cap of the network policy (size, time, count)."""
+    kind = "network_limit"
+
+
 class PackageError(PyLuaError):
     """A package could not be found, resolved, fetched, built or installed."""
     kind = "package"
@@ -99,6 +119,10 @@ _CLASSES = {
     "memory_limit": LuaMemoryError,
     "timeout": LuaTimeoutError,
     "instruction_limit": LuaInstructionLimitError,
+    "interrupted": LuaInterruptedError,
+    "network_error": LuaNetworkError,
+    "network_denied": LuaNetworkDeniedError,
+    "network_limit": LuaNetworkLimitError,
     "io": LuaError,
     "not_found": PackageNotFoundError,
     "no_solution": PackageResolutionError,
@@ -124,7 +148,9 @@ def error_for(kind: str, message: str, details: Optional[Dict[str, Any]] = None)
 
 __all__ = [
     "PyLuaError", "LuaError", "LuaSyntaxError", "LuaRuntimeError", "LuaMemoryError",
-    "LuaTimeoutError", "LuaInstructionLimitError", "PackageError", "PackageNotFoundError",
+    "LuaTimeoutError", "LuaInstructionLimitError", "LuaInterruptedError", "LuaNetworkError",
+    "LuaNetworkDeniedError", "LuaNetworkLimitError", "PackageError",
+    "PackageNotFoundError",
     "PackageResolutionError", "PackageBuildError", "PackageServerError", "EnvironmentError",
     "LuaProcessClosedError", "error_for",
 ]

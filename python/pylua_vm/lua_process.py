@@ -40,14 +40,20 @@ class LuaProcess:
     ``"standard"`` (no processes, files only in allowed directories) or ``"strict"`` (pure
     computation). ``tree`` is the rocks tree whose modules ``require`` finds (default: the
     project's ``.pylua/`` around ``project`` or the current directory, else the per-user
-    tree)."""
+    tree). ``allow_net`` (``["api.example.com", "*.cdn.example.com:443", "127.0.0.1:8080"]``)
+    gives Lua the ``net`` module for those hosts (embedded VM only; ``deny_net`` wins,
+    ``allow_http`` allows plain http, ``net_limits`` sets ``max_response``, ``timeout``,
+    ``max_requests``, ``max_total``); ``net_audit()`` lists the requests of the last run."""
 
     def __init__(self, name: str = "lua", lua_executable: Optional[str] = None,
                  debug_mode: bool = False, sandbox: str = "none",
                  memory: Optional[Size] = None, timeout: Optional[Seconds] = None,
                  instructions: Optional[int] = None, tree: Optional[str] = None,
                  project: Optional[str] = None, config_path: Optional[str] = None,
-                 allow_dirs: Optional[List[str]] = None) -> None:
+                 allow_dirs: Optional[List[str]] = None,
+                 allow_net: Optional[List[str]] = None, deny_net: Optional[List[str]] = None,
+                 allow_http: bool = False,
+                 net_limits: Optional[Dict[str, Any]] = None) -> None:
         self.name = name
         self.lua_executable = lua_executable
         self.debug_mode = debug_mode
@@ -64,9 +70,17 @@ class LuaProcess:
                               instructions=instructions, lua_executable=lua_executable,
                               package_path=info["package_path"],
                               package_cpath=info["package_cpath"],
-                              allow_dirs=list(allow_dirs or []) + [self.tree])
+                              allow_dirs=list(allow_dirs or []) + [self.tree],
+                              allow_net=list(allow_net or []), deny_net=list(deny_net or []),
+                              allow_http=allow_http, net_limits=net_limits)
         self._vm = _core.Vm(**self._settings)
         self.globals = Globals(self._vm)
+        # The hot methods straight from the core, unless a subclass overrides them: a call
+        # then costs no Python frame (the methods below document them for help()).
+        cls = type(self)
+        for method in ("execute", "eval", "call", "function", "interrupt"):
+            if getattr(cls, method) is getattr(LuaProcess, method):
+                setattr(self, method, getattr(self._vm, method))
         self.log.debug("started %s (%s, sandbox %s)", name, self._vm.release, sandbox)
 
     # -- running code ---------------------------------------------------------------------
@@ -98,8 +112,16 @@ class LuaProcess:
         return self._vm.eval(code)
 
     def call(self, name: str, *args: Any) -> Any:
-        """Calls the global Lua function ``name``."""
+        """Calls the global Lua function ``name`` with ``args`` (None, bool, int, float, str,
+        bytes, list, tuple, dict) and returns its result (a tuple for several, None for
+        none)."""
         return self._vm.call(name, *args)
+
+    def function(self, name: str) -> "_core.LuaFunction":
+        """Keeps the global Lua function ``name`` as a Python callable: ``add =
+        vm.function("add"); add(1, 2)``. The fastest way to call one function many times;
+        it keeps calling that function even if the global changes (embedded VM only)."""
+        return self._vm.function(name)
 
     def run_file(self, path: Union[str, "os.PathLike[str]"], *args: str) -> Any:
         """Runs a script as ``lua path args...`` would."""
@@ -109,6 +131,12 @@ class LuaProcess:
         """Makes ``func`` callable from Lua as the global ``name`` (embedded VM only).
         Values cross as data: Lua never holds a Python object."""
         self._vm.register(name, func)
+
+    def interrupt(self) -> None:
+        """Stops the running script from any thread (with none running, the next one): the
+        call raises ``LuaInterruptedError``. Ctrl-C does this for the main thread's call and
+        raises ``KeyboardInterrupt``."""
+        self._vm.interrupt()
 
     def take_output(self) -> str:
         return self._vm.take_output()
@@ -149,21 +177,33 @@ class LuaProcess:
         return curator.install_package(self, package_name, version, progress=progress)
 
     def get_installed_packages(self) -> List[Dict[str, Any]]:
+        """The packages in this VM's tree: ``name``, ``version``, ``modules``, ``commands``,
+        ``dependencies``."""
         return curator.installed_packages(self)
 
     def check_environment_health(self) -> Dict[str, Any]:
+        """Checks the VM, the servers, the tree and that each installed package loads:
+        ``healthy``, ``issues`` and ``checks`` (each with ``ok``, ``detail`` and ``fix``)."""
         return curator.check_environment_health(self)
 
     def get_curator_manifest(self) -> Dict[str, Any]:
+        """This VM and its environment in one dict: Lua, backend, sandbox, limits, tree,
+        installed packages and configuration."""
         return curator.curator_manifest(self)
 
     def get_package_recommendations(self, profile: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Packages of ``profile`` (or of the catalog) not installed yet, with reasons."""
         return curator.package_recommendations(self, profile)
 
     # -- for the curator ----------------------------------------------------------------
 
     def _lua_for_packages(self) -> Optional[str]:
         return self.lua_executable
+
+    def net_audit(self) -> List[Dict[str, Any]]:
+        """The requests the last run made through ``net`` (``method``, ``url`` without its
+        query, ``host``, ``status``, ``bytes``, ``ms``, ``error`` when one failed)."""
+        return self._vm.net_audit()
 
     def _fresh_vm(self, **overrides: Any) -> "_core.Vm":
         """A new VM with this one's settings (to check packages without touching this state)."""

@@ -1,11 +1,11 @@
-"""NetworkedLuaVM: a LuaProcess with networking packages (LuaSocket first), checks that say
-what works (sockets, a loopback TCP round trip, DNS, HTTP, TLS, a CA bundle) and
-recommendations from the catalog. Networking needs C modules, so the sandbox is ``none``."""
+"""NetworkedLuaVM: a LuaProcess for Lua that talks to the network, two ways: pylua's own
+``net`` module under a policy (``allow_net=[...]``, works in the strict sandbox), or LuaSocket
+installed in the tree (C modules, so the sandbox is ``none``, and no policy constrains it).
+Health checks come from the library's networking doctor (``pylua doctor --only networking``)
+plus LuaSocket's own round trip; recommendations come from the catalog."""
 
 from __future__ import annotations
 
-import os
-import ssl
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _core
@@ -39,9 +39,17 @@ return reply
 
 
 class NetworkedLuaVM(LuaProcess):
-    def __init__(self, name: str = "network", **kwargs: Any) -> None:
-        kwargs.setdefault("sandbox", "none")
-        super().__init__(name=name, **kwargs)
+    """A LuaProcess for networking: ``setup_networking_packages()`` installs LuaSocket (and
+    more with ``include_advanced``) and proves it with a loopback TCP round trip;
+    ``check_networking_health()`` and ``get_networking_recommendations()`` say what works
+    and what to add. The sandbox defaults to ``none``: networking needs C modules."""
+
+    def __init__(self, name: str = "network", allow_net: Optional[List[str]] = None,
+                 **kwargs: Any) -> None:
+        # With a policy the host's `net` is the way out, and strict keeps C modules away;
+        # without one, LuaSocket (a C module) needs `none`.
+        kwargs.setdefault("sandbox", "strict" if allow_net else "none")
+        super().__init__(name=name, allow_net=allow_net, **kwargs)
 
     def _networking_catalog(self) -> List[Dict[str, Any]]:
         expansion = _core.expand_profile("networking", lua=self.tree_lua_version,
@@ -71,8 +79,10 @@ class NetworkedLuaVM(LuaProcess):
             except PyLuaError as e:
                 failed.append({"package": name, "kind": e.kind, "reason": str(e)})
         ok, detail = self._round_trip()
-        return {"networking_ready": ok, "detail": detail, "packages_installed": installed,
-                "packages_failed": failed}
+        health = _core.networking_health(self.tree, offline=True)
+        return {"networking_ready": ok and health["luasocket_ready"], "detail": detail,
+                "packages_installed": installed, "packages_failed": failed,
+                "networking_readiness_percentage": health["readiness_percentage"]}
 
     def _round_trip(self) -> "tuple[bool, str]":
         """luasocket installed, loads, and a loopback TCP round trip works."""
@@ -103,34 +113,45 @@ class NetworkedLuaVM(LuaProcess):
         finally:
             vm.close()
 
-    def check_networking_health(self) -> Dict[str, Any]:
+    def check_networking_health(self, offline: bool = True) -> Dict[str, Any]:
+        """The library's networking checks (``pylua doctor --only networking``) on this VM's
+        tree, plus LuaSocket's own: each check has ``name``, ``ok``, ``detail``, and
+        ``severity``/``fix`` from the library. ``offline=False`` also resolves a public
+        name."""
+        health = _core.networking_health(self.tree, offline=offline)
+        names = {"net.host": "net_module", "net.luasocket": "luasocket_loads",
+                 "net.luasec": "tls", "net.dns": "dns", "net.loopback": "loopback",
+                 "net.tls": "ca_bundle", "net.proxy": "proxy"}
         checks: List[Dict[str, Any]] = []
 
-        def add(name: str, ok: bool, detail: str) -> None:
-            checks.append({"name": name, "ok": ok, "detail": detail})
+        def add(name: str, ok: bool, detail: str, severity: Optional[str] = None,
+                fix: Optional[Dict[str, Any]] = None) -> None:
+            checks.append({"name": name, "ok": ok, "detail": detail,
+                           "severity": severity or ("ok" if ok else "error"), "fix": fix})
 
         have = {p["name"]: p for p in self.get_installed_packages()}
         add("luasocket_installed", CORE_PACKAGE in have,
-            have[CORE_PACKAGE]["version"] if CORE_PACKAGE in have else "not installed")
-        ok, detail = self._check_lua("return require('socket')._VERSION")
-        add("luasocket_loads", ok, detail)
+            have[CORE_PACKAGE]["version"] if CORE_PACKAGE in have else "not installed",
+            None if CORE_PACKAGE in have else "warning",
+            None if CORE_PACKAGE in have else {"action": "add_package", "package": CORE_PACKAGE})
+        for c in health["checks"]:
+            detail = c["what"] + (f" ({c['why']})" if c.get("why") else "")
+            add(names.get(c["check"], c["check"]), c["severity"] == "ok", detail,
+                c["severity"], c.get("fix"))
         ok, detail = self._round_trip()
-        add("tcp_loopback", ok, detail)
-        ok, detail = self._check_lua("return require('socket').dns.toip('localhost')")
-        add("dns", ok, detail)
+        add("tcp_loopback", ok, detail, None if ok else "warning")
         ok, detail = self._check_lua("return type(require('socket.http').request)")
-        add("http", ok, detail)
-        ok, detail = self._check_lua("return require('ssl')._VERSION or 'luasec'")
-        add("tls", ok, detail if ok else f"luasec: {detail}")
-        paths = ssl.get_default_verify_paths()
-        bundle = next((p for p in (paths.cafile, paths.openssl_cafile) if p and os.path.isfile(p)),
-                      None)
-        add("ca_bundle", bundle is not None, bundle or "no CA bundle found")
-        passed = sum(1 for c in checks if c["ok"])
+        add("http", ok, detail, None if ok else "warning")
+        weight = {"ok": 1.0, "warning": 0.5, "error": 0.0}
+        score = sum(weight.get(c["severity"], 0.0) for c in checks)
+        by_name = {c["name"]: c["ok"] for c in checks}
         return {
             "networking": {
-                "networking_readiness_percentage": round(100.0 * passed / len(checks), 1),
-                "networking_ready": all(c["ok"] for c in checks[:3]),
+                "networking_readiness_percentage": round(100.0 * score / len(checks), 1),
+                "networking_ready": all(by_name[n] for n in
+                                        ("luasocket_installed", "luasocket_loads",
+                                         "tcp_loopback")),
+                "net_module_ready": by_name.get("net_module", False),
                 "checks": checks,
             },
             "tree": self.tree,

@@ -35,3 +35,24 @@ def test_health_reports_missing_servers():
     health = LuaProcess("cur").check_environment_health()
     assert not health["healthy"]
     assert any(i.startswith("servers") for i in health["issues"])
+
+
+def test_core_logs_reach_python_logging_and_installs_report_progress(configured, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG, logger="pylua")
+    vm = LuaProcess("cur", debug_mode=True)
+    events = []
+    vm.install_package("inspect", progress=lambda *event: events.append(event))
+    # The core's own event, from the Rust library, under the `pylua` logger tree.
+    built = [r for r in caplog.records if r.name == "pylua.operations.install"]
+    assert built and "fetched and built" in built[0].getMessage(), caplog.records
+    assert "package=inspect" in built[0].getMessage()
+    kinds = [e[0] for e in events]
+    assert kinds[0] == "planned" and "installing" in kinds
+    assert ("built", "inspect") in {(e[0], e[1]) for e in events}
+    # Without debug the core forwards warnings and errors only.
+    from pylua_vm.logger import set_debug
+    set_debug(False)
+    caplog.clear()
+    LuaProcess("quiet", tree="other-tree").install_package("inspect")
+    assert not [r for r in caplog.records if r.name == "pylua.operations.install"]

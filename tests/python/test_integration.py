@@ -215,3 +215,33 @@ def test_spec_example_runs_verbatim(net_configured):
     assert "Category: core - luasocket" in out.stdout
     installed = int(out.stdout.split("Packages installed: ")[1].split()[0])
     assert installed > 0
+
+
+def test_calls_take_any_values_and_kept_functions_keep_their_function():
+    with LuaProcess("calls") as vm:
+        vm.eval("function echo(...) return ... end function add(a, b) return a + b end")
+        assert vm.call("echo", None, True, 7, 2.5, "s", b"b", [1, 2], {"k": "v"}) == (
+            None, True, 7, 2.5, "s", "b", [1, 2], {"k": "v"})
+        assert vm.call("echo", *range(20)) == tuple(range(20))
+        with pytest.raises(LuaRuntimeError, match="'nope' is not a function"):
+            vm.call("nope", 1)
+        add = vm.function("add")
+        assert add(1, 2) == 3 and add(0.5, 0.25) == 0.75 and "add" in repr(add)
+        vm.eval("add = nil")
+        assert add(2, 3) == 5  # the function as it was when kept
+        with pytest.raises(LuaRuntimeError):
+            add("x", {})
+        with pytest.raises(LuaRuntimeError, match="not a function"):
+            vm.function("add")
+        for _ in range(1000):
+            vm.function("echo")  # dropped handles let their function go
+        vm.reset()
+        vm.eval("function add(a, b) return a * b end")
+        with pytest.raises(PyLuaError, match="another VM|before it was reset"):
+            add(1, 2)
+    with LuaProcess("limited", sandbox="strict", memory="16M", instructions=10**5) as vm:
+        vm.eval("function spin() while true do end end")
+        spin = vm.function("spin")
+        with pytest.raises(LuaInstructionLimitError):
+            spin()
+        assert vm.eval("1 + 1") == 2

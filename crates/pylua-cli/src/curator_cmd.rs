@@ -4,7 +4,7 @@
 use crate::packages::ServerArgs;
 use clap::Subcommand;
 use pylua::config::{self, Config};
-use pylua::curator::{availability, CATEGORIES};
+use pylua::curator::CATEGORIES;
 use pylua::paths::Paths;
 use serde_json::json;
 use std::process::ExitCode;
@@ -21,9 +21,42 @@ fn ok(value: serde_json::Value) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+type ConfigStamp = (std::path::PathBuf, Option<(std::time::SystemTime, u64)>);
+
+/// The configuration, read again only when its file changed: reading it checks the catalogs
+/// and profiles, which costs more than a short `pylua run` should pay twice. (The command
+/// line can run several times in one process, from the Python module.)
+fn cached_config() -> Result<Config, config::ConfigError> {
+    static CONFIG: std::sync::Mutex<Option<(ConfigStamp, Result<Config, config::ConfigError>)>> =
+        std::sync::Mutex::new(None);
+    let paths = Paths::discover();
+    let path = config::config_path(&paths);
+    let stamp = (
+        path.clone(),
+        std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len()))),
+    );
+    let mut memo = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+    match memo.as_ref() {
+        Some((seen, config)) if *seen == stamp && stamp.1.is_some() => config.clone(),
+        _ => {
+            let config = Config::load(&paths);
+            *memo = Some((stamp, config.clone()));
+            config
+        }
+    }
+}
+
 /// The user's configuration; an invalid one is reported (exit 10).
 pub fn load_config(json_output: bool) -> Result<Config, ExitCode> {
-    Config::load(&Paths::discover()).map_err(|e| error(&e.to_string(), INVALID_CONFIG, json_output))
+    cached_config().map_err(|e| error(&e.to_string(), INVALID_CONFIG, json_output))
+}
+
+/// The configuration when it is valid, reporting nothing otherwise (for what a run adds on
+/// the side: a hint, the usage record).
+pub fn config_if_valid() -> Option<Config> {
+    cached_config().ok()
 }
 
 /// `pylua catalog [NAME]`.
@@ -182,69 +215,56 @@ pub fn profile(action: ProfileAction) -> ExitCode {
             no_check,
             servers,
         } => {
-            let lua = servers.lua_name().to_string();
-            let expansion = match profiles.expand(&name, &lua) {
-                Ok(e) => e,
-                Err(e @ pylua::curator::ProfileError::Unknown { .. }) => {
-                    return error(&e.to_string(), "not_found", servers.json)
-                }
-                Err(e) => return error(&e.to_string(), INVALID_CONFIG, servers.json),
-            };
-            let profile = profiles.get(&name).expect("expanded above");
-            // Which packages the servers have (when they can be asked).
-            let (checked, problem) = if no_check {
-                (None, None)
+            let lua = servers.lua_name();
+            let options = if no_check {
+                None
             } else {
-                match servers.options().map(|o| o.index()) {
+                match servers.options() {
+                    Ok(o) => Some(o),
                     Err(code) => return code,
-                    Ok(Ok(index)) => (Some(availability(&expansion, &index)), None),
-                    Ok(Err(e)) => (None, Some(e.to_string())),
                 }
             };
-            let missing: Vec<(String, String)> = checked
-                .iter()
-                .flatten()
-                .filter_map(|(n, why)| why.clone().map(|w| (n.clone(), w)))
-                .collect();
+            let report =
+                match pylua::operations::profile::show(&profiles, &name, lua, options.as_ref()) {
+                    Ok(r) => r,
+                    Err(e @ pylua::curator::ProfileError::Unknown { .. }) => {
+                        return error(&e.to_string(), "not_found", servers.json)
+                    }
+                    Err(e) => return error(&e.to_string(), INVALID_CONFIG, servers.json),
+                };
             if servers.json {
-                return ok(json!({
-                    "profile": profile,
-                    "lua": lua,
-                    "packages": expansion.requirements,
-                    "skipped": expansion.skipped,
-                    "unavailable": missing.iter().map(|(n, w)| json!({"name": n, "why": w})).collect::<Vec<_>>(),
-                    "servers_checked": checked.is_some(),
-                    "server_error": problem,
-                }));
+                return ok(json!(report));
             }
+            let profile = &report.profile;
             println!("{} — {}", profile.name, profile.description);
             if let Some(e) = &profile.extends {
                 println!("extends {e}");
             }
             println!("packages for Lua {lua}:");
-            for r in &expansion.requirements {
+            for r in &report.packages {
                 let c = if r.constraint.is_empty() {
                     "(any)"
                 } else {
                     &r.constraint
                 };
-                let note = missing
+                let note = report
+                    .unavailable
                     .iter()
-                    .find(|(n, _)| n == &r.name)
-                    .map(|(_, w)| format!("  MISSING: {w}"))
+                    .find(|u| u.name == r.name)
+                    .map(|u| format!("  MISSING: {}", u.why))
                     .unwrap_or_default();
                 println!("  {:<16} {c}{note}", r.name);
             }
-            for (n, why) in &expansion.skipped {
+            for (n, why) in &report.skipped {
                 println!("  {n:<16} left out: it {why}");
             }
-            if let Some(p) = problem {
+            if let Some(p) = &report.server_error {
                 println!("(could not ask the servers whether they have these packages: {p})");
-            } else if !missing.is_empty() {
+            } else if !report.unavailable.is_empty() {
                 println!(
                     "{} of {} packages are not available on the configured servers; a project using this profile will not lock",
-                    missing.len(),
-                    expansion.requirements.len()
+                    report.unavailable.len(),
+                    report.packages.len()
                 );
             }
             ExitCode::SUCCESS
@@ -281,19 +301,13 @@ pub fn profile(action: ProfileAction) -> ExitCode {
             }
         }
         ProfileAction::Delete { name } => {
-            match profiles.get(&name) {
-                Ok(p) if p.source != "config" => {
-                    return error(&format!("'{name}' is not one of your profiles ({}); only profiles in your config can be deleted", p.source), "usage", false)
-                }
-                Err(e) => return error(&e.to_string(), "not_found", false),
-                Ok(_) => {}
-            }
-            match config::unset(&config::config_path(&paths), &format!("profiles.{name}")) {
+            let path = config::config_path(&paths);
+            match pylua::operations::profile::delete(&path, &profiles, &name) {
                 Ok(()) => {
                     println!("Deleted profile {name}");
                     ExitCode::SUCCESS
                 }
-                Err(e) => error(&e.to_string(), INVALID_CONFIG, false),
+                Err(e) => error(&e.to_string(), e.kind(), false),
             }
         }
     }

@@ -4,18 +4,28 @@
 //! It is a library with one entry point, [`run`], so that the `pylua` binary and the Python
 //! module (`python -m pylua_vm`) run the very same command line.
 
+mod advice_cmd;
+mod audit_cmd;
+mod bench_cmd;
 mod curator_cmd;
+mod doctor_cmd;
+mod graph_cmd;
 mod logging;
 mod lua_cmd;
+mod net_args;
 mod packages;
 mod project_cmd;
 mod render;
 mod repl;
+mod run_hooks;
+mod setup_cmd;
+mod test_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use pylua::interpreters::LuaVersion;
+use pylua::operations::run::{RunOptions, RunPlan};
 use pylua::runtime::{
-    parse_duration, parse_size, AnyVm, Backend, Limits, Output, Sandbox, VmError,
+    parse_duration, parse_size, AnyVm, Backend, Output, Sandbox, StderrSink, VmError,
 };
 use render::{exit_code, Report};
 use std::io::Write;
@@ -48,6 +58,8 @@ Examples:
   pylua install --dry-run penlight lua-cjson@2.1.0
   pylua init --profile standard && pylua add argparse && pylua run main.lua
   pylua sync --locked          (CI: install exactly what pylua.lock says)
+  pylua provides lfs           (which package to add for require 'lfs')
+  pylua recommend              (what the project's code lacks, never uses, or pairs with)
   pylua history && pylua rollback";
 
 /// Run Lua code in managed, sandboxed VMs.
@@ -105,14 +117,17 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
         /// Lua version: 5.4 (embedded, the default), 5.3, 5.2, 5.1 or luajit.
-        #[arg(long, value_parser = ["5.4", "5.3", "5.2", "5.1", "luajit"])]
-        lua: Option<String>,
+        #[arg(long, value_parser = lua_cmd::parse_version, value_name = "VERSION")]
+        lua: Option<LuaVersion>,
         /// A profile of curated packages to start with (see `pylua profile list`).
         #[arg(long)]
         profile: Option<String>,
         /// Rocks servers for this project (repeatable; default: the configured ones).
         #[arg(long = "server", value_name = "URL")]
         servers: Vec<String>,
+        /// Start from a template: http-client, cli or library.
+        #[arg(long, value_name = "NAME")]
+        template: Option<pylua::operations::project::Template>,
         #[arg(long)]
         json: bool,
     },
@@ -270,11 +285,157 @@ enum Command {
         #[command(flatten)]
         tree: packages::TreeArgs,
     },
+    /// Which packages provide a module (what `require "MODULE"` needs), best first: curated
+    /// packages, then those with more versions, then by name; with the command to add one.
+    ///
+    /// The answer comes from a module index of each server, built from its rockspecs and
+    /// rocks the first time and kept in the cache until the server's manifest changes.
+    Provides {
+        #[arg(required = true, value_name = "MODULE")]
+        modules: Vec<String>,
+        /// Parallel downloads while indexing (default: twice the number of CPUs).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Recommendations with reasons: modules the code requires but lacks, dependencies it
+    /// never requires, what pairs with what it uses, better alternatives, packages that do
+    /// not support its Lua. Outside a project: from the tree, the profile and the catalog.
+    Recommend {
+        /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
     /// Show which installed file provides a module.
     Which {
         module: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// First-run setup: detect Luas, LuaRocks and a compiler; choose the default Lua,
+    /// profile and servers; write config.toml. Every answer is also a flag.
+    Setup {
+        /// Default Lua for new projects.
+        #[arg(long, value_parser = lua_cmd::parse_version, value_name = "VERSION")]
+        lua: Option<LuaVersion>,
+        /// Default profile for new projects (`none` for no profile).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Rocks servers to use (repeatable), replacing the configured ones.
+        #[arg(long = "server", value_name = "URL")]
+        servers: Vec<String>,
+        /// Do not ask: keep what the flags leave open as it is.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run tests: with PACKAGEs, each package's own suite (its rockspec's test table, or
+    /// busted when its sources carry spec/) against it installed in a throw-away tree; in a
+    /// project without names, the project's spec/ with its busted.
+    Test {
+        packages: Vec<String>,
+        /// How long one suite may run.
+        #[arg(long, value_parser = parse_timeout, default_value = "300s")]
+        timeout: Duration,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+    },
+    /// Measure what loading packages costs: per module, require time cold (fresh VM) and
+    /// warm, memory left in the VM, size on disk; medians with the spread. Named packages
+    /// (`penlight@1.13 penlight@1.14`) are installed into throw-away trees; without names,
+    /// the tree's installed packages.
+    Bench {
+        packages: Vec<String>,
+        /// Measure the named packages as installed in the tree instead of fetching them.
+        #[arg(long)]
+        installed: bool,
+        /// Fresh VMs per module.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Audit what is installed: security advisories (OSV), installed files against their
+    /// checksums, and code that reaches the shell, loads code or native libraries (exit 13
+    /// on findings).
+    Audit {
+        /// An extra advisory source for this run: an OSV file, a directory of them, or a URL.
+        #[arg(long, value_name = "PATH")]
+        advisories: Vec<String>,
+        /// Fail on risky code of this category: shell, load, debug or native (repeatable).
+        #[arg(long, value_name = "CATEGORY", value_parser = parse_category)]
+        deny: Vec<pylua::operations::audit::risky::Category>,
+        /// Leave out the built-in advisories.
+        #[arg(long)]
+        no_builtin: bool,
+        /// Print a SARIF 2.1.0 report (for code-scanning services).
+        #[arg(long, conflicts_with = "json")]
+        sarif: bool,
+        #[arg(long)]
+        json: bool,
+        /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// Check the environment and the project: Luas, compiler, servers, lock, installed files,
+    /// modules that load; each problem with its fix (exit 12 when something is broken).
+    #[command(visible_alias = "health")]
+    Doctor {
+        /// Apply the safe fixes (resync, install damaged packages again, remove orphans) as
+        /// one transaction, then check again.
+        #[arg(long)]
+        fix: bool,
+        /// Check one area only: environment, project or networking (networking runs only when asked).
+        #[arg(long, value_name = "AREA", value_parser = parse_area)]
+        only: Option<pylua::operations::doctor::Area>,
+        /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Do not ask the servers whether they answer.
+        #[arg(long)]
+        offline: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw the dependency tree of the project (from its lock) or of a rocks tree (--tree).
+    Tree {
+        /// Show who needs PACKAGE: it at the top, the packages that depend on it below.
+        #[arg(long, value_name = "PACKAGE")]
+        invert: Option<String>,
+        /// How many levels below the top to draw.
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tree: packages::TreeArgs,
+    },
+    /// List each package's version, the newest its constraints allow and the newest available.
+    Outdated {
+        /// The project's directory (default: the nearest one upwards holding a pylua.toml).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        #[command(flatten)]
+        servers: packages::ServerArgs,
         #[command(flatten)]
         tree: packages::TreeArgs,
     },
@@ -367,6 +528,8 @@ struct VmArgs {
     /// In a project: use pylua.lock and .pylua/ as they are, without syncing first.
     #[arg(long)]
     frozen: bool,
+    #[command(flatten)]
+    net: net_args::NetArgs,
 }
 
 fn parse_sandbox(s: &str) -> Result<Sandbox, String> {
@@ -378,125 +541,82 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.message)
 }
+fn parse_category(s: &str) -> Result<pylua::operations::audit::risky::Category, String> {
+    s.parse()
+}
+fn parse_area(s: &str) -> Result<pylua::operations::doctor::Area, String> {
+    s.parse()
+}
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse().map_err(|e: VmError| e.message)
 }
 
 impl VmArgs {
-    /// Inside a project (and without --tree or --no-project): syncs the project when its
-    /// lock or tree is out of date, then takes its tree, Lua and `[run]` defaults for what
-    /// the flags leave open.
-    fn with_project(mut self) -> Result<VmArgs, ExitCode> {
-        if self.tree.is_some() || self.no_project {
-            return Ok(self);
-        }
-        let Ok(project) = project_cmd::find_project(None) else {
-            return Ok(self);
-        };
-        let fail = |e: &pylua::operations::project::ProjectError| project_cmd::fail(e, self.json);
-        let config = curator_cmd::load_config(self.json)?;
-        let options = project_cmd::EnvArgs::default().options(config, None);
-        let setup =
-            pylua::operations::project::prepare_run(&project, (!self.frozen).then_some(&options))
-                .map_err(|e| fail(&e))?;
-        if let (Some(outcome), false) = (&setup.synced, self.json) {
-            eprintln!(
-                "pylua: synced {}: {} installed, {} removed",
-                project.tree_dir().display(),
-                outcome.sync.installed.len(),
-                outcome.sync.removed.len()
-            );
-        }
-        let (file, tree) = (setup.file, setup.tree);
-        // Scripts that start the project's commands (`.pylua/bin`) find them, and the
-        // wrappers find this pylua.
-        let mut dirs = vec![tree.bin_dir()];
-        dirs.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        if let Ok(path) = std::env::join_paths(dirs) {
-            std::env::set_var("PATH", path);
-        }
-        if let Ok(exe) = std::env::current_exe() {
-            std::env::set_var("PYLUA", exe);
-        }
-        self.tree = Some(tree.root().to_path_buf());
-        if self.lua.is_none() && file.project.lua != "5.4" {
-            self.lua = file.project.lua.parse().ok();
-        }
-        let run = &file.project_run();
-        if self.sandbox.is_none() {
-            self.sandbox = run.sandbox;
-        }
-        self.memory = self.memory.or(run.memory);
-        self.timeout = self.timeout.or(run.timeout);
-        self.instructions = self.instructions.or(run.instructions);
-        Ok(self)
-    }
-
-    /// What `pylua run NAME` runs: the file `NAME` if there is one, else the script of the
-    /// tree's command `NAME` (what `.pylua/bin/NAME` would run).
-    fn script_or_command(&self, file: PathBuf) -> PathBuf {
-        let is_bare_name = file.components().count() == 1;
-        if file.exists() || !is_bare_name {
-            return file;
-        }
-        let tree = self.tree_for_run();
-        match tree.command_script(&file.to_string_lossy()) {
-            Ok(Some(script)) => script,
-            _ => file,
-        }
-    }
-
-    /// The tree the code sees, in the layout of the Lua it runs on.
-    fn tree_for_run(&self) -> pylua::packages::tree::Tree {
-        let tree = packages::TreeArgs {
-            tree: self.tree.clone(),
-        }
-        .tree();
-        match self.lua {
-            // The tree's modules for that version's layout (LuaJIT uses 5.1's).
-            Some(version) => pylua::packages::tree::Tree::new(tree.root(), version.api()),
-            None => tree,
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
+    /// The library's run plan for these flags: inside a project (and without --tree or
+    /// --no-project) the project is synced when stale, and its tree, Lua and `[run]`
+    /// defaults fill what the flags leave open.
+    fn prepare(self) -> Result<Prepared, ExitCode> {
+        let json = self.json;
+        let options = RunOptions {
+            tree: self.tree,
+            lua: self.lua,
+            backend: self.backend,
+            sandbox: self.sandbox,
             memory: self.memory,
-            instructions: self.instructions,
             timeout: self.timeout,
+            instructions: self.instructions,
+            allow_dirs: self.allow_dirs,
+            no_project: self.no_project,
+            net: self.net.options(),
+        };
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let project = options.project(&cwd);
+        let config = match &project {
+            Some(_) if !self.frozen => Some(curator_cmd::load_config(json)?),
+            _ => None,
+        };
+        let sync = config.map(|c| project_cmd::EnvArgs::default().options(c, None));
+        let plan = options
+            .prepare(project, sync.as_ref())
+            .map_err(|e| project_cmd::fail(&e, json))?;
+        if let Some(run) = &plan.project {
+            if let (Some(outcome), false) = (&run.synced, json) {
+                eprintln!(
+                    "pylua: synced {}: {} installed, {} removed",
+                    run.project.tree_dir().display(),
+                    outcome.sync.installed.len(),
+                    outcome.sync.removed.len()
+                );
+            }
         }
+        // Scripts that start the project's commands (`.pylua/bin`) find them, and the
+        // wrappers find this pylua: the command line owns its process's environment.
+        if let Some(path) = plan.command_path() {
+            std::env::set_var("PATH", path);
+            if let Ok(exe) = std::env::current_exe() {
+                std::env::set_var("PYLUA", exe);
+            }
+        }
+        Ok(Prepared { plan, json })
     }
+}
 
+/// A run plan and how to print.
+pub struct Prepared {
+    plan: RunPlan,
+    json: bool,
+}
+
+impl Prepared {
     /// Builds the VM; output streams to stdout unless JSON was asked for.
     /// `stdin`: whether the code may read standard input (not in the REPL, which reads it).
     fn build(&self, script_dir: Option<PathBuf>, stdin: bool) -> Result<AnyVm, VmError> {
-        let tree = self.tree_for_run();
-        let mut builder = AnyVm::builder().inherit_stdin(stdin).exit_with_parent(true);
-        if let Some(version) = self.lua {
-            builder = builder.lua(version);
-        }
-        if let Some(backend) = self.backend {
-            builder = builder.backend(backend);
-        }
-        builder = builder
-            .sandbox(self.sandbox.unwrap_or(Sandbox::None))
-            .limits(self.limits())
-            .package_path(tree.package_path())
-            .package_cpath(tree.package_cpath());
-        if tree.root().is_dir() {
-            builder = builder.allow_dir(tree.root());
-        }
-        if self.allow_dirs.is_empty() {
-            builder = builder.allow_dir(".");
-            if let Some(dir) = script_dir {
-                builder = builder.allow_dir(dir);
-            }
-        }
-        for dir in &self.allow_dirs {
-            builder = builder.allow_dir(dir);
-        }
+        let mut builder = self
+            .plan
+            .vm_builder(script_dir.as_deref())
+            .inherit_stdin(stdin)
+            .exit_with_parent(true)
+            .stderr(StderrSink::inherit());
         if !self.json {
             builder = builder.output(Output::stream(|bytes| {
                 let mut out = std::io::stdout().lock();
@@ -527,11 +647,11 @@ where
     logging::init(cli.verbose, cli.quiet);
     match cli.command {
         Command::Run { file, args, vm } => {
-            let vm = match vm.with_project() {
+            let vm = match vm.prepare() {
                 Ok(vm) => vm,
                 Err(code) => return code,
             };
-            let file = vm.script_or_command(file);
+            let file = vm.plan.script_or_command(file);
             let dir = file.parent().map(|p| {
                 if p.as_os_str().is_empty() {
                     PathBuf::from(".")
@@ -542,13 +662,13 @@ where
             one_shot(&vm, dir, |machine| machine.run_file(&file, &args), false)
         }
         Command::Eval { code, vm } => {
-            let vm = match vm.with_project() {
+            let vm = match vm.prepare() {
                 Ok(vm) => vm,
                 Err(code) => return code,
             };
             one_shot(&vm, None, |machine| machine.eval_code(&code), true)
         }
-        Command::Repl { vm } => match vm.with_project() {
+        Command::Repl { vm } => match vm.prepare() {
             Ok(vm) => repl::run(&vm),
             Err(code) => code,
         },
@@ -585,13 +705,14 @@ where
             lua,
             profile,
             servers,
+            template,
             json,
         } => project_cmd::init(
             &dir,
             name.as_deref(),
-            lua.as_deref(),
+            lua,
             profile.as_deref(),
-            &servers,
+            (&servers, template),
             json,
         ),
         Command::Add { packages, dev, env } => project_cmd::add(&env, &packages, dev),
@@ -625,7 +746,80 @@ where
         Command::List { json, tree } => packages::list(&tree, json),
         Command::Path { json, tree } => packages::path(&tree, json),
         Command::Which { module, json, tree } => packages::which(&tree, &module, json),
+        Command::Provides {
+            modules,
+            jobs,
+            servers,
+            tree,
+        } => advice_cmd::provides(&modules, &servers, &tree, jobs),
+        Command::Recommend {
+            project,
+            jobs,
+            servers,
+            tree,
+        } => advice_cmd::recommend(project.as_deref(), &servers, &tree, jobs),
         Command::Cache { action, json } => packages::cache(&action, json),
+        Command::Setup {
+            lua,
+            profile,
+            servers,
+            yes,
+            json,
+        } => setup_cmd::run(setup_cmd::SetupArgs {
+            lua,
+            profile,
+            servers,
+            yes,
+            json,
+        }),
+        Command::Bench {
+            packages,
+            installed,
+            runs,
+            servers,
+            tree,
+        } => bench_cmd::run(&packages, installed, runs, &servers, &tree),
+        Command::Test {
+            packages,
+            timeout,
+            servers,
+        } => test_cmd::run(&packages, &servers, timeout),
+        Command::Audit {
+            advisories,
+            deny,
+            no_builtin,
+            sarif,
+            json,
+            project,
+            tree,
+        } => audit_cmd::run(audit_cmd::AuditArgs {
+            advisories,
+            deny,
+            no_builtin,
+            sarif,
+            json,
+            project,
+            tree,
+        }),
+        Command::Doctor {
+            fix,
+            only,
+            project,
+            offline,
+            json,
+        } => doctor_cmd::run(only, project.as_ref(), fix, offline, json),
+        Command::Tree {
+            invert,
+            depth,
+            project,
+            json,
+            tree,
+        } => graph_cmd::tree(&tree, project.as_ref(), invert.as_deref(), depth, json),
+        Command::Outdated {
+            project,
+            servers,
+            tree,
+        } => graph_cmd::outdated_cmd(&servers, &tree, project.as_ref()),
         Command::Lua { command } => lua_cmd::run(command),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
@@ -643,7 +837,7 @@ where
 }
 
 fn one_shot(
-    args: &VmArgs,
+    args: &Prepared,
     script_dir: Option<PathBuf>,
     job: impl FnOnce(&mut AnyVm) -> Result<Vec<serde_json::Value>, VmError>,
     print_values: bool,
@@ -654,10 +848,16 @@ fn one_shot(
         Err(e) => return render::fail(&e, args.json),
     };
     let setup = start.elapsed();
-    let result = job(&mut vm);
+    let usage = run_hooks::UsageRecorder::start(args, &mut vm);
+    let mut result = job(&mut vm);
+    usage.finish(&mut vm, &result);
+    if let Err(e) = &mut result {
+        run_hooks::annotate_error(e, args);
+    }
     let report = Report {
         result,
         output: vm.take_output(),
+        network: args.plan.net.as_ref().map(|_| vm.net_audit()),
         setup,
         run: start.elapsed() - setup,
     };

@@ -170,7 +170,15 @@ fn which(paths: &Paths, version: LuaVersion, as_json: bool) -> ExitCode {
             println!("{}", i.path.display());
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e, NO_INTERPRETER, as_json),
+        Err(e) => {
+            crate::render::print_failure_hinted(
+                NO_INTERPRETER,
+                &e.to_string(),
+                e.hint().as_ref(),
+                as_json,
+            );
+            ExitCode::from(crate::render::exit_code_of(NO_INTERPRETER))
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pylua::interpreters::LuaVersion;
-use pylua::operations::install::{default_jobs, destination, InstallOptions, Launcher, Progress};
+use pylua::operations::install::{
+    default_jobs, destination, Action, InstallOptions, Launcher, Progress,
+};
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
 use pylua::packages::tree::Tree;
@@ -13,6 +15,14 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// `--lua` of the package commands: a version, or `embedded` for the embedded 5.4.
+fn parse_lua(s: &str) -> Result<LuaVersion, String> {
+    if s == "embedded" {
+        return Ok(LuaVersion::Lua54);
+    }
+    crate::lua_cmd::parse_version(s)
+}
 
 /// Which rocks servers to ask.
 #[derive(Args, Clone)]
@@ -26,8 +36,8 @@ pub struct ServerArgs {
     only: Vec<String>,
     /// The Lua packages are for: 5.4 (the embedded VM, default), or 5.1, 5.2, 5.3, luajit
     /// (an interpreter on PATH or installed by `pylua lua install`).
-    #[arg(long = "lua", default_value = "5.4", value_name = "VERSION")]
-    lua: String,
+    #[arg(long = "lua", default_value = "5.4", value_name = "VERSION", value_parser = parse_lua)]
+    lua: LuaVersion,
     /// Use only what is in the download cache; never touch the network.
     #[arg(long)]
     offline: bool,
@@ -38,38 +48,26 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The Lua named with `--lua`.
-    pub fn lua_name(&self) -> &str {
-        &self.lua
+    pub fn lua_name(&self) -> LuaVersion {
+        self.lua
     }
 
     /// The interpreter asked for with `--lua`, when it is not the embedded 5.4.
-    fn external(&self) -> Result<Option<LuaVersion>, String> {
-        match self.lua.as_str() {
-            "5.4" | "embedded" => Ok(None),
-            other => other
-                .parse::<LuaVersion>()
-                .map(Some)
-                .map_err(|e| e.to_string()),
-        }
+    pub fn external(&self) -> Option<LuaVersion> {
+        Some(self.lua).filter(|v| *v != LuaVersion::Lua54)
     }
 
     /// The server options, with the configured servers and cache directory (an invalid
     /// configuration is reported and ends the command).
     pub fn options(&self) -> Result<ServerOptions, ExitCode> {
         let config = crate::curator_cmd::load_config(self.json)?;
-        let lua_version = match self.lua.parse::<LuaVersion>() {
-            Ok(v) => v.api().to_string(),
-            Err(_) => self.lua.clone(),
-        };
-        Ok(ServerOptions {
-            extra: self.servers.clone(),
-            only: self.only.clone(),
-            unpack: config.unpack_bounds(),
-            defaults: config.servers,
-            lua_version,
-            cache_dir: config.cache_dir,
-            offline: self.offline,
-        })
+        Ok(ServerOptions::from_config(
+            &config,
+            Some(self.lua),
+            self.servers.clone(),
+            self.only.clone(),
+            self.offline,
+        ))
     }
 }
 
@@ -119,7 +117,9 @@ fn finish<T: Serialize>(
             }
             ExitCode::SUCCESS
         }
-        Err(e) => crate::render::failure(e.kind(), &e.to_string(), args.json),
+        Err(e) => {
+            crate::render::failure_full(e.kind(), &e.to_string(), None, e.ways_out(), args.json)
+        }
     }
 }
 
@@ -232,16 +232,13 @@ pub fn install(
         Ok(o) => o,
         Err(code) => return code,
     };
-    let external = match args.external() {
-        Ok(v) => v,
-        Err(e) => return crate::render::failure("usage", &e.to_string(), args.json),
-    };
+    let external = args.external();
     let root = tree.tree_for("5.4").root().to_path_buf();
     let destination = match destination(
         external,
         &root,
         options.fetcher().root(),
-        Launcher::ThisExecutable,
+        Launcher::Executable(std::env::current_exe().unwrap_or_else(|_| "pylua".into())),
     ) {
         Ok(d) => d,
         Err(e) => return crate::render::failure(e.kind(), &e.to_string(), args.json),
@@ -268,7 +265,7 @@ pub fn install(
                 let changed = report
                     .packages
                     .iter()
-                    .filter(|p| p.action != "unchanged")
+                    .filter(|p| p.action != Action::Unchanged)
                     .count();
                 println!(
                     "{} {changed} package{} into {} (Lua {}) in {:.2}s",
@@ -286,8 +283,8 @@ pub fn install(
                 shown.sort_by(|a, b| a.name.cmp(&b.name));
                 for p in shown {
                     match p.action {
-                        "installed" => println!("  + {} {}", p.name, p.version),
-                        "upgraded" => println!(
+                        Action::Installed => println!("  + {} {}", p.name, p.version),
+                        Action::Upgraded => println!(
                             "  ~ {} {} (was {})",
                             p.name,
                             p.version,
@@ -300,7 +297,13 @@ pub fn install(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let code = crate::render::failure(e.kind(), &e.to_string(), args.json);
+            let code = crate::render::failure_full(
+                e.kind(),
+                &e.to_string(),
+                None,
+                e.ways_out(),
+                args.json,
+            );
             if !args.json {
                 eprintln!("nothing was installed; the tree is unchanged");
             }
@@ -391,6 +394,7 @@ pub fn cache(action: &str, json_output: bool) -> ExitCode {
     .fetcher();
     let root = fetcher.root().display().to_string();
     match action {
+        "dir" if json_output => println!("{}", json!({"ok": true, "result": {"dir": root}})),
         "dir" => println!("{root}"),
         "size" => {
             let size = fetcher.size();

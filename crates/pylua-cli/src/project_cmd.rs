@@ -6,6 +6,7 @@ use crate::curator_cmd::load_config;
 use crate::packages::{progress_bar, show_progress};
 use clap::Args;
 use pylua::config::Config;
+use pylua::interpreters::LuaVersion;
 use pylua::operations::install::Progress;
 use pylua::operations::project::{self as ops, EnvOptions, LockMode, Outcome, ProjectError};
 use pylua::project::{Project, PROJECT_FILE};
@@ -108,7 +109,13 @@ fn no_project(dir: &Path) -> ProjectError {
 }
 
 pub fn fail(e: &ProjectError, json_output: bool) -> ExitCode {
-    let code = crate::render::failure(e.kind(), &e.to_string(), json_output);
+    let code = crate::render::failure_full(
+        e.kind(),
+        &e.to_string(),
+        e.hint().as_ref(),
+        e.ways_out(),
+        json_output,
+    );
     if !json_output && matches!(e, ProjectError::Install(_) | ProjectError::Query(_)) {
         eprintln!("nothing was changed: pylua.toml, pylua.lock and .pylua/ are as they were");
     }
@@ -188,8 +195,83 @@ pub fn print_outcome(o: &Outcome) {
     }
 }
 
+/// `pylua add`: when the packages do not resolve with the project, the ways out are shown;
+/// on a terminal one can be picked and the add runs again with it.
 pub fn add(args: &EnvArgs, packages: &[String], dev: bool) -> ExitCode {
-    transaction(args, |p, o| ops::add(p, o, packages, dev))
+    let (project, config) = match args.context() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let bar = progress_bar(args.json);
+    let progress = |p: Progress| show_progress(bar.as_ref(), p);
+    let options = args.options(config, Some(&progress));
+    let result = ops::add(&project, &options, packages, dev);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let interactive =
+        !args.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if let (Err(e), true) = (&result, interactive) {
+        let choices: Vec<(String, Vec<String>)> = e
+            .ways_out()
+            .iter()
+            .filter_map(|way| {
+                retry_with(way, packages).map(|p| (crate::render::way_out_text(way), p))
+            })
+            .collect();
+        if !choices.is_empty() {
+            let code = fail(e, false);
+            let mut items: Vec<&str> = choices.iter().map(|(t, _)| t.as_str()).collect();
+            items.push("none: change nothing");
+            let picked = dialoguer::Select::new()
+                .with_prompt("Apply a way out?")
+                .items(&items)
+                .default(items.len() - 1)
+                .interact()
+                .unwrap_or(items.len() - 1);
+            return match choices.get(picked) {
+                Some((_, retry)) => {
+                    let again = ops::add(&project, &options, retry, dev);
+                    done(again, false, print_outcome)
+                }
+                None => code,
+            };
+        }
+    }
+    done(result, args.json, print_outcome)
+}
+
+/// The packages to add again for a way out, when it is a change of this add's own request.
+fn retry_with(way: &pylua::packages::ways_out::WayOut, packages: &[String]) -> Option<Vec<String>> {
+    use pylua::packages::ways_out::WayOut;
+    let base = |p: &str| {
+        p.split(['@', ' ', '<', '>', '=', '~'])
+            .next()
+            .unwrap_or(p)
+            .to_ascii_lowercase()
+    };
+    match way {
+        WayOut::Relax {
+            package, version, ..
+        } => {
+            let mut out: Vec<String> = packages
+                .iter()
+                .filter(|p| base(p) != package.to_ascii_lowercase())
+                .cloned()
+                .collect();
+            out.push(format!("{package}@=={version}"));
+            Some(out)
+        }
+        WayOut::Drop { package } => {
+            let out: Vec<String> = packages
+                .iter()
+                .filter(|p| base(p) != package.to_ascii_lowercase())
+                .cloned()
+                .collect();
+            (out.len() < packages.len() && !out.is_empty()).then_some(out)
+        }
+        WayOut::OtherLua { .. } => None,
+    }
 }
 
 pub fn remove(args: &EnvArgs, packages: &[String]) -> ExitCode {
@@ -293,10 +375,10 @@ pub fn status(args: &EnvArgs) -> ExitCode {
         println!("project:   {} ({})", s.name, s.root);
         println!(
             "lua:       {}",
-            if s.lua == "5.4" {
+            if s.lua == LuaVersion::Lua54 {
                 "5.4 (embedded)"
             } else {
-                &s.lua
+                s.lua.as_str()
             }
         );
         println!("profile:   {}", s.profile.as_deref().unwrap_or("(none)"));
@@ -391,9 +473,9 @@ pub fn export(args: &EnvArgs, format: &str, output: Option<&Path>) -> ExitCode {
 pub fn init(
     dir: &Path,
     name: Option<&str>,
-    lua: Option<&str>,
+    lua: Option<LuaVersion>,
     profile: Option<&str>,
-    servers: &[String],
+    (servers, template): (&[String], Option<ops::Template>),
     json_output: bool,
 ) -> ExitCode {
     let config = match load_config(json_output) {
@@ -402,24 +484,32 @@ pub fn init(
     };
     let interactive =
         !json_output && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let lua = match (lua.or(config.lua.as_deref()), interactive) {
-        (Some(l), _) => l.to_string(),
-        (None, false) => "5.4".to_string(),
+    let lua = match (lua.or(config.lua), interactive) {
+        (Some(l), _) => l,
+        (None, false) => LuaVersion::Lua54,
         (None, true) => {
-            let choices = [
-                "5.4 (embedded in pylua, nothing to install)",
-                "5.3",
-                "5.2",
-                "5.1",
-                "luajit",
+            // Newest first, LuaJIT last; the embedded one is the default.
+            let versions = [
+                LuaVersion::Lua54,
+                LuaVersion::Lua53,
+                LuaVersion::Lua52,
+                LuaVersion::Lua51,
+                LuaVersion::LuaJit,
             ];
+            let choices: Vec<String> = versions
+                .iter()
+                .map(|v| match v {
+                    LuaVersion::Lua54 => "5.4 (embedded in pylua, nothing to install)".into(),
+                    other => other.as_str().to_string(),
+                })
+                .collect();
             let picked = dialoguer::Select::new()
                 .with_prompt("Lua version")
                 .items(&choices)
                 .default(0)
                 .interact()
                 .unwrap_or(0);
-            pylua::project::manifest::LUA_VERSIONS[picked].to_string()
+            versions[picked]
         }
     };
     let profile = match (profile.or(config.profile.as_deref()), interactive) {
@@ -445,9 +535,18 @@ pub fn init(
             (picked > 0).then(|| names[picked].clone())
         }
     };
-    let result = ops::init(&config, dir, name, &lua, profile.as_deref(), servers);
+    let result = match template {
+        Some(t) => ops::init_from_template(&config, dir, name, lua, profile.as_deref(), servers, t),
+        None => ops::init(&config, dir, name, lua, profile.as_deref(), servers),
+    };
     done(result, json_output, |path| {
         println!("Created {}", path.display());
+        if let Some(t) = template {
+            println!(
+                "From the {} template: see main.lua (or src/) to start.",
+                t.name()
+            );
+        }
         println!(
             "Next: `pylua add PACKAGE` adds a dependency, `pylua sync` installs the environment."
         );

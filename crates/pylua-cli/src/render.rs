@@ -1,5 +1,7 @@
 //! How results look: text for people, one JSON object for programs, and exit codes.
 
+use pylua::hint::Hint;
+use pylua::packages::ways_out::WayOut;
 use pylua::runtime::{render_values, ErrorKind, VmError, LUA_RELEASE};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -20,6 +22,11 @@ pub fn exit_code_of(kind: &str) -> u8 {
         "no_interpreter" => 9,
         "project_file" | "config" => 10,
         "lock_stale" => 11,
+        "unhealthy" => 12,
+        "audit" => 13,
+        "network_denied" => 20,
+        "network_limit" => 21,
+        "network_error" => 22,
         _ => 1,
     }
 }
@@ -33,6 +40,8 @@ pub fn exit_code(e: &VmError) -> u8 {
 pub struct Report {
     pub result: Result<Vec<Value>, VmError>,
     pub output: String,
+    /// The audit log of `net` requests, when the run had a network policy.
+    pub network: Option<Vec<pylua::runtime::NetAudit>>,
     pub setup: Duration,
     pub run: Duration,
 }
@@ -53,7 +62,7 @@ impl Report {
             Ok(values) => (json!(values), Value::Null),
             Err(e) => (json!([]), error_json(e)),
         };
-        let doc = json!({
+        let mut doc = json!({
             "ok": self.result.is_ok(),
             "values": values,
             "output": self.output,
@@ -64,6 +73,9 @@ impl Report {
                 "total_ms": ms(self.setup + self.run),
             },
         });
+        if let Some(network) = &self.network {
+            doc["network"] = json!(network);
+        }
         println!("{doc}");
     }
 }
@@ -82,10 +94,19 @@ pub fn print_error(e: &VmError) {
     if let Some(tb) = &e.traceback {
         eprintln!("{tb}");
     }
+    if let Some(hint) = &e.hint {
+        eprintln!("hint: {}", hint_text(hint));
+    }
     let hint = match e.kind {
         ErrorKind::Timeout => Some("raise the limit with --timeout, e.g. --timeout 30s"),
         ErrorKind::MemoryLimit => Some("raise the limit with --memory, e.g. --memory 512M"),
         ErrorKind::InstructionLimit => Some("raise the limit with --instructions"),
+        ErrorKind::NetworkDenied => Some(
+            "allow the host with --allow-net HOST[:PORT] (and plain http with --allow-http)",
+        ),
+        ErrorKind::NetworkLimit => Some(
+            "raise the cap with --net-max-response, --net-timeout, --net-max-requests or --net-max-total",
+        ),
         _ => None,
     };
     if let Some(hint) = hint {
@@ -108,10 +129,10 @@ pub fn fail(e: &VmError, json_output: bool) -> ExitCode {
 
 /// `pylua info`.
 pub fn info(json_output: bool) {
-    let paths = pylua::paths::Paths::discover();
-    let interpreters = pylua::interpreters::discover(&paths);
-    let mut backends = vec![json!({"name": "embedded", "lua": LUA_RELEASE, "available": true})];
-    for i in &interpreters {
+    let info = pylua::operations::info::system_info(&pylua::paths::Paths::discover());
+    let (paths, interpreters) = (&info.paths, &info.interpreters);
+    let mut backends = vec![json!({"name": "embedded", "lua": info.embedded, "available": true})];
+    for i in interpreters {
         backends.push(json!({
             "name": "process",
             "lua": i.release,
@@ -122,9 +143,9 @@ pub fn info(json_output: bool) {
         }));
     }
     let doc = json!({
-        "pylua": env!("CARGO_PKG_VERSION"),
+        "pylua": info.pylua,
         "backends": backends,
-        "sandboxes": ["none", "standard", "strict"],
+        "sandboxes": info.sandboxes,
         "paths": paths,
     });
     if json_output {
@@ -134,7 +155,7 @@ pub fn info(json_output: bool) {
     println!("pylua {}", env!("CARGO_PKG_VERSION"));
     println!("backends:");
     println!("  embedded  {LUA_RELEASE} (compiled in, always available)");
-    for i in &interpreters {
+    for i in interpreters {
         println!(
             "  process   {} ({}, {}{})",
             i.release,
@@ -159,19 +180,113 @@ pub fn info(json_output: bool) {
     println!("  config    {}", paths.config.display());
     println!("  data      {}", paths.data.display());
     println!("  cache     {}", paths.cache.display());
-    println!("  logs      {}", crate::logging::log_dir(&paths).display());
+    println!("  logs      {}", crate::logging::log_dir(paths).display());
 }
 
 /// Prints a failed command's error: `{"ok": false, "error": {kind, message}}` with `--json`,
 /// else `pylua: message` on stderr.
 pub fn print_failure(kind: &str, message: &str, json_output: bool) {
+    print_failure_hinted(kind, message, None, json_output);
+}
+
+/// [`print_failure`] with the library's hint: `hint` in JSON, a `hint:` line for people.
+pub fn print_failure_hinted(kind: &str, message: &str, hint: Option<&Hint>, json_output: bool) {
+    print_failure_full(kind, message, hint, &[], json_output);
+}
+
+/// A failure with its hint and, for a request that does not resolve, the ways out
+/// (`ways_out` in JSON, a numbered list for people).
+pub fn print_failure_full(
+    kind: &str,
+    message: &str,
+    hint: Option<&Hint>,
+    ways_out: &[WayOut],
+    json_output: bool,
+) {
     if json_output {
-        println!(
-            "{}",
-            serde_json::json!({"ok": false, "error": {"kind": kind, "message": message}})
-        );
+        let mut error = serde_json::json!({"kind": kind, "message": message});
+        if let Some(hint) = hint {
+            error["hint"] = serde_json::to_value(hint).unwrap_or(Value::Null);
+        }
+        if !ways_out.is_empty() {
+            error["ways_out"] = serde_json::to_value(ways_out).unwrap_or(Value::Null);
+        }
+        println!("{}", serde_json::json!({"ok": false, "error": error}));
     } else {
         eprintln!("pylua: {message}");
+        if let Some(hint) = hint {
+            eprintln!("hint: {}", hint_text(hint));
+        }
+        if !ways_out.is_empty() {
+            eprintln!("ways out (each of these resolves):");
+            for (i, way) in ways_out.iter().enumerate() {
+                eprintln!("  {}. {}", i + 1, way_out_text(way));
+            }
+        }
+    }
+}
+
+/// [`print_failure_full`], then the exit code of `kind`.
+pub fn failure_full(
+    kind: &str,
+    message: &str,
+    hint: Option<&Hint>,
+    ways_out: &[WayOut],
+    json_output: bool,
+) -> ExitCode {
+    print_failure_full(kind, message, hint, ways_out, json_output);
+    ExitCode::from(exit_code_of(kind))
+}
+
+/// A way out in words.
+pub fn way_out_text(way: &WayOut) -> String {
+    match way {
+        WayOut::Relax {
+            package,
+            constraint,
+            version,
+        } => format!("take {package} {version} (the request asks {package} {constraint}): `{package}@=={version}`"),
+        WayOut::Drop { package } => format!("leave {package} out"),
+        WayOut::OtherLua { lua } => format!("resolve for Lua {lua} (`lua = \"{lua}\"` in pylua.toml, or --lua {lua})"),
+    }
+}
+
+/// A library hint in the command line's words: the command that helps.
+pub fn hint_text(hint: &Hint) -> String {
+    match hint {
+        Hint::Lock => "run `pylua lock`".into(),
+        Hint::Init => "`pylua init` creates a project here".into(),
+        Hint::Add => "edit pylua.toml, or add dependencies with `pylua add PACKAGE`".into(),
+        Hint::Update => "`pylua update` locks the current commit".into(),
+        Hint::History => "`pylua history` lists the transactions".into(),
+        Hint::Catalog => "`pylua catalog` lists the curated packages".into(),
+        Hint::ProfileShow { profile } => {
+            format!("`pylua profile show {profile}` checks it against the servers")
+        }
+        Hint::ProfileUse => "`pylua profile use NAME` switches the project's profile".into(),
+        Hint::ConfigSet { key, example } => format!("`pylua config set {key} {example}`"),
+        Hint::InstallLua { version } => {
+            format!("install one with `pylua lua install {version}`")
+        }
+        Hint::ProvidedBy {
+            module,
+            packages,
+            in_project,
+        } => {
+            let first = packages.first().map_or("", String::as_str);
+            let others = &packages[1.min(packages.len())..];
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (also: {})", others.join(", "))
+            };
+            let verb = if *in_project {
+                "pylua add"
+            } else {
+                "pylua install"
+            };
+            format!("module '{module}' is provided by package {first}{also}; add it with: `{verb} {first}`")
+        }
     }
 }
 

@@ -2,14 +2,14 @@
 //! values; an unfinished statement asks for more lines; history is kept between sessions.
 
 use crate::render::print_error;
-use crate::VmArgs;
+use crate::Prepared;
 use pylua::paths::Paths;
 use pylua::runtime::render_values;
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 use std::process::ExitCode;
 
-pub fn run(args: &VmArgs) -> ExitCode {
+pub fn run(args: &Prepared) -> ExitCode {
     let mut vm = match args.build(None, false) {
         Ok(vm) => vm,
         Err(e) => return crate::render::fail(&e, false),
@@ -61,7 +61,10 @@ pub fn run(args: &VmArgs) -> ExitCode {
                     println!("{}", render_values(&values));
                 }
             }
-            Err(e) => print_error(&e),
+            Err(mut e) => {
+                crate::run_hooks::annotate_error(&mut e, args);
+                print_error(&e)
+            }
         }
         let _ = editor.add_history_entry(pending.as_str());
         pending.clear();

@@ -414,6 +414,48 @@ fn json_errors_have_one_shape_and_the_exit_code_of_their_kind() {
     }
 }
 
+/// Library errors carry a structured hint; the JSON error has it as data, the text names the
+/// command. Data commands print JSON with `--json`.
+#[test]
+fn hints_are_data_in_json_and_a_command_in_text() {
+    let ctx = Ctx::new();
+    let out = ctx
+        .pylua()
+        .args(["eval", "--json", "--lua", "5.2", "1"])
+        .env("PATH", "/nonexistent")
+        .env("XDG_DATA_HOME", ctx.path())
+        .output()
+        .unwrap();
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["error"]["hint"]["action"], "install_lua", "{doc}");
+    assert_eq!(doc["error"]["hint"]["version"], "5.2", "{doc}");
+    assert!(!doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pylua lua install"));
+    let out = ctx
+        .pylua()
+        .args(["eval", "--lua", "5.2", "1"])
+        .env("PATH", "/nonexistent")
+        .env("XDG_DATA_HOME", ctx.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("hint: install one with `pylua lua install 5.2`"),
+        "{text}"
+    );
+
+    let out = ctx
+        .pylua()
+        .args(["cache", "dir", "--json"])
+        .output()
+        .unwrap();
+    let doc = json_of(&out.stdout);
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert!(doc["result"]["dir"].is_string(), "{doc}");
+}
+
 /// `pylua completions SHELL` prints a script the shell accepts.
 #[test]
 fn completions_load_in_bash() {

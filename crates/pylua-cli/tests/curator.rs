@@ -287,7 +287,7 @@ fn config_get_set_unset_and_invalid_files() {
         .assert()
         .code(10)
         .stderr(predicate::str::contains(
-            "config.toml: key 'lua': expected one of",
+            "config.toml: key 'lua': unknown Lua version '5.9': expected 5.1, 5.2, 5.3, 5.4 or luajit",
         ));
     ctx.pylua(&["config", "set", "colour", "red"])
         .assert()
@@ -326,4 +326,64 @@ fn config_get_set_unset_and_invalid_files() {
     }
     assert_eq!(std::fs::read(ctx.config_file()).unwrap(), snapshot);
     assert!(!ctx.path("proj").exists());
+}
+
+/// `pylua setup` with every answer as a flag writes config.toml in one go; a refused answer
+/// writes nothing; without a terminal and without flags it says what to pass.
+#[test]
+fn setup_writes_the_answers_given_as_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("pylua")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("PYLUA_HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let config = home.join("config/config.toml");
+    let out = run(&["setup"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = run(&["setup", "--profile", "nope", "--lua", "5.1"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(!config.exists(), "a refused setup writes nothing");
+    std::fs::create_dir_all(dir.path().join("rocks")).unwrap();
+    let out = run(&[
+        "setup",
+        "--lua",
+        "5.1",
+        "--profile",
+        "minimal",
+        "--server",
+        "rocks",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"]["now"]["lua"], "5.1", "{doc}");
+    assert!(doc["result"]["facts"]["embedded"]
+        .as_str()
+        .unwrap()
+        .starts_with("Lua 5.4"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("lua = \"5.1\"") && text.contains("profile = \"minimal\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("file://{}", dir.path().join("rocks").display())),
+        "{text}"
+    );
+    // `none` clears the profile; other settings stay.
+    assert!(run(&["setup", "--profile", "none", "--yes"])
+        .status
+        .success());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        !text.contains("profile") && text.contains("lua = \"5.1\""),
+        "{text}"
+    );
 }

@@ -501,7 +501,7 @@ fn archive_bombs_are_refused_and_leave_nothing_behind() {
     ] {
         let out = ctx.install(name);
         // The per-file bound or the ratio stops it, whichever is lower for this archive.
-        refused(&out, 7, &[archive, "pylua config set unpack-max-"]);
+        refused(&out, 7, &[archive, "setting in config.toml raises it"]);
         let err = stderr(&out);
         assert!(
             err.contains("larger than 256 MiB") || err.contains("200 times its own size"),

@@ -436,7 +436,7 @@ fn bad_input_is_refused_and_changes_nothing() {
         .assert()
         .code(10)
         .stderr(predicate::str::contains(
-            "pylua.toml: key 'project.lua': expected one of",
+            "pylua.toml: key 'project.lua': unknown Lua version '5.9'",
         ));
     std::fs::write(ctx.path("app/pylua.toml"), "[project\nname = 1").unwrap();
     ctx.pylua(&["add", "inspect"])

@@ -264,6 +264,16 @@ fn busted_argparse_and_lua2json_run_from_a_project() {
         .unwrap();
     assert_eq!(tap(&out).0, 2, "{}", tap(&out).2);
     assert_eq!(out.status.code(), Some(0));
+    // `pylua test` runs the project's spec/ with its busted and counts.
+    let out = pylua(&["test", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &doc["result"][0];
+    assert_eq!(
+        (r["passed"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{doc}"
+    );
+    assert_eq!(out.status.code(), Some(1));
     // The wrapper, from a shell that has no pylua on PATH.
     let out = std::process::Command::new("/bin/sh")
         .args(["-c", ".pylua/bin/busted -o TAP spec"])
@@ -318,4 +328,234 @@ fn busted_argparse_and_lua2json_run_from_a_project() {
     );
     let back: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(back, serde_json::json!({"a": [1, 2, {"b": true}]}));
+}
+
+/// `pylua tree` draws a project's lock and a rocks tree; `--invert` shows who needs a
+/// package; `outdated` compares with the servers.
+#[test]
+fn tree_and_outdated_on_real_packages() {
+    let Some(mirror) = common::realrocks_mirror() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let app = home.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let pylua = |args: &[&str]| {
+        let mut c = Command::cargo_bin("pylua").unwrap();
+        c.env("PYLUA_HOME", home.path().join("home"))
+            .current_dir(&app)
+            .args(args);
+        c
+    };
+    pylua(&["init", "--server", &mirror]).assert().success();
+    pylua(&["tree"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("hint: run `pylua lock`"));
+    pylua(&["add", "penlight"]).assert().success();
+    let out = pylua(&["tree"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("penlight ") && text.contains("\n└── luafilesystem "),
+        "{text}"
+    );
+    let out = pylua(&["tree", "--invert", "luafilesystem", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"][0]["name"], "luafilesystem", "{doc}");
+    assert_eq!(doc["result"][0]["children"][0]["name"], "penlight", "{doc}");
+    pylua(&["tree", "--invert", "nothing-here"])
+        .assert()
+        .code(5);
+    let out = pylua(&["tree", "--depth", "0"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    let out = pylua(&["outdated", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["result"].as_array().unwrap();
+    let lfs = rows.iter().find(|r| r["name"] == "luafilesystem").unwrap();
+    assert_eq!(lfs["current"], lfs["latest"], "{doc}");
+    assert_eq!(lfs["wanted"], lfs["latest"], "{doc}");
+    assert!(rows.iter().any(|r| r["name"] == "penlight"), "{doc}");
+
+    // A rocks tree: the roots are what nothing installed needs.
+    let out = pylua(&["tree", "--tree", ".pylua", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let roots: Vec<&str> = doc["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(roots, ["penlight"], "{doc}");
+    let out = pylua(&[
+        "outdated",
+        "--tree",
+        ".pylua",
+        "--only-server",
+        &mirror,
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"].as_array().unwrap().len(), 2, "{doc}");
+}
+
+/// `pylua test inspect argparse` runs those packages' own busted specs (detected from their
+/// sources' spec/) against them installed in a throw-away tree; a failing suite fails.
+#[test]
+fn package_test_suites_run_and_failures_are_reported() {
+    let Some(mirror) = common::realrocks_mirror() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let pylua = |args: &[&str]| {
+        let mut c = Command::cargo_bin("pylua").unwrap();
+        c.env("PYLUA_HOME", home.path().join("home")).args(args);
+        c
+    };
+    let out = pylua(&[
+        "test",
+        "inspect",
+        "argparse",
+        "--json",
+        "--only-server",
+        &mirror,
+    ])
+    .output()
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    for (i, name) in ["inspect", "argparse"].iter().enumerate() {
+        let r = &doc["result"][i];
+        assert_eq!(r["package"], *name);
+        assert_eq!(r["runner"]["type"], "busted");
+        assert!(r["passed"].as_u64().unwrap() > 20, "{r}");
+        assert_eq!(r["failed"], 0, "{r}");
+    }
+
+    let mut server = common::RockServer::new(&home.path().join("server"));
+    server
+        .package(
+            "shaky",
+            "1.0-1",
+            &[],
+            &[
+                ("shaky.lua", "return { add = function(a, b) return a + b end }\n"),
+                (
+                    "spec/shaky_spec.lua",
+                    "local shaky = require 'shaky'\ndescribe('shaky', function()\n  it('adds', function() assert.are.equal(3, shaky.add(1, 2)) end)\n  it('is wrong', function() assert.are.equal(4, shaky.add(1, 2)) end)\nend)\n",
+                ),
+            ],
+            r#"type = "builtin", modules = { shaky = "shaky.lua" }"#,
+        )
+        .publish();
+    let out = pylua(&[
+        "test",
+        "shaky",
+        "--only-server",
+        &server.url(),
+        "--only-server",
+        &mirror,
+    ])
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("✗ shaky 1.0-1: 1 passed, 1 failed"), "{text}");
+    assert!(text.contains("shaky is wrong"), "{text}");
+
+    // Inside a project the result is kept, and the doctor warns about the installed version.
+    let app = home.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let in_app = |args: &[&str]| {
+        let mut c = pylua(args);
+        c.current_dir(&app);
+        c
+    };
+    in_app(&["init", "--server", &server.url(), "--server", &mirror])
+        .assert()
+        .success();
+    in_app(&["add", "shaky"]).assert().success();
+    in_app(&[
+        "test",
+        "shaky",
+        "--only-server",
+        &server.url(),
+        "--only-server",
+        &mirror,
+    ])
+    .assert()
+    .code(1);
+    let out = in_app(&["doctor", "--only", "project", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["result"]["report"]["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["check"] == "packages.tests" && f["severity"] == "warning"),
+        "{doc}"
+    );
+}
+
+/// `pylua bench lua-cjson dkjson` measures require times and memory for both, with spread.
+#[test]
+fn bench_measures_require_time_and_memory_with_spread() {
+    let Some(mirror) = common::realrocks_mirror() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("pylua")
+        .unwrap()
+        .env("PYLUA_HOME", home.path().join("home"))
+        .args([
+            "bench",
+            "lua-cjson",
+            "dkjson",
+            "--runs",
+            "3",
+            "--json",
+            "--only-server",
+            &mirror,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages: Vec<&str> = doc["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(packages, ["lua-cjson", "dkjson"]);
+    for p in doc["result"].as_array().unwrap() {
+        let main = p["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["module"] == "cjson" || m["module"] == "dkjson")
+            .unwrap();
+        let cold = &main["cold_ms"];
+        assert!(cold["median"].as_f64().unwrap() > 0.0, "{main}");
+        assert!(
+            cold["min"].as_f64() <= cold["median"].as_f64()
+                && cold["median"].as_f64() <= cold["max"].as_f64()
+        );
+        assert!(
+            main["memory_kib"]["median"].as_f64().unwrap() > 0.0,
+            "{main}"
+        );
+        assert!(main["size_bytes"].as_u64().unwrap() > 1000, "{main}");
+    }
 }

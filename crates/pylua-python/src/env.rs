@@ -20,7 +20,7 @@ fn config_file(config_path: Option<PathBuf>) -> PathBuf {
     config_path.unwrap_or_else(|| config::config_path(&Paths::discover()))
 }
 
-fn load(py: Python<'_>, config_path: Option<PathBuf>) -> PyResult<(PathBuf, Config)> {
+pub(crate) fn load(py: Python<'_>, config_path: Option<PathBuf>) -> PyResult<(PathBuf, Config)> {
     let path = config_file(config_path);
     let config = if path.exists() {
         Config::load_file(&path).map_err(|e| config_error(py, &e))?
@@ -238,15 +238,7 @@ pub fn install(
     let (_, config) = load(py, config_path)?;
     let external = lua_arg(py, lua)?;
     let root = tree_at(py, tree, Some("5.4"))?.root().to_path_buf();
-    let servers = ServerOptions {
-        extra: servers,
-        only: only_servers,
-        unpack: config.unpack_bounds(),
-        defaults: config.servers,
-        lua_version: external.map_or("5.4", |v| v.api()).to_string(),
-        cache_dir: config.cache_dir,
-        offline,
-    };
+    let servers = ServerOptions::from_config(&config, external, servers, only_servers, offline);
     let report = py.allow_threads(|| {
         let destination = install_op::destination(
             external,
@@ -299,4 +291,58 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> u8 {
     (0..=u8::MAX)
         .find(|&n| std::process::ExitCode::from(n) == code)
         .unwrap_or(1)
+}
+
+/// Checks a `config.toml` text from an import as the library checks the file (servers,
+/// profiles, limits), writing nothing; returns the profiles it makes available. An import
+/// is untrusted, so settings naming local paths (`catalogs`, `cache-dir`) are refused.
+#[pyfunction]
+pub fn config_check(py: Python<'_>, text: &str) -> PyResult<PyObject> {
+    let config =
+        Config::parse(text, std::path::Path::new("<import>")).map_err(|e| config_error(py, &e))?;
+    if !config.catalogs.is_empty() || config.cache_dir.is_some() {
+        return Err(error(
+            py,
+            "config",
+            "an imported configuration may not set 'catalogs' or 'cache-dir' (local paths)",
+            Json::Null,
+        ));
+    }
+    let profiles = profiles_of(py, &config)?;
+    serialized(py, &profiles.list())
+}
+
+/// Replaces the configuration file with `text`, checked first, atomically: the new file is
+/// written beside the old one and renamed over it, so a reader sees one or the other.
+#[pyfunction]
+#[pyo3(signature = (text, config_path=None))]
+pub fn config_replace(py: Python<'_>, text: &str, config_path: Option<PathBuf>) -> PyResult<()> {
+    let path = config_file(config_path);
+    Config::parse(text, &path).map_err(|e| config_error(py, &e))?;
+    let io = |e: std::io::Error| {
+        error(
+            py,
+            "config",
+            &format!("cannot write {}: {e}", path.display()),
+            json!({"file": path}),
+        )
+    };
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let staged = dir.join(format!(".config.toml.{}.tmp", std::process::id()));
+    std::fs::write(&staged, text).map_err(io)?;
+    std::fs::rename(&staged, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&staged);
+        io(e)
+    })
+}
+
+/// The Lua version a `lua_executable` names (a version such as `5.1` or `luajit`, or the
+/// path of an interpreter, which is run to ask): `5.4` for the embedded one.
+#[pyfunction]
+pub fn check_lua(py: Python<'_>, lua: &str) -> PyResult<String> {
+    Ok(match lua_arg(py, Some(lua))? {
+        Some(v) => v.as_str().to_string(),
+        None => "5.4".to_string(),
+    })
 }

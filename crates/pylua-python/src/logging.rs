@@ -61,7 +61,15 @@ impl<S: Subscriber> Layer<S> for ToPython {
         let mut message = Message::default();
         event.record(&mut message);
         let meta = event.metadata();
-        let logger = format!("pylua.{}", meta.target().trim_start_matches("pylua::"));
+        // `pylua::operations::install` becomes the logger `pylua.operations.install`.
+        let target = meta.target();
+        let logger = format!(
+            "pylua.{}",
+            target
+                .strip_prefix("pylua::")
+                .unwrap_or(target)
+                .replace("::", ".")
+        );
         let level = python_level(meta.level());
         Python::with_gil(|py| {
             let logged = py

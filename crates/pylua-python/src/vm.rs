@@ -7,23 +7,55 @@
 
 use crate::convert::{to_json, to_py};
 use crate::errors::{error, vm_error, vm_error_details};
+use crate::sigint;
 use pylua::interpreters::{self, Interpreter, LuaVersion, Origin};
-use pylua::runtime::{parse_duration, parse_size, AnyVm, Backend, Limits, Sandbox, VmError};
+use pylua::runtime::{
+    parse_duration, parse_size, AnyVm, Backend, Interrupter, Limits, Sandbox, VmError,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A Python exception raised inside a callback, kept until the run returns so the caller
 /// gets the original exception (a `KeyboardInterrupt` stays one) rather than a Lua error.
-type Pending = Arc<Mutex<Option<PyErr>>>;
+/// The flag spares every call a lock when nothing is pending (the common case).
+#[derive(Default)]
+struct PendingError {
+    set: AtomicBool,
+    error: Mutex<Option<PyErr>>,
+}
+
+type Pending = Arc<PendingError>;
+
+impl PendingError {
+    fn put(&self, e: PyErr) {
+        *lock(&self.error) = Some(e);
+        self.set.store(true, SeqCst);
+    }
+    fn is_set(&self) -> bool {
+        self.set.load(SeqCst)
+    }
+    fn take(&self) -> Option<PyErr> {
+        if !self.is_set() {
+            return None;
+        }
+        self.set.store(false, SeqCst);
+        lock(&self.error).take()
+    }
+}
 
 #[pyclass(module = "pylua_vm._core", name = "Vm", frozen)]
 pub struct PyVm {
     vm: Mutex<Option<AnyVm>>,
+    /// Stops the VM's running script: Ctrl-C on the main thread ([`sigint`]), or
+    /// `interrupt()` from any thread.
+    interrupter: Interrupter,
     pending: Pending,
     #[pyo3(get)]
     backend: &'static str,
@@ -107,19 +139,43 @@ fn probe_path(py: Python<'_>, executable: &str) -> PyResult<Interpreter> {
 
 impl PyVm {
     /// Runs `job` on the VM with the GIL released, then raises what a callback left pending.
-    fn with_vm<R: Send>(
+    /// A Ctrl-C meanwhile stops the script (on the main thread) and raises
+    /// `KeyboardInterrupt` here.
+    pub(crate) fn with_vm<R: Send>(
         &self,
         py: Python<'_>,
         job: impl FnOnce(&mut AnyVm) -> R + Send,
     ) -> PyResult<R> {
-        let result = py.allow_threads(|| {
+        let (result, on_main) = py.allow_threads(|| {
             let mut guard = lock(&self.vm);
-            guard.as_mut().map(job)
+            // Once the VM is ours: Ctrl-C while waiting for it must not stop another
+            // thread's call.
+            let call = sigint::Call::begin(&self.interrupter);
+            (guard.as_mut().map(job), call.on_main())
         });
-        if let Some(e) = lock(&self.pending).take() {
+        if on_main {
+            if let Err(e) = py.check_signals() {
+                // The Ctrl-C that raised this may have come after the run ended: it must
+                // not stop the next one.
+                self.interrupter.clear();
+                return Err(e);
+            }
+        }
+        if let Some(e) = self.pending.take() {
             return Err(e);
         }
         result.ok_or_else(|| error(py, "closed", "this LuaProcess is closed", Json::Null))
+    }
+}
+
+impl PyVm {
+    /// The VM if no call holds it now.
+    pub(crate) fn try_vm(&self) -> Option<MutexGuard<'_, Option<AnyVm>>> {
+        match self.vm.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 
@@ -129,7 +185,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// One value as Python returns it: nothing → None, one → the value, several → a tuple.
-fn returned(py: Python<'_>, values: &[Json]) -> PyResult<PyObject> {
+pub(crate) fn returned(py: Python<'_>, values: &[Json]) -> PyResult<PyObject> {
     match values {
         [] => Ok(py.None()),
         [one] => to_py(py, one),
@@ -143,16 +199,13 @@ fn returned(py: Python<'_>, values: &[Json]) -> PyResult<PyObject> {
     }
 }
 
-fn json_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Json>> {
-    args.iter().map(|a| to_json(&a)).collect()
-}
-
 #[pymethods]
 impl PyVm {
     #[new]
     #[pyo3(signature = (sandbox="none", memory=None, timeout=None, instructions=None,
                         lua_executable=None, package_path=None, package_cpath=None,
-                        allow_dirs=Vec::new()))]
+                        allow_dirs=Vec::new(), allow_net=Vec::new(), deny_net=Vec::new(),
+                        allow_http=false, net_limits=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -164,6 +217,10 @@ impl PyVm {
         package_path: Option<&str>,
         package_cpath: Option<&str>,
         allow_dirs: Vec<PathBuf>,
+        allow_net: Vec<String>,
+        deny_net: Vec<String>,
+        allow_http: bool,
+        net_limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let sandbox: Sandbox = sandbox.parse().map_err(|e: VmError| vm_error(py, &e))?;
         let limits = Limits {
@@ -171,10 +228,12 @@ impl PyVm {
             timeout: timeout.map(duration_arg).transpose()?,
             instructions,
         };
+        // The interpreter's stderr goes to this process's, as Python users expect of a child.
         let mut builder = AnyVm::builder()
             .sandbox(sandbox)
             .limits(limits)
-            .exit_with_parent(true);
+            .exit_with_parent(true)
+            .stderr(pylua::runtime::StderrSink::inherit());
         if let Some(exe) = lua_executable {
             builder = match interpreter_for(py, exe)? {
                 Some(version) => builder.lua(version).backend(Backend::Process),
@@ -190,10 +249,14 @@ impl PyVm {
         for dir in allow_dirs {
             builder = builder.allow_dir(dir);
         }
+        if let Some(policy) = crate::net::policy(&allow_net, &deny_net, allow_http, net_limits)? {
+            builder = builder.net(policy);
+        }
         let vm = py
             .allow_threads(|| builder.build())
             .map_err(|e| vm_error(py, &e))?;
         Ok(PyVm {
+            interrupter: vm.interrupter(),
             backend: vm.backend().as_str(),
             release: vm.release().to_string(),
             sandbox: vm.sandbox().as_str(),
@@ -216,26 +279,32 @@ impl PyVm {
             (result, vm.take_output())
         })?;
         let run = start.elapsed();
+        // Interned keys: building the dict is most of what a warm snippet costs here.
         let out = PyDict::new(py);
-        out.set_item("success", result.is_ok())?;
+        out.set_item(intern!(py, "success"), result.is_ok())?;
+        let values = PyList::empty(py);
         match &result {
-            Ok(values) => {
-                let list = values
-                    .iter()
-                    .map(|v| to_py(py, v))
-                    .collect::<PyResult<Vec<_>>>()?;
-                out.set_item("values", list)?;
-                out.set_item("error", py.None())?;
+            Ok(vals) => {
+                for v in vals {
+                    values.append(to_py(py, v)?)?;
+                }
+                out.set_item(intern!(py, "values"), values)?;
+                out.set_item(intern!(py, "error"), py.None())?;
             }
             Err(e) => {
-                out.set_item("values", Vec::<PyObject>::new())?;
-                out.set_item("error", to_py(py, &vm_error_details(e))?)?;
+                out.set_item(intern!(py, "values"), values)?;
+                out.set_item(intern!(py, "error"), to_py(py, &vm_error_details(e))?)?;
             }
         }
-        out.set_item("output", output)?;
+        let output = if output.is_empty() {
+            intern!(py, "").clone()
+        } else {
+            PyString::new(py, &output)
+        };
+        out.set_item(intern!(py, "output"), output)?;
         let timings = PyDict::new(py);
-        timings.set_item("run_s", run.as_secs_f64())?;
-        out.set_item("timings", timings)?;
+        timings.set_item(intern!(py, "run_s"), run.as_secs_f64())?;
+        out.set_item(intern!(py, "timings"), timings)?;
         Ok(out.into_any().unbind())
     }
 
@@ -250,11 +319,13 @@ impl PyVm {
     /// Calls the global function `name`.
     #[pyo3(signature = (name, *args))]
     fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
-        let args = json_args(args)?;
-        let values = self
-            .with_vm(py, |vm| vm.call(name, &args))?
-            .map_err(|e| vm_error(py, &e))?;
-        returned(py, &values)
+        self.call_python(py, name, None, args)
+    }
+
+    /// Keeps the global function `name` as a Python callable (embedded VM only): the fast
+    /// way to call one function many times.
+    fn function(slf: &Bound<'_, Self>, name: &str) -> PyResult<crate::call::LuaFunction> {
+        crate::call::keep(slf, name)
     }
 
     /// Runs a script file with `args` as `arg` and `...`.
@@ -278,6 +349,14 @@ impl PyVm {
         let value = to_json(value)?;
         self.with_vm(py, |vm| vm.set_global(name, &value))?
             .map_err(|e| vm_error(py, &e))
+    }
+
+    /// The requests the last run made through `net`: a list of dicts (`method`, `url`,
+    /// `host`, `status`, `bytes`, `ms`, and `error` for a failed one).
+    fn net_audit(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let audit = self.with_vm(py, |vm| vm.net_audit())?;
+        let json = serde_json::to_value(audit).unwrap_or_default();
+        to_py(py, &json)
     }
 
     /// Output printed since the last call (run results already carry theirs).
@@ -320,6 +399,12 @@ impl PyVm {
         }
     }
 
+    /// Stops the running script (from any thread); with none running, the next one. The
+    /// call it stops raises `LuaInterruptedError`.
+    fn interrupt(&self) {
+        self.interrupter.interrupt();
+    }
+
     /// A fresh Lua state with the same settings.
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         self.with_vm(py, |vm| vm.reset())?
@@ -360,7 +445,7 @@ fn callback(
         .into_iter()
         .map(|a| lua.from_value::<Json>(a))
         .collect::<mlua::Result<Vec<Json>>>()?;
-    if lock(pending).is_some() {
+    if pending.is_set() {
         // An interrupt is on its way to the caller: Python is not called again in this run.
         return Err(mlua::Error::RuntimeError("interrupted".into()));
     }
@@ -394,7 +479,7 @@ fn callback(
         }
         Err((message, escape)) => {
             if let Some(e) = escape {
-                *lock(pending) = Some(e);
+                pending.put(e);
                 return Err(mlua::Error::RuntimeError("interrupted".into()));
             }
             Err(mlua::Error::RuntimeError(format!("python: {message}")))

@@ -3,16 +3,16 @@
 //! same text to a file).
 //!
 //! Groups:
-//! * `manifest/parse` — `Manifest::parse` of the whole text (dropping the result is not timed);
-//! * `manifest/merge` — `Manifest::merge` of that manifest with a second, smaller server's.
+//! * `manifest/parse` — `ServerManifest::parse` of the whole text (dropping the result is not timed);
+//! * `manifest/merge` — `ServerManifest::merge` of that manifest with a second, smaller server's.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use pylua::packages::manifest::{self, Manifest};
+use pylua::packages::manifest::{self, ServerManifest};
 use std::hint::black_box;
 
 fn parse(c: &mut Criterion) {
     let text = manifest::synthetic(manifest::SYNTHETIC_PACKAGES, 1);
-    let parsed = Manifest::parse(&text).expect("the synthetic manifest parses");
+    let parsed = ServerManifest::parse(&text).expect("the synthetic manifest parses");
     eprintln!(
         "synthetic manifest: {} bytes, {} packages, {} versions",
         text.len(),
@@ -24,10 +24,10 @@ fn parse(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.sample_size(50);
     group.bench_function("parse", |b| {
-        b.iter_with_large_drop(|| Manifest::parse(black_box(&text)).unwrap())
+        b.iter_with_large_drop(|| ServerManifest::parse(black_box(&text)).unwrap())
     });
 
-    let mirror = Manifest::parse(&manifest::synthetic(500, 2)).unwrap();
+    let mirror = ServerManifest::parse(&manifest::synthetic(500, 2)).unwrap();
     group.throughput(Throughput::Elements(parsed.version_count() as u64));
     group.bench_function("merge", |b| {
         b.iter_batched(
@@ -37,7 +37,7 @@ fn parse(c: &mut Criterion) {
                     ("https://mirror.example".to_string(), mirror.clone()),
                 ]
             },
-            Manifest::merge,
+            ServerManifest::merge,
             BatchSize::LargeInput,
         )
     });

@@ -8,7 +8,7 @@
 //! The output is deterministic for a given package count and seed. The manifest is read back
 //! once and its size, package and version counts and parse time are printed.
 
-use pylua::packages::manifest::{self, Manifest};
+use pylua::packages::manifest::{self, ServerManifest};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     }
 
     let start = Instant::now();
-    let parsed = match Manifest::parse(&text) {
+    let parsed = match ServerManifest::parse(&text) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("gen_manifest: the generated manifest does not parse: {e}");

@@ -15,6 +15,7 @@
 //! unpack-max-file-bytes = "256M"  # … in any one file
 //! unpack-max-files = 50000        # … in files
 //! unpack-max-ratio = 200          # … per byte of archive, beyond the first 8 MiB
+//! usage-analytics = false         # do not record which modules projects require (.pylua/usage/)
 //!
 //! [profiles.web]
 //! description = "Our web stack"
@@ -39,13 +40,20 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
     /// Default Lua for new projects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lua: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "config_lua"
+    )]
+    pub lua: Option<crate::interpreters::LuaVersion>,
     /// Default profile for new projects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catalogs: Vec<PathBuf>,
+    /// Security advisory sources for `pylua audit`: OSV files, directories or URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<String>,
     /// Archive bounds (see [`crate::packages::archive::Bounds`]): sizes as `512M` or bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpack_max_bytes: Option<Size>,
@@ -55,6 +63,10 @@ pub struct Config {
     pub unpack_max_files: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpack_max_ratio: Option<u64>,
+    /// Record, per project and on this machine only, which modules its code requires
+    /// (`.pylua/usage/`, read by `pylua recommend`); on unless set to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_analytics: Option<bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, ProfileSpec>,
 }
@@ -65,6 +77,12 @@ pub struct Config {
 pub enum Size {
     Bytes(u64),
     Text(String),
+}
+
+fn config_lua<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::interpreters::LuaVersion>, D::Error> {
+    crate::project::file::lua_version_at("lua", d).map(Some)
 }
 
 impl Size {
@@ -87,21 +105,25 @@ pub struct ConfigError {
 }
 
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 12] = [
     "servers",
     "cache-dir",
     "lua",
     "profile",
     "catalogs",
+    "advisories",
     "unpack-max-bytes",
     "unpack-max-file-bytes",
     "unpack-max-files",
     "unpack-max-ratio",
+    "usage-analytics",
     "profiles",
 ];
+/// Keys whose value is `true` or `false`.
+const BOOL_KEYS: [&str; 1] = ["usage-analytics"];
 /// Keys whose value is a whole number (written to the file as a TOML integer).
 const NUMBER_KEYS: [&str; 2] = ["unpack-max-files", "unpack-max-ratio"];
-const LIST_KEYS: [&str; 2] = ["servers", "catalogs"];
+const LIST_KEYS: [&str; 3] = ["servers", "catalogs", "advisories"];
 
 /// Where the config file is.
 pub fn config_path(paths: &Paths) -> PathBuf {
@@ -124,7 +146,7 @@ impl Config {
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text)
-            .map_err(|e| error(path, crate::project::manifest::toml_message(&e)))?;
+            .map_err(|e| error(path, crate::project::file::toml_message(&e)))?;
         config.validate(path)?;
         Ok(config)
     }
@@ -134,15 +156,6 @@ impl Config {
         for (i, s) in self.servers.iter().enumerate() {
             crate::packages::server::Server::new(s)
                 .map_err(|e| key(&format!("servers[{i}]"), e.to_string()))?;
-        }
-        let versions = crate::project::manifest::LUA_VERSIONS;
-        if let Some(lua) = &self.lua {
-            if !versions.contains(&lua.as_str()) {
-                return Err(key(
-                    "lua",
-                    format!("expected one of {}, found \"{lua}\"", versions.join(", ")),
-                ));
-            }
         }
         for (name, size) in [
             ("unpack-max-bytes", &self.unpack_max_bytes),
@@ -202,6 +215,12 @@ impl Config {
         b
     }
 
+    /// Whether projects' module usage is recorded (the default) — `usage-analytics = false`
+    /// turns it off.
+    pub fn usage_analytics(&self) -> bool {
+        self.usage_analytics != Some(false)
+    }
+
     /// The catalog: built-in plus the configured catalogs.
     pub fn catalog(&self) -> Result<Catalog, crate::curator::CatalogError> {
         Catalog::load(&self.catalogs)
@@ -257,34 +276,56 @@ fn error(path: &Path, message: String) -> ConfigError {
 /// Sets `key` to `value` in the file at `path` (created if missing). Lists (`servers`,
 /// `catalogs`, `profiles.NAME.packages`) take a TOML array or comma-separated values.
 pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
-    edit(path, key, |doc, parts| {
+    set_all(path, &[(key, value)])
+}
+
+/// Sets several keys in one checked, atomic write: all of them or, when one is refused,
+/// none.
+pub fn set_all(path: &Path, pairs: &[(&str, &str)]) -> Result<(), ConfigError> {
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    edit_keys(path, &keys, |doc| {
+        for (key, value) in pairs {
+            let parts: Vec<&str> = key.split('.').collect();
+            set_in(doc, key, parts, value)?;
+        }
+        Ok(())
+    })
+}
+
+fn set_in(doc: &mut DocumentMut, key: &str, parts: Vec<&str>, value: &str) -> Result<(), String> {
+    {
         let is_list = LIST_KEYS.contains(&key) || (parts.len() == 3 && parts[2] == "packages");
-        let item = if is_list {
-            let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
-                Ok(toml_edit::Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect(),
-                _ => value
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
+        let item =
+            if is_list {
+                let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
+                    Ok(toml_edit::Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
+                    _ => value
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                };
+                let mut array = toml_edit::Array::new();
+                for i in items {
+                    array.push(i);
+                }
+                toml_edit::value(array)
+            } else if BOOL_KEYS.contains(&key) {
+                let b: bool = value.trim().parse().map_err(|_| {
+                    format!("key '{key}': expected true or false, found \"{value}\"")
+                })?;
+                toml_edit::value(b)
+            } else if NUMBER_KEYS.contains(&key) {
+                let n: i64 = value.trim().parse().map_err(|_| {
+                    format!("key '{key}': expected a whole number, found \"{value}\"")
+                })?;
+                toml_edit::value(n)
+            } else {
+                toml_edit::value(value)
             };
-            let mut array = toml_edit::Array::new();
-            for i in items {
-                array.push(i);
-            }
-            toml_edit::value(array)
-        } else if NUMBER_KEYS.contains(&key) {
-            let n: i64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("key '{key}': expected a whole number, found \"{value}\""))?;
-            toml_edit::value(n)
-        } else {
-            toml_edit::value(value)
-        };
         match parts.as_slice() {
             [k] => doc[*k] = item,
             ["profiles", name, field] => {
@@ -302,7 +343,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
             _ => return Err(format!("cannot set '{key}': expected one of {}, or profiles.NAME.description|extends|packages", KEYS.join(", "))),
         }
         Ok(())
-    })
+    }
 }
 
 /// Removes `key` (a whole profile with `profiles.NAME`).
@@ -396,6 +437,16 @@ fn edit(
     key: &str,
     change: impl FnOnce(&mut DocumentMut, Vec<&str>) -> Result<(), String>,
 ) -> Result<(), ConfigError> {
+    edit_keys(path, &[key], |doc| change(doc, key.split('.').collect()))
+}
+
+/// Reads the file, checks every key is one the configuration knows, applies `change`,
+/// checks the result parses and validates, and writes it atomically.
+fn edit_keys(
+    path: &Path,
+    keys: &[&str],
+    change: impl FnOnce(&mut DocumentMut) -> Result<(), String>,
+) -> Result<(), ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -404,23 +455,25 @@ fn edit(
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| error(path, format!("invalid TOML: {e}")))?;
-    let parts: Vec<&str> = key.split('.').collect();
-    let known = KEYS.contains(&parts[0])
-        && (parts.len() == 1 && parts[0] != "profiles"
-            || parts[0] == "profiles"
-                && (parts.len() == 2
-                    || parts.len() == 3
-                        && ["description", "extends", "packages"].contains(&parts[2])));
-    if !known {
-        return Err(error(
-            path,
-            format!(
-                "unknown key '{key}': expected one of {}, or profiles.NAME[.description|.extends|.packages]",
-                KEYS.iter().filter(|k| **k != "profiles").copied().collect::<Vec<_>>().join(", ")
-            ),
-        ));
+    for key in keys {
+        let parts: Vec<&str> = key.split('.').collect();
+        let known = KEYS.contains(&parts[0])
+            && (parts.len() == 1 && parts[0] != "profiles"
+                || parts[0] == "profiles"
+                    && (parts.len() == 2
+                        || parts.len() == 3
+                            && ["description", "extends", "packages"].contains(&parts[2])));
+        if !known {
+            return Err(error(
+                path,
+                format!(
+                    "unknown key '{key}': expected one of {}, or profiles.NAME[.description|.extends|.packages]",
+                    KEYS.iter().filter(|k| **k != "profiles").copied().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
     }
-    change(&mut doc, parts).map_err(|m| error(path, m))?;
+    change(&mut doc).map_err(|m| error(path, m))?;
     let new_text = doc.to_string();
     Config::parse(&new_text, path)?;
     crate::packages::cache::write_atomic(path, new_text.as_bytes())
@@ -445,7 +498,7 @@ mod tests {
             .contains(&("profiles.web.extends".into(), "standard".into())));
         assert_eq!(c.get("lua").as_deref(), Some("5.1"));
         let e = Config::parse("lua = '5.9'\n", p).unwrap_err().to_string();
-        assert_eq!(e, "/etc/pylua/config.toml: key 'lua': expected one of 5.4, 5.3, 5.2, 5.1, luajit, found \"5.9\"");
+        assert_eq!(e, "/etc/pylua/config.toml: key 'lua': unknown Lua version '5.9': expected 5.1, 5.2, 5.3, 5.4 or luajit (line 1, column 7)");
         let e = Config::parse("servers = 'x'\n", p).unwrap_err().to_string();
         assert!(
             e.contains("/etc/pylua/config.toml: invalid TOML at line 1") && e.contains("sequence"),

@@ -116,6 +116,18 @@ def check_environment_health(process: "LuaProcess") -> Dict[str, Any]:
         check(f"package:{p['name']}", why is None,
               f"require('{module}')" + ("" if why is None else f": {why}"),
               "" if why is None else f"install_package('{p['name']}') again")
+    # The doctor's environment checks (compiler, tools, configuration, servers, cache).
+    try:
+        report = _core.doctor(only="environment", config_path=process.config_path)["report"]
+        for f in report["findings"]:
+            if f["check"] in ("lua.embedded", "config"):
+                continue
+            fix = f.get("fix") or {}
+            check(f"doctor:{f['check']}", f["severity"] != "error",
+                  f["what"] + (f" ({f['why']})" if f.get("why") else ""),
+                  _fix_text(fix))
+    except PyLuaError as e:
+        check("doctor", False, str(e))
     healthy = all(c["ok"] for c in checks)
     return {
         "healthy": healthy,
@@ -124,6 +136,67 @@ def check_environment_health(process: "LuaProcess") -> Dict[str, Any]:
         "tree": process.tree,
         "lua": process.release,
     }
+
+
+def _fix_text(fix: Dict[str, Any]) -> str:
+    """A doctor fix in Python users' words."""
+    action = fix.get("action", "")
+    if action == "install_system":
+        return f"install {fix['what']}" + (f" (Debian: apt-get install {fix['debian']})" if fix.get("debian") else "")
+    if action == "install_lua":
+        return f"python -m pylua_vm lua install {fix['version']}"
+    if action in ("sync", "reinstall", "remove_orphans"):
+        return "pylua_vm.utils.curator.doctor(project, fix=True)"
+    if action == "lock":
+        return "python -m pylua_vm lock"
+    if action == "unset_env":
+        return f"unset {fix['var']}"
+    return action.replace("_", " ")
+
+
+def doctor(project: Optional[str] = None, only: Optional[str] = None, fix: bool = False,
+           offline: bool = False, config_path: Optional[str] = None) -> Dict[str, Any]:
+    """The doctor's report (``report`` with ``findings`` and ``healthy``); ``fix=True``
+    applies the safe fixes to ``project`` in one recorded transaction (``fixed``)."""
+    return _core.doctor(project=project, only=only, fix=fix, offline=offline,
+                        config_path=config_path)
+
+
+def recommend(project: Optional[str] = None, tree: Optional[str] = None,
+              config_path: Optional[str] = None) -> Dict[str, Any]:
+    """What a project's code requires but lacks, what it never uses, better alternatives."""
+    return _core.recommend(project=project, tree=tree, config_path=config_path)
+
+
+def audit(project: Optional[str] = None, tree: Optional[str] = None,
+          advisories: Optional[List[str]] = None, deny: Optional[List[str]] = None,
+          config_path: Optional[str] = None) -> Dict[str, Any]:
+    """Advisories (OSV), changed installed files and risky code; ``passed`` is the verdict."""
+    return _core.audit_env(project=project, tree=tree, advisories=advisories or [],
+                           deny=deny or [], config_path=config_path)
+
+
+def test_packages(packages: List[str], lua: Optional[str] = None, timeout: float = 300.0,
+                  servers: Optional[List[str]] = None,
+                  config_path: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Each package's own test suite against it installed in a throw-away tree."""
+    import shutil
+    import sys
+    pylua = shutil.which("pylua") or shutil.which("pylua", path=str(
+        __import__("pathlib").Path(sys.executable).parent))
+    if pylua is None:
+        raise PyLuaError("the pylua command is not on PATH (pip installs it with pylua_vm)",
+                         kind="usage")
+    return _core.test_packages(packages, pylua, lua=lua, timeout=timeout,
+                               servers=servers or [], config_path=config_path)
+
+
+def bench(packages: List[str], lua: Optional[str] = None, runs: int = 7,
+          servers: Optional[List[str]] = None,
+          config_path: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Require time (cold, warm), memory and size per module of each package."""
+    return _core.bench(packages, lua=lua, runs=runs, servers=servers or [],
+                       config_path=config_path)
 
 
 def curator_manifest(process: "LuaProcess") -> Dict[str, Any]:
@@ -162,6 +235,25 @@ def package_recommendations(process: "LuaProcess",
             "category": entry.get("category", ""),
             "reason": f"in profile '{profile}': {entry.get('summary', 'listed by the profile')}",
             "native": entry.get("native", False),
+            "installed": False,
+        })
+    # What the library's judgement adds: required but missing, unused, alternatives.
+    try:
+        report = _core.recommend(tree=process.tree, config_path=process.config_path)
+    except PyLuaError as e:
+        process.log.info("recommend: %s", e)
+        return out
+    listed = {r["package"] for r in out}
+    for r in report.get("recommendations", []):
+        package = r.get("package")
+        if not package or package in listed or package in have:
+            continue
+        out.append({
+            "package": package,
+            "constraint": "",
+            "category": r.get("kind", ""),
+            "reason": r.get("reason", ""),
+            "native": catalog.get(package, {}).get("native", False),
             "installed": False,
         })
     return out

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod net_server;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -108,7 +108,7 @@ impl Catalog {
             message,
         };
         let file: CatalogFile =
-            toml::from_str(text).map_err(|e| err(crate::project::manifest::toml_message(&e)))?;
+            toml::from_str(text).map_err(|e| err(crate::project::file::toml_message(&e)))?;
         let mut added = Vec::new();
         for (i, mut entry) in file.package.into_iter().enumerate() {
             check_entry(&entry).map_err(|m| {

@@ -1,8 +1,13 @@
-//! The curator: the judgement layer over packages. Today it holds the curated catalog and the
-//! profiles built over it; health checks, recommendations and audits will live here too.
+//! The curator: the judgement layer over packages — the curated catalog and the profiles
+//! built over it, the module index (which package provides which module), the local usage
+//! record of each project and the recommendations drawn from them.
 
 pub mod catalog;
+pub mod module_index;
 pub mod profiles;
+pub mod recommend;
+pub mod require_scan;
+pub mod usage;
 
 pub use catalog::{Catalog, CatalogEntry, CatalogError, CATEGORIES};
 pub use profiles::{

@@ -152,11 +152,10 @@ impl Profiles {
                     source_file: p.source.clone(),
                     message,
                 };
-                let entry = self.catalog.get(pkg).ok_or_else(|| {
-                    invalid(format!(
-                        "'{pkg}' is not in the catalog (see `pylua catalog`)"
-                    ))
-                })?;
+                let entry = self
+                    .catalog
+                    .get(pkg)
+                    .ok_or_else(|| invalid(format!("'{pkg}' is not in the catalog")))?;
                 let constraint = constraint.unwrap_or_else(|| entry.constraint.clone());
                 Constraints::parse(&constraint)
                     .map_err(|e| invalid(format!("'{item}': invalid constraint: {}", e.message)))?;

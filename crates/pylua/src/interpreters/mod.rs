@@ -174,7 +174,7 @@ pub enum InterpreterError {
     UnknownVersion(String),
     #[error(
         "no {name} interpreter found: none on PATH and none installed by pylua in {dir}; \
-         install one with `pylua lua install {version}`",
+         pylua can build one from the sources it ships",
         name = .version.display_name(),
         dir = .dir.display()
     )]
@@ -206,6 +206,18 @@ pub enum InterpreterError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl InterpreterError {
+    /// What the user can do about it, when there is one thing to do.
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
+        match self {
+            InterpreterError::NotFound { version, .. } => Some(crate::hint::Hint::InstallLua {
+                version: version.as_str().to_string(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl InterpreterError {

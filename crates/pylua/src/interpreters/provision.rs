@@ -23,9 +23,9 @@
 
 use super::sources::{extract, source_key};
 use super::{probe, Interpreter, InterpreterError, LuaVersion, Origin};
+use crate::compiler::{which, Compiler};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,7 +71,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 
 /// What pylua records about an interpreter it built.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Manifest {
+struct InstallRecord {
     version: LuaVersion,
     release: String,
     source: String,
@@ -274,7 +274,7 @@ fn dir_name(version: LuaVersion) -> String {
     }
 }
 
-fn read_manifest(dir: &Path) -> Option<Manifest> {
+fn read_manifest(dir: &Path) -> Option<InstallRecord> {
     let text = fs::read_to_string(dir.join(MANIFEST)).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -282,7 +282,7 @@ fn read_manifest(dir: &Path) -> Option<Manifest> {
 /// The programs a build needs.
 struct Toolchain {
     /// The C compiler and the arguments `$CC` gave it.
-    cc: Vec<OsString>,
+    cc: Compiler,
     ar: PathBuf,
     make: Option<PathBuf>,
 }
@@ -290,7 +290,8 @@ struct Toolchain {
 impl Toolchain {
     fn find(version: LuaVersion) -> Result<Toolchain, InterpreterError> {
         let what = format!("{} from source", version.display_name());
-        let cc = find_cc().ok_or_else(|| InterpreterError::NoCompiler { what: what.clone() })?;
+        let cc = Compiler::detect()
+            .ok_or_else(|| InterpreterError::NoCompiler { what: what.clone() })?;
         let missing = |tool: &str, package: &str| InterpreterError::MissingTool {
             tool: tool.into(),
             package: package.into(),
@@ -312,47 +313,8 @@ impl Toolchain {
     }
 
     fn cc(&self) -> Command {
-        let mut cmd = Command::new(&self.cc[0]);
-        cmd.args(&self.cc[1..]);
-        cmd
+        self.cc.command()
     }
-}
-
-/// `$CC` (with its arguments) when set, else `cc`, `gcc` or `clang` from `PATH`.
-fn find_cc() -> Option<Vec<OsString>> {
-    if let Some(cc) = std::env::var_os("CC").filter(|c| !c.is_empty()) {
-        let words: Vec<OsString> = cc
-            .to_string_lossy()
-            .split_whitespace()
-            .map(OsString::from)
-            .collect();
-        if let Some(first) = words.first() {
-            if let Some(path) = which(&first.to_string_lossy()) {
-                let mut out = vec![path.into_os_string()];
-                out.extend(words[1..].iter().cloned());
-                return Some(out);
-            }
-        }
-    }
-    ["cc", "gcc", "clang"]
-        .iter()
-        .find_map(|name| which(name))
-        .map(|p| vec![p.into_os_string()])
-}
-
-/// A program by name on `PATH` (or a path, checked as is).
-fn which(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &Path| {
-        fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return runnable(&p).then_some(p);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| runnable(p))
 }
 
 fn jobs() -> usize {
@@ -367,7 +329,7 @@ fn build(
     tools: &Toolchain,
     tmp: &Path,
     dest: &Path,
-) -> Result<Manifest, InterpreterError> {
+) -> Result<InstallRecord, InterpreterError> {
     let src = tmp.join("src");
     extract(version, &src)
         .map_err(|e| InterpreterError::io("cannot unpack the sources into", &src, e))?;
@@ -422,7 +384,7 @@ fn build_lua(
     tools: &Toolchain,
     tmp: &Path,
     src: &Path,
-) -> Result<Manifest, InterpreterError> {
+) -> Result<InstallRecord, InterpreterError> {
     let what = format!("Lua {}", super::bundled_release(version));
     let driver = src.join("pylua_lua.c");
     fs::write(&driver, DRIVER).map_err(|e| InterpreterError::io("cannot write", &driver, e))?;
@@ -505,7 +467,7 @@ fn build_lua(
     fs::write(&hpp, LUA_HPP).map_err(|e| InterpreterError::io("cannot write", &hpp, e))?;
 
     let release = verify(version, &exe, &what)?;
-    Ok(Manifest {
+    Ok(InstallRecord {
         version,
         release,
         source: source_key(version),
@@ -566,15 +528,10 @@ fn build_luajit(
     tmp: &Path,
     src: &Path,
     dest: &Path,
-) -> Result<Manifest, InterpreterError> {
+) -> Result<InstallRecord, InterpreterError> {
     let what = "LuaJIT".to_string();
     let make = tools.make.as_ref().expect("make is found for LuaJIT");
-    let cc = tools
-        .cc
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let cc = tools.cc.to_variable();
     let mut cmd = Command::new(make);
     cmd.arg("-C")
         .arg(src.join("src"))
@@ -626,7 +583,7 @@ fn build_luajit(
         }
     }
     let release = verify(LuaVersion::LuaJit, &exe, &what)?;
-    Ok(Manifest {
+    Ok(InstallRecord {
         version: LuaVersion::LuaJit,
         release,
         source: source_key(LuaVersion::LuaJit),

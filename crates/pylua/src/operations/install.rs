@@ -44,13 +44,23 @@ pub struct InstallOptions<'a> {
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
+/// What an install did to one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Installed,
+    Upgraded,
+    Unchanged,
+    Removed,
+}
+
 /// One package an install touched.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstalledPackage {
     pub name: String,
     pub version: String,
     /// `installed`, `upgraded` (from the version in `previous`) or `unchanged`.
-    pub action: &'static str,
+    pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
     /// sha256 of the file the sources came from.
@@ -78,6 +88,14 @@ pub enum InstallError {
 }
 
 impl InstallError {
+    /// Changes of the request that would resolve, when resolution failed.
+    pub fn ways_out(&self) -> &[crate::packages::ways_out::WayOut] {
+        match self {
+            InstallError::Query(q) => q.ways_out(),
+            _ => &[],
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             InstallError::Query(q) => q.kind(),
@@ -205,7 +223,7 @@ fn resolve_and_install(
             report.push(InstalledPackage {
                 name: name.clone(),
                 version: version.to_string(),
-                action: "unchanged",
+                action: Action::Unchanged,
                 previous: None,
                 sha256: None,
             });
@@ -323,9 +341,9 @@ fn add_staged(
             name: rock.rock.name.clone(),
             version: rock.rock.version.to_string(),
             action: if previous.is_some() {
-                "upgraded"
+                Action::Upgraded
             } else {
-                "installed"
+                Action::Installed
             },
             previous: previous.as_ref().map(|p| p.version.to_string()),
             sha256: sha,
@@ -385,7 +403,7 @@ pub fn sync_exact(options: &InstallOptions, pins: &[Pinned]) -> Result<SyncRepor
         report.removed.push(InstalledPackage {
             name: rock.name.clone(),
             version: rock.version.to_string(),
-            action: "removed",
+            action: Action::Removed,
             previous: None,
             sha256: None,
         });
@@ -428,7 +446,7 @@ fn already_satisfied(
             .map(|(name, version)| InstalledPackage {
                 name,
                 version,
-                action: "unchanged",
+                action: Action::Unchanged,
                 previous: None,
                 sha256: None,
             })
@@ -598,13 +616,12 @@ const BUILD_LAYOUT: u32 = 2;
 /// a warm install copies them instead of compiling again.
 fn build_cache_dir(fetcher: &Fetcher, rock_sha256: &str, target: &Target) -> PathBuf {
     let identity = format!(
-        "{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}\n{}\n{BUILD_LAYOUT}",
+        "{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}\n{BUILD_LAYOUT}",
         target.lua_version,
         target.incdir.display(),
         target.libdir,
         target.lualib,
-        std::env::var("CC").unwrap_or_default(),
-        std::env::var("CFLAGS").unwrap_or_default(),
+        crate::compiler::build_identity(),
         env!("CARGO_PKG_VERSION"),
     );
     fetcher
@@ -768,10 +785,10 @@ pub struct Destination {
 }
 
 /// How the tree's command wrappers start pylua.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Launcher {
-    /// This pylua executable, by its absolute path (per-user trees).
-    ThisExecutable,
+    /// The pylua executable at this absolute path (per-user trees); the front passes its own.
+    Executable(PathBuf),
     /// `pylua` from `PATH` (or `$PYLUA`), so a project tree is the same on every machine.
     OnPath,
 }
@@ -786,10 +803,12 @@ pub fn destination(
     launcher: Launcher,
 ) -> Result<Destination, InstallError> {
     let program = match launcher {
-        Launcher::ThisExecutable => {
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pylua"));
-            format!("'{}'", exe.display())
-        }
+        // Single quotes keep every byte but `'` literal; a non-UTF-8 path cannot be written
+        // into the script faithfully, so such a tree finds pylua on PATH instead.
+        Launcher::Executable(exe) => match exe.to_str() {
+            Some(exe) => format!("'{}'", exe.replace('\'', "'\\''")),
+            None => "\"${PYLUA:-pylua}\"".to_string(),
+        },
         Launcher::OnPath => "\"${PYLUA:-pylua}\"".to_string(),
     };
     let (target, lua_flag) = match lua {
@@ -816,4 +835,54 @@ pub fn destination(
         target,
         launcher: format!("{program} run{lua_flag} --tree \"$TREE\""),
     })
+}
+
+/// Fetches `name` `version`'s rock (or rockspec) from the servers and unpacks its sources
+/// into `dest`: its rockspec and the directory holding the sources (what `pylua test`
+/// runs a package's own tests in).
+pub fn unpack_sources(
+    servers: &ServerOptions,
+    name: &str,
+    version: &Version,
+    dest: &Path,
+) -> Result<(Rockspec, PathBuf), InstallError> {
+    let index = servers.index()?;
+    let entry = index
+        .entry(name, version)
+        .ok_or_else(|| QueryError::NotFound(format!("{name} {version} is not on the servers")))?;
+    let url = index.rock_url(entry);
+    let fetcher = servers.fetcher();
+    let bounds = servers.unpack;
+    let fail = |e: String| InstallError::Package(format!("{name} {version}: {e}"));
+    let fetched = fetcher.get(&url).map_err(|e| fail(e.to_string()))?;
+    let unpacked = dest.join("src");
+    fs::create_dir_all(&unpacked).map_err(|e| fail(e.to_string()))?;
+    let spec = if url.ends_with(".rockspec") {
+        let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
+        let spec = Rockspec::parse(&text, &url).map_err(|e| fail(e.to_string()))?;
+        fetch_source(&spec, &fetcher, &unpacked, None, None, bounds).map_err(fail)?;
+        spec
+    } else {
+        let rock_dir = dest.join("rock");
+        fs::create_dir_all(&rock_dir).map_err(|e| fail(e.to_string()))?;
+        archive::unpack(&fetched.bytes, &url, &rock_dir, bounds)
+            .map_err(|e| fail(e.to_string()))?;
+        let file = format!("{name}-{version}.rockspec");
+        let text = fs::read_to_string(rock_dir.join(&file))
+            .map_err(|_| fail(format!("the rock has no {file}")))?;
+        let spec =
+            Rockspec::parse(&text, &format!("{url}!/{file}")).map_err(|e| fail(e.to_string()))?;
+        if !url.ends_with(".src.rock") {
+            return Err(fail(
+                "only a prebuilt rock is on the servers: its sources (and tests) are not".into(),
+            ));
+        }
+        fetch_source(&spec, &fetcher, &unpacked, Some(&rock_dir), None, bounds).map_err(fail)?;
+        spec
+    };
+    let source_dir = match &spec.source.dir {
+        Some(dir) if unpacked.join(dir).is_dir() => unpacked.join(dir),
+        _ => archive::single_root(&unpacked).unwrap_or(unpacked.clone()),
+    };
+    Ok((spec, source_dir))
 }

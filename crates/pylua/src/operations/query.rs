@@ -56,19 +56,47 @@ pub enum QueryError {
 }
 
 impl QueryError {
+    /// Changes of the request that would resolve, when resolution failed.
+    pub fn ways_out(&self) -> &[crate::packages::ways_out::WayOut] {
+        match self {
+            QueryError::Resolve(ResolveError::NoSolution { ways_out, .. }) => ways_out,
+            _ => &[],
+        }
+    }
+
     /// A stable name for JSON output.
     pub fn kind(&self) -> &'static str {
         match self {
             QueryError::Server(_) => "server",
             QueryError::BadRequest(_) => "usage",
             QueryError::NotFound(_) => "not_found",
-            QueryError::Resolve(ResolveError::NoSolution(_)) => "no_solution",
+            QueryError::Resolve(ResolveError::NoSolution { .. }) => "no_solution",
             QueryError::Resolve(ResolveError::Index(_)) => "server",
         }
     }
 }
 
 impl ServerOptions {
+    /// The configured servers (`extra` first, `only` instead when given), cache and unpack
+    /// bounds, for packages of `lua` (None: the embedded 5.4).
+    pub fn from_config(
+        config: &crate::config::Config,
+        lua: Option<crate::interpreters::LuaVersion>,
+        extra: Vec<String>,
+        only: Vec<String>,
+        offline: bool,
+    ) -> ServerOptions {
+        ServerOptions {
+            extra,
+            only,
+            defaults: config.servers.clone(),
+            lua_version: lua.map_or("5.4", |v| v.api()).to_string(),
+            cache_dir: config.cache_dir.clone(),
+            offline,
+            unpack: config.unpack_bounds(),
+        }
+    }
+
     pub fn servers(&self) -> Result<Vec<Server>, QueryError> {
         let urls: Vec<&str> = if self.only.is_empty() {
             let defaults: Vec<&str> = if self.defaults.is_empty() {

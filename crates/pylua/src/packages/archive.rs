@@ -82,7 +82,7 @@ impl<'a> Budget<'a> {
         self.files += 1;
         if self.files > self.bounds.max_files {
             return Err(self.too_large(format!(
-                "it holds more than {} files (the unpack-max-files setting; `pylua config set unpack-max-files N` raises it)",
+                "it holds more than {} files (the unpack-max-files setting in config.toml raises it)",
                 self.bounds.max_files
             )));
         }
@@ -96,17 +96,17 @@ impl<'a> Budget<'a> {
         let limit = self.bounds.max_file_bytes.min(by_total).min(by_ratio);
         let error = if limit == self.bounds.max_file_bytes {
             self.too_large(format!(
-                "a file in it is larger than {} (the unpack-max-file-bytes setting; `pylua config set unpack-max-file-bytes 1G` raises it)",
+                "a file in it is larger than {} (the unpack-max-file-bytes setting in config.toml raises it)",
                 mib(self.bounds.max_file_bytes)
             ))
         } else if limit == by_total {
             self.too_large(format!(
-                "it unpacks to more than {} (the unpack-max-bytes setting; `pylua config set unpack-max-bytes 2G` raises it)",
+                "it unpacks to more than {} (the unpack-max-bytes setting in config.toml raises it)",
                 mib(self.bounds.max_bytes)
             ))
         } else {
             self.too_large(format!(
-                "it unpacks to more than {} times its own size beyond the first {} — a compression bomb? (the unpack-max-ratio setting; `pylua config set unpack-max-ratio N` raises it)",
+                "it unpacks to more than {} times its own size beyond the first {} — a compression bomb? (the unpack-max-ratio setting in config.toml raises it)",
                 self.bounds.max_ratio,
                 mib(RATIO_FLOOR)
             ))

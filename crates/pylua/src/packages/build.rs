@@ -68,7 +68,7 @@ impl Target {
     pub fn interpreter(interpreter: &crate::interpreters::Interpreter) -> Result<Target, String> {
         let incdir = interpreter.include_dir.clone().ok_or_else(|| {
             format!(
-                "{} at {} has no headers (lua.h), which building C modules needs; `pylua lua install {}` builds one that has them",
+                "{} at {} has no headers (lua.h), which building C modules needs; an interpreter pylua installs for {} has them",
                 interpreter.release,
                 interpreter.path.display(),
                 interpreter.version
@@ -163,7 +163,9 @@ fn variables(rockspec: &Rockspec, stage: &Path, target: &Target) -> BTreeMap<Str
     let mut v = BTreeMap::new();
     let s = |p: &Path| p.display().to_string();
     let cflags = std::env::var("CFLAGS").unwrap_or_else(|_| "-O2 -fPIC".into());
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let cc = crate::compiler::Compiler::detect()
+        .map(|c| c.to_variable())
+        .unwrap_or_else(|| "cc".into());
     v.insert("CC".into(), cc.clone());
     v.insert("LD".into(), cc);
     v.insert("CFLAGS".into(), cflags);
@@ -450,7 +452,12 @@ fn builtin(
                 if let Some(parent) = out.parent() {
                     fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
                 }
-                let cc = vars["CC"].clone();
+                let cc = crate::compiler::Compiler::from_words(&vars["CC"]).ok_or_else(|| {
+                    fail(format!(
+                        "no C compiler: '{}' is not on PATH (set CC to a compiler, e.g. CC=gcc)",
+                        vars["CC"]
+                    ))
+                })?;
                 let cflags: Vec<String> = vars["CFLAGS"]
                     .split_whitespace()
                     .map(String::from)
@@ -459,7 +466,7 @@ fn builtin(
                 for (i, src) in sources.iter().enumerate() {
                     let src = subst(src, vars);
                     let obj = objects_dir.join(format!("{}-{i}.o", name.replace('.', "_")));
-                    let mut cmd = Command::new(&cc);
+                    let mut cmd = cc.command();
                     cmd.current_dir(source_dir)
                         .args(&cflags)
                         .arg("-c")
@@ -476,7 +483,7 @@ fn builtin(
                     run(&mut cmd, package)?;
                     objects.push(obj);
                 }
-                let mut link = Command::new(&cc);
+                let mut link = cc.command();
                 link.current_dir(source_dir)
                     .arg("-shared")
                     .arg("-o")

@@ -51,6 +51,18 @@ impl Fetcher {
         self.root.join("files").join(&sha[..2]).join(sha)
     }
 
+    /// The sha256 of what the cache holds for `url` (read directly for `file://`), without
+    /// downloading anything: None when it was never fetched or is gone.
+    pub fn cached_sha256(&self, url: &str) -> Option<String> {
+        if url.starts_with("file://") {
+            return fetch_url_with(url, None).ok().map(|(b, _)| sha256_hex(&b));
+        }
+        let index = self.root.join("urls").join(Self::url_key(url));
+        let sha = fs::read_to_string(&index).ok()?;
+        let bytes = fs::read(self.archive_path(sha.trim())).ok()?;
+        Some(sha256_hex(&bytes))
+    }
+
     /// A file that does not change once published (rockspecs, rocks, source archives):
     /// served from the cache when this URL was fetched before and its bytes still hash right.
     /// Local `file://` URLs are read directly.
@@ -188,6 +200,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
+}
+
+/// A regular file of at most `max` bytes, read with that bound: a device, a FIFO or a file
+/// that grows while read is an error, never a way to exhaust memory. For files users name
+/// (export files, advisory databases).
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let fail = |e: String| format!("{}: {e}", path.display());
+    let meta = fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .map_err(|e| fail(e.to_string()))?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(fail(format!("larger than {} MiB", max >> 20)));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -325,7 +325,7 @@ pub fn checkout(
         )
         .map_err(|e| {
             format!(
-                "{e} (the lock pins commit {}; `pylua update` locks the current one)",
+                "{e} (the lock pins commit {}; updating the lock takes the current one)",
                 commit.as_str()
             )
         })?;

@@ -3,7 +3,7 @@
 //! demand — from a loose `.rockspec` or from inside a `.src.rock` — and kept for the session.
 
 use super::cache::Fetcher;
-use super::manifest::Manifest;
+use super::manifest::ServerManifest;
 use super::resolve::{IndexError, Metadata, PackageIndex};
 use super::rockspec::Rockspec;
 use super::server::{rockspec_from_rock, FetchError, Server};
@@ -91,7 +91,7 @@ impl ServerIndex {
                 },
                 Err(e) => return Err(IndexError(e.to_string())),
             };
-            let manifest = Manifest::parse_bytes(&bytes)
+            let manifest = ServerManifest::parse_bytes(&bytes)
                 .map_err(|e| IndexError(format!("{}: {e}", server.file_url(&file))))?;
             manifests.push(manifest);
         }
@@ -99,13 +99,14 @@ impl ServerIndex {
     }
 
     /// Builds the index from manifests already read, one per server, in priority order
-    /// ([`Manifest::merge`] decides which server provides each version).
+    /// ([`ServerManifest::merge`] decides which server provides each version).
     pub fn from_manifests(
         servers: Vec<Server>,
-        manifests: Vec<Manifest>,
+        manifests: Vec<ServerManifest>,
         fetcher: Fetcher,
     ) -> ServerIndex {
-        let merged = Manifest::merge(servers.iter().map(|s| s.url().to_string()).zip(manifests));
+        let merged =
+            ServerManifest::merge(servers.iter().map(|s| s.url().to_string()).zip(manifests));
         let mut entries: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         for entry in merged.entries() {
             let Ok(version) = Version::parse(entry.version) else {

@@ -13,3 +13,4 @@ pub mod rockspec;
 pub mod server;
 pub mod tree;
 pub mod version;
+pub mod ways_out;

@@ -92,16 +92,36 @@ impl Resolution {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    /// No set of versions satisfies the request; the text explains why in plain words.
-    #[error("no versions satisfy the request:\n{0}")]
-    NoSolution(String),
+    /// No set of versions satisfies the request; the explanation says why in plain words,
+    /// and the ways out are changes of the request that do resolve.
+    #[error("no versions satisfy the request:\n{explanation}")]
+    NoSolution {
+        explanation: String,
+        ways_out: Vec<super::ways_out::WayOut>,
+    },
     /// Package metadata could not be read.
     #[error("{0}")]
     Index(String),
 }
 
-/// Resolves `requests` against `index`.
+/// Resolves `requests` against `index`. When nothing satisfies them, the error lists the
+/// ways out: changes of the request that do resolve (see [`super::ways_out`]).
 pub fn resolve(
+    index: &dyn PackageIndex,
+    requests: &[Dependency],
+    options: &ResolveOptions,
+) -> Result<Resolution, ResolveError> {
+    match resolve_once(index, requests, options) {
+        Err(ResolveError::NoSolution { explanation, .. }) => Err(ResolveError::NoSolution {
+            explanation,
+            ways_out: super::ways_out::ways_out(index, requests, options),
+        }),
+        other => other,
+    }
+}
+
+/// One attempt, without looking for ways out.
+pub(super) fn resolve_once(
     index: &dyn PackageIndex,
     requests: &[Dependency],
     options: &ResolveOptions,
@@ -158,7 +178,10 @@ pub fn resolve(
             if (report.contains("lua ") || report.contains("lua,")) && !report.contains(&lua) {
                 report.push_str(&format!("\n(Packages are resolved for {lua}.)"));
             }
-            Err(ResolveError::NoSolution(report))
+            Err(ResolveError::NoSolution {
+                explanation: report,
+                ways_out: Vec::new(),
+            })
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. }) => {
             Err(ResolveError::Index(source.0))

@@ -94,7 +94,7 @@ impl History {
         let path = self.path(id);
         let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                format!("there is no transaction {id} in the history (see `pylua history`)")
+                format!("there is no transaction {id} in the history")
             }
             _ => format!("{}: {e}", path.display()),
         })?;

@@ -3,7 +3,7 @@
 //! version, the profile and the requirements it was made for (so a stale lock is seen at
 //! once). TOML, in a deterministic order, with a format version.
 
-use super::manifest::{toml_message, FileError};
+use super::file::{toml_message, FileError};
 use crate::packages::names::PackageName;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ const HEADER: &str = "# pylua.lock: made by pylua from pylua.toml; do not edit i
 pub struct Lockfile {
     pub version: u32,
     /// The project's Lua (`5.4`, `5.1`, … or `luajit`).
-    pub lua: String,
+    pub lua: crate::interpreters::LuaVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     /// The requirements the lock was resolved for: name → constraint (`""` = any).
@@ -70,10 +70,11 @@ impl Lockfile {
             return Err(FileError::new(
                 file,
                 format!(
-                    "key 'version': this pylua reads lock format {LOCK_VERSION}, the file has {}; run `pylua lock` to write it again",
+                    "key 'version': this pylua reads lock format {LOCK_VERSION}, the file has {}; locking again rewrites it",
                     lock.version
                 ),
-            ));
+            )
+            .with_hint(crate::hint::Hint::Lock));
         }
         for (k, _) in lock.requirements.iter().chain(&lock.dev_requirements) {
             PackageName::parse(k)
@@ -169,7 +170,7 @@ mod tests {
     fn sample() -> Lockfile {
         Lockfile {
             version: LOCK_VERSION,
-            lua: "5.4".into(),
+            lua: crate::interpreters::LuaVersion::Lua54,
             profile: Some("standard".into()),
             requirements: [("penlight".to_string(), ">= 1.13".to_string())].into(),
             dev_requirements: BTreeMap::new(),

@@ -3,13 +3,13 @@
 //! history of every change). This layer reads and writes those files; the operations that
 //! change an environment live in [`crate::operations::project`].
 
+pub mod file;
 pub mod history;
 pub mod lockfile;
-pub mod manifest;
 
+pub use file::{FileError, ProjectFile};
 pub use history::{History, PackageChange, Record, Snapshot};
 pub use lockfile::{LockedPackage, Lockfile, LOCK_VERSION};
-pub use manifest::{FileError, ProjectFile};
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,14 @@ pub const TREE_DIR: &str = ".pylua";
 /// Inside `.pylua/`: the history, and the file locked while a command changes the project.
 const HISTORY_DIR: &str = "history";
 const PROJECT_LOCK: &str = ".project-lock";
+/// The project's local record of which modules its code requires (see
+/// [`crate::curator::usage`]).
+pub const USAGE_DIR: &str = "usage";
 /// Entries of `.pylua/` that are not part of the installed tree (left out of its hash).
-pub const NOT_IN_TREE: [&str; 2] = [HISTORY_DIR, PROJECT_LOCK];
+/// Results of `pylua test` and `pylua bench` for the installed packages, read by `doctor`
+/// ([`crate::operations::checks`]).
+pub const CHECKS_DIR: &str = "checks";
+pub const NOT_IN_TREE: [&str; 4] = [HISTORY_DIR, PROJECT_LOCK, USAGE_DIR, CHECKS_DIR];
 
 /// A project on disk.
 #[derive(Debug, Clone)]
@@ -79,7 +85,8 @@ impl Project {
     pub fn read_project(&self, snapshot: &Snapshot) -> Result<ProjectFile, FileError> {
         let path = self.project_file();
         let text = snapshot.project.as_deref().ok_or_else(|| {
-            FileError::new(&path, "not found; `pylua init` creates a project here")
+            FileError::new(&path, "not found: there is no project here")
+                .with_hint(crate::hint::Hint::Init)
         })?;
         ProjectFile::parse(text, &path)
     }

@@ -5,7 +5,7 @@
 use super::error::{ErrorKind, VmError};
 use super::limits::Limits;
 
-use super::process::ProcessVm;
+use super::process::{ProcessVm, StderrSink};
 use super::sandbox::Sandbox;
 use super::settings::{settings_setters, VmSettings};
 use super::vm::{Vm, LUA_RELEASE};
@@ -64,6 +64,7 @@ pub struct AnyVmBuilder {
     settings: VmSettings,
     inherit_stdin: bool,
     exit_with_parent: bool,
+    stderr: Option<StderrSink>,
     paths: Option<Paths>,
 }
 
@@ -93,6 +94,12 @@ impl AnyVmBuilder {
         self.exit_with_parent = exit;
         self
     }
+    /// Where a process VM's interpreter writes its stderr (see [`StderrSink`]); the embedded
+    /// VM has no stderr of its own.
+    pub fn stderr(mut self, sink: StderrSink) -> Self {
+        self.stderr = Some(sink);
+        self
+    }
     /// Where to look for pylua's own interpreters (default: [`Paths::discover`]).
     pub fn paths(mut self, paths: Paths) -> Self {
         self.paths = Some(paths);
@@ -106,6 +113,12 @@ impl AnyVmBuilder {
             (None, None | Some(LuaVersion::Lua54), None) => Backend::Embedded,
             (None, Some(_), None) => Backend::Process,
         };
+        if backend == Backend::Process && self.settings.net.is_some() {
+            return Err(VmError::new(
+                ErrorKind::Usage,
+                "a network policy (--allow-net) needs the embedded VM: the process backend has no `net` module",
+            ));
+        }
         if backend == Backend::Embedded {
             if let Some(v) = self.lua.filter(|v| *v != LuaVersion::Lua54) {
                 return Err(VmError::new(
@@ -126,17 +139,20 @@ impl AnyVmBuilder {
             None => {
                 let version = self.lua.unwrap_or(LuaVersion::Lua54);
                 let paths = self.paths.unwrap_or_else(Paths::discover);
-                interpreters::find(version, &paths)
-                    .map_err(|e| VmError::new(ErrorKind::Usage, e.to_string()))?
+                interpreters::find(version, &paths).map_err(|e| {
+                    VmError::new(ErrorKind::Usage, e.to_string()).with_hint(e.hint())
+                })?
             }
         };
-        ProcessVm::builder()
+        let mut builder = ProcessVm::builder()
             .interpreter(interpreter)
             .settings(self.settings)
             .inherit_stdin(self.inherit_stdin)
-            .exit_with_parent(self.exit_with_parent)
-            .build()
-            .map(AnyVm::Process)
+            .exit_with_parent(self.exit_with_parent);
+        if let Some(sink) = self.stderr {
+            builder = builder.stderr(sink);
+        }
+        builder.build().map(AnyVm::Process)
     }
 }
 
@@ -193,6 +209,11 @@ impl AnyVm {
         both!(self, vm => vm.sandbox())
     }
 
+    /// A handle that stops this VM's running script (see [`super::Interrupter`]).
+    pub fn interrupter(&self) -> super::Interrupter {
+        both!(self, vm => vm.interrupter())
+    }
+
     pub fn limits(&self) -> Limits {
         both!(self, vm => vm.limits())
     }
@@ -235,6 +256,14 @@ impl AnyVm {
 
     pub fn set_global(&mut self, name: &str, value: &Json) -> Result<(), VmError> {
         both!(self, vm => vm.set_global(name, value))
+    }
+
+    /// The requests the last run made through `net` (always empty in a process VM).
+    pub fn net_audit(&self) -> Vec<super::NetAudit> {
+        match self {
+            AnyVm::Embedded(vm) => vm.net_audit(),
+            AnyVm::Process(_) => Vec::new(),
+        }
     }
 
     pub fn take_output(&mut self) -> String {

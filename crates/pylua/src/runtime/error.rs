@@ -23,6 +23,14 @@ pub enum ErrorKind {
     Io,
     /// The request itself is wrong (bad option value, invalid setting).
     Usage,
+    /// An [`crate::runtime::Interrupter`] stopped the run (Ctrl-C, or the host's own stop).
+    Interrupted,
+    /// The network policy refused a request (host, port, scheme, address or header).
+    NetworkDenied,
+    /// A request went over one of the network policy's caps (size, time, count).
+    NetworkLimit,
+    /// A request failed on the network (resolution, connection, TLS, a broken answer).
+    NetworkError,
 }
 
 impl ErrorKind {
@@ -36,6 +44,10 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
             ErrorKind::Usage => "usage",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::NetworkDenied => "network_denied",
+            ErrorKind::NetworkLimit => "network_limit",
+            ErrorKind::NetworkError => "network_error",
         }
     }
 
@@ -72,9 +84,17 @@ pub struct VmError {
     /// True when a syntax error is only "unexpected end of input": more lines may complete it.
     #[serde(skip)]
     pub incomplete: bool,
+    /// What the user can do about it, when the library knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Box<crate::hint::Hint>>,
 }
 
 impl VmError {
+    pub fn with_hint(mut self, hint: Option<crate::hint::Hint>) -> Self {
+        self.hint = hint.map(Box::new);
+        self
+    }
+
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         VmError {
             kind,
@@ -83,6 +103,7 @@ impl VmError {
             line: None,
             traceback: None,
             incomplete: false,
+            hint: None,
         }
     }
 
@@ -108,6 +129,10 @@ impl fmt::Display for VmError {
             ErrorKind::Timeout => "time limit exceeded",
             ErrorKind::Io => "cannot read input",
             ErrorKind::Usage => "invalid request",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::NetworkDenied => "network request denied",
+            ErrorKind::NetworkLimit => "network limit exceeded",
+            ErrorKind::NetworkError => "network error",
         };
         write!(f, "{what}: {}", self.message)
     }

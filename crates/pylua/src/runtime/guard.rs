@@ -32,7 +32,7 @@ use std::sync::atomic::{
     Ordering::{AcqRel, Acquire, Relaxed},
 };
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Instructions between two checks of a hooked thread.
 pub(crate) const INTERVAL: c_int = 1000;
@@ -45,6 +45,8 @@ pub(crate) enum Abort {
     Timeout = 1,
     Instructions = 2,
     Memory = 3,
+    /// Not a limit: an [`super::Interrupter`] asked the run to stop.
+    Interrupted = 4,
 }
 
 impl Abort {
@@ -53,6 +55,7 @@ impl Abort {
             1 => Abort::Timeout,
             2 => Abort::Instructions,
             3 => Abort::Memory,
+            4 => Abort::Interrupted,
             _ => Abort::None,
         }
     }
@@ -61,6 +64,7 @@ impl Abort {
             Abort::Timeout => "time limit exceeded",
             Abort::Instructions => "instruction limit exceeded",
             Abort::Memory => "not enough memory (memory limit exceeded)",
+            Abort::Interrupted => "interrupted",
             Abort::None => "",
         }
     }
@@ -235,6 +239,15 @@ impl Guard {
         let _ = self
             .abort
             .compare_exchange(Abort::None as u8, why as u8, AcqRel, Relaxed);
+    }
+
+    /// [`Guard::fire`], for the interrupt module.
+    ///
+    /// # Safety
+    /// As [`Guard::arm_main`].
+    pub(crate) unsafe fn stop_here(&self, why: Abort) {
+        // SAFETY: the caller's contract.
+        unsafe { self.fire(why) }
     }
 
     /// Stops the running script from the VM's own thread: records why and makes the main
@@ -437,9 +450,11 @@ unsafe extern "C-unwind" fn counting_alloc(
 // Delivering a stop on the VM's own thread.
 
 thread_local! {
-    /// The guard of the innermost timed run in progress on this thread (null: none). Read
-    /// by the signal handler: a plain `Cell` of a pointer, with no destructor and a constant
-    /// initialiser, so reading it allocates nothing and registers nothing.
+    /// The guard of the innermost run in progress on this thread (null: none, or a process
+    /// VM's run), set by [`enter`] for every run (interrupts need it) and by
+    /// [`arm_deadline`] for timed ones. Read by the signal handler: a plain `Cell` of a
+    /// pointer, with no destructor and a constant initialiser, so reading it allocates
+    /// nothing and registers nothing.
     static RUNNING: Cell<*const Guard> = const { Cell::new(std::ptr::null()) };
 }
 
@@ -453,8 +468,44 @@ thread_local! {
 /// it falls back to polling (see [`arm_deadline`]), and a replaced handler means timeouts
 /// that never fire.
 pub(crate) fn stop_signal() -> Option<c_int> {
-    static SIGNAL: OnceLock<Option<c_int>> = OnceLock::new();
-    *SIGNAL.get_or_init(install_stop_handler)
+    *STOP_SIGNAL.get_or_init(install_stop_handler)
+}
+
+static STOP_SIGNAL: OnceLock<Option<c_int>> = OnceLock::new();
+
+/// [`stop_signal`] if it is installed, without installing it: a plain atomic load, so
+/// async-signal-safe.
+pub(crate) fn installed_stop_signal() -> Option<c_int> {
+    STOP_SIGNAL.get().copied().flatten()
+}
+
+/// Makes `guard` (or none, for a process VM) the innermost run on this thread for the stop
+/// signal's handler; returns what it replaces, for [`leave`].
+pub(crate) fn enter(guard: Option<&Arc<Guard>>) -> *const Guard {
+    let ptr = guard.map_or(std::ptr::null(), Arc::as_ptr);
+    RUNNING.with(|running| running.replace(ptr))
+}
+
+/// Gives the handler back the run `outer` (from [`enter`]), arming its hook when it was
+/// stopped while the nested run ran (the signal then found the nested run and did nothing
+/// for the outer one). `interrupted`: the outer run has an interrupt waiting.
+///
+/// # Safety
+/// `outer` must be null or the guard of a run in progress on this thread, which holds it.
+pub(crate) unsafe fn leave(outer: *const Guard, interrupted: bool) {
+    RUNNING.with(|running| running.set(outer));
+    if outer.is_null() {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    let outer = unsafe { &*outer };
+    if interrupted {
+        outer.record(Abort::Interrupted);
+    }
+    if outer.fired() != Abort::None {
+        // SAFETY: on the thread running the outer VM, whose state is alive.
+        unsafe { outer.arm_main() };
+    }
 }
 
 fn install_stop_handler() -> Option<c_int> {
@@ -497,14 +548,40 @@ extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context:
         return;
     }
     // SAFETY: `RUNNING` points at the guard of a run in progress on this thread, which
-    // holds an `Arc` of it until after `RUNNING` is restored (`Deadline::drop`).
+    // holds an `Arc` of it until after `RUNNING` is restored (`Deadline::drop`,
+    // `interrupt::Running::drop`).
     let guard = unsafe { &*guard };
+    if super::interrupt::requested_here() {
+        guard.record(Abort::Interrupted);
+    }
     if guard.fired() != Abort::None {
         // SAFETY: on the VM's own thread, interrupting it: the asynchronous use of
         // `lua_sethook` Lua documents; the state lives as long as the run.
         unsafe { guard.arm_main() };
     }
 }
+
+/// Whether `sig` is blocked in the calling thread, asked of the kernel at most once per
+/// [`MASK_RECHECK`] per thread: the question is a system call (about 300 ns here), most of
+/// what arming a deadline cost, and a thread's mask rarely changes. A host that blocks the
+/// signal on a thread that ran a timed VM less than that long ago loses the polling
+/// fallback for that run (the module docs ask hosts not to block it at all).
+fn blocked_here_cached(sig: c_int, now: Instant) -> bool {
+    thread_local! {
+        static MASK: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
+    }
+    MASK.with(|mask| match mask.get() {
+        Some((asked, blocked)) if now.saturating_duration_since(asked) < MASK_RECHECK => blocked,
+        _ => {
+            let blocked = blocked_here(sig);
+            mask.set(Some((now, blocked)));
+            blocked
+        }
+    })
+}
+
+/// How long a thread's answer to [`blocked_here`] is reused.
+const MASK_RECHECK: Duration = Duration::from_millis(1);
 
 /// Whether `sig` is blocked in the calling thread.
 fn blocked_here(sig: c_int) -> bool {
@@ -577,7 +654,9 @@ impl Drop for Deadline {
             timers.pending.remove(&self.key);
         }
         RUNNING.with(|running| running.set(self.outer));
-        if !self.outer.is_null() {
+        // The outer run may be this one's own (entered by `interrupt::begin`): its end is
+        // handled there.
+        if !self.outer.is_null() && self.outer != Arc::as_ptr(&self._guard) {
             // SAFETY: the outer run is still in progress on this thread and holds its guard.
             let outer = unsafe { &*self.outer };
             // Its deadline may have passed while this run ran: the signal then found this
@@ -590,18 +669,19 @@ impl Drop for Deadline {
     }
 }
 
-/// Arms a timer that stops `guard`'s run, which the calling thread is about to start, at
-/// `at`. Keep the returned value until the run ends.
+/// Arms a timer that stops `guard`'s run, which the calling thread is about to start,
+/// `timeout` after `now`. Keep the returned value until the run ends.
 ///
 /// The watchdog will signal this thread ([`stop_signal`]); when it cannot (no free signal,
 /// or this thread blocks it) the run's main thread polls the abort flag instead.
-pub(crate) fn arm_deadline(guard: &Arc<Guard>, at: Instant) -> Deadline {
+pub(crate) fn arm_deadline(guard: &Arc<Guard>, now: Instant, timeout: Duration) -> Deadline {
+    let at = now + timeout;
     // Written before the timer exists, so the handler finds it, and so this thread's slot
     // is in use before any signal: the handler never makes the first access (which, in a
     // dynamically loaded library, may allocate).
     let outer = RUNNING.with(|running| running.replace(Arc::as_ptr(guard)));
     let thread = match stop_signal() {
-        Some(sig) if !blocked_here(sig) => {
+        Some(sig) if !blocked_here_cached(sig, now) => {
             // SAFETY: `pthread_self` has no preconditions.
             Some((unsafe { libc::pthread_self() }, sig))
         }

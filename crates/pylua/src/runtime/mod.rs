@@ -4,9 +4,13 @@
 mod arena;
 mod backend;
 mod call;
+mod dyncall;
 mod error;
 mod guard;
+mod host_functions;
+mod interrupt;
 mod limits;
+mod net;
 mod output;
 mod process;
 mod sandbox;
@@ -18,10 +22,13 @@ mod vm;
 
 pub use backend::{AnyVm, AnyVmBuilder, Backend};
 pub use call::{CallArg, CallArgs, CallResult, VmFunction};
+pub use dyncall::{Arg, Callee};
 pub use error::{ErrorKind, VmError};
+pub use interrupt::Interrupter;
 pub use limits::{parse_duration, parse_size, Limits};
+pub use net::{HostPattern, NetAudit, NetOptions, NetPolicy};
 pub use output::Output;
-pub use process::{ProcessVm, ProcessVmBuilder};
+pub use process::{ProcessVm, ProcessVmBuilder, StderrSink};
 pub use sandbox::Sandbox;
 pub use settings::VmSettings;
 pub use value::{render_value, render_values};

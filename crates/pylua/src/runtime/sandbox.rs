@@ -1,5 +1,6 @@
-//! Sandbox policies: which parts of the standard library a VM exposes, installed by
-//! `lua/prelude.lua` before any user code runs.
+//! Sandbox policies: which parts of the standard library a VM exposes. The policy is written
+//! once, in `lua/policy.lua`, and installed before any user code runs by both backends: the
+//! embedded VM's `lua/prelude.lua` and the process VM's `lua/session.lua`.
 //!
 //! | what | `none` | `standard` | `strict` |
 //! | --- | --- | --- | --- |
@@ -35,7 +36,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// A sandbox policy: what a VM's code may reach.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Sandbox {
     /// The full standard library, as the `lua` command gives it.
     None,
@@ -107,6 +109,33 @@ impl std::fmt::Display for Sandbox {
 }
 
 pub(crate) const PRELUDE: &str = include_str!("lua/prelude.lua");
+const POLICY: &str = include_str!("lua/policy.lua");
+
+impl Sandbox {
+    /// `local apply_policy = function(...) … end`: this policy's sections of `policy.lua` as
+    /// one Lua function, for the front of a host script (the prelude or the session).
+    pub(crate) fn policy_function(self) -> String {
+        let body = sections(POLICY, |tag| tag == "all" || tag == self.as_str());
+        format!("local apply_policy = function(...)\n{body}end\n")
+    }
+}
+
+/// The lines of `text` in the sections whose `--@ TAG …` line has a tag `keep` accepts
+/// (lines before the first tag line are comments and kept). Left-out lines become empty, so
+/// line numbers stay the file's.
+pub(crate) fn sections(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut kept = true;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if let Some(tags) = line.strip_prefix("--@ ") {
+            kept = tags.split_whitespace().any(&keep);
+        } else if kept {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
 
 /// The directories a `standard` VM may touch, resolved once (symlinks included).
 #[derive(Debug, Clone, Default)]

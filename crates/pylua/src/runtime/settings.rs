@@ -21,6 +21,8 @@ pub struct VmSettings {
     /// Templates put in front of `package.cpath` (only under `none`: the other policies load
     /// no native code).
     pub package_cpath: Option<String>,
+    /// The network policy; with one, scripts get the `net` module (embedded VM only).
+    pub net: Option<super::net::NetPolicy>,
 }
 
 /// The setters of [`VmSettings`], for a builder that keeps them in a `settings` field.
@@ -55,6 +57,12 @@ macro_rules! settings_setters {
         /// Puts these templates in front of `package.cpath` (used only under `none`).
         pub fn package_cpath(mut self, cpath: impl Into<String>) -> Self {
             self.settings.package_cpath = Some(cpath.into());
+            self
+        }
+        /// Gives scripts the `net` module under this policy (default: no network). Only the
+        /// embedded VM provides it: a process VM refuses to build with one.
+        pub fn net(mut self, policy: $crate::runtime::NetPolicy) -> Self {
+            self.settings.net = Some(policy);
             self
         }
         /// All of the settings at once.

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn project_tree(file: &ProjectFile, project: &Project) -> Tree {
-    Tree::new(project.tree_dir(), lua_api(&file.project.lua))
+    Tree::new(project.tree_dir(), file.project.lua.api())
 }
 
 /// Whether the tree holds exactly the locked packages (at their versions).
@@ -30,16 +30,10 @@ pub(super) fn sync_tree(
     lock: Option<&Lockfile>,
     previous: Option<&Lockfile>,
     options: &EnvOptions,
+    reinstall: &[String],
 ) -> Result<SyncReport, ProjectError> {
     let server_options = server_options(file, options);
-    let lua = match file.project.lua.as_str() {
-        "5.4" => None,
-        other => Some(
-            other
-                .parse::<LuaVersion>()
-                .map_err(|e| ProjectError::Usage(e.to_string()))?,
-        ),
-    };
+    let lua = Some(file.project.lua).filter(|v| *v != LuaVersion::Lua54);
     let cache_root = server_options.fetcher().root().to_path_buf();
     let dest = destination(lua, &project.tree_dir(), &cache_root, Launcher::OnPath)?;
     if let Some(exe) = &options.pylua_exe {
@@ -58,11 +52,15 @@ pub(super) fn sync_tree(
             sha256: Some(p.sha256.clone()),
             commit: p.commit.clone(),
             // Same version, other sources (a git branch that moved on): build it again.
-            reinstall: previous
-                .and_then(|old| old.package(&p.name))
-                .is_some_and(|old| {
-                    old.version == p.version && (old.sha256 != p.sha256 || old.commit != p.commit)
-                }),
+            reinstall: reinstall
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(p.name.as_str()))
+                || previous
+                    .and_then(|old| old.package(&p.name))
+                    .is_some_and(|old| {
+                        old.version == p.version
+                            && (old.sha256 != p.sha256 || old.commit != p.commit)
+                    }),
         });
     }
     let install_options = InstallOptions {

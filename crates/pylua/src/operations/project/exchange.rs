@@ -18,15 +18,17 @@ pub fn export(project: &Project, options: &EnvOptions, json: bool) -> Result<Str
     let file = project.read_project(&snapshot)?;
     let lock = project.read_lock(&snapshot)?.ok_or_else(|| {
         ProjectError::Usage(format!(
-            "{} does not exist yet; run `pylua lock` first",
+            "{} does not exist yet: an export is made from the lock",
             project.lock_file().display()
         ))
+        .with_hint(crate::hint::Hint::Lock)
     })?;
     check_fresh(&options.config, &file, &lock).map_err(|why| {
         ProjectError::Stale(format!(
-            "{} is out of date ({why}); run `pylua lock` first",
+            "{} is out of date ({why}): an export is made from a current lock",
             project.lock_file().display()
         ))
+        .with_hint(crate::hint::Hint::Lock)
     })?;
     let table: toml::Table = toml::from_str(snapshot.project.as_deref().unwrap_or_default())
         .map_err(|e| file_error(project, e.to_string()))?;
@@ -80,8 +82,11 @@ pub fn import(
     options: &EnvOptions,
     file: &Path,
 ) -> Result<Outcome, ProjectError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ProjectError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    // An export holds a project file and a lock: 16 MiB is far more than any needs.
+    let bytes = crate::packages::cache::read_bounded(file, 16 << 20)
+        .map_err(|e| ProjectError::Usage(format!("cannot read {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ProjectError::Usage(format!("{}: not UTF-8 text", file.display())))?;
     let (export, parsed) = parse_export(&text, file)?;
     let project_text = toml::to_string(&export.project).expect("tables serialize");
     let lock_text = export.lock.render();

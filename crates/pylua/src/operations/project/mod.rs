@@ -15,7 +15,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::load(&Paths::discover())?;
-//! project::init(&config, "app".as_ref(), None, "5.4", Some("standard"), &[])?;
+//! project::init(&config, "app".as_ref(), None, pylua::interpreters::LuaVersion::Lua54, Some("standard"), &[])?;
 //! let app = Project::at("app");
 //! let options = EnvOptions { config, ..EnvOptions::default() };
 //! let outcome = project::add(&app, &options, &["penlight@>=1.13".into()], false)?;
@@ -28,13 +28,18 @@
 
 mod environment;
 mod exchange;
+mod health;
 mod resolution;
+mod templates;
 mod transaction;
 
+use crate::operations::graph::{DependencyGraph, Outdated};
 use environment::*;
 pub use exchange::{export, import, parse_export, Export};
+pub use health::{audit, repair, state, ProjectState};
 pub use resolution::profile_requirements;
 use resolution::*;
+pub use templates::Template;
 use transaction::*;
 
 use super::install::{
@@ -49,10 +54,8 @@ use crate::packages::rockspec::Dependency;
 use crate::packages::server::DEFAULT_SERVER;
 use crate::packages::tree::Tree;
 use crate::packages::version::Version;
+use crate::project::file::{edit, normalize_constraint, parse_constraint, FileError, ProjectFile};
 use crate::project::history::{self, PackageChange, Record, Snapshot};
-use crate::project::manifest::{
-    edit, normalize_constraint, parse_constraint, FileError, ProjectFile,
-};
 use crate::project::{LockedPackage, Lockfile, Project, LOCK_VERSION, NOT_IN_TREE};
 use fs4::fs_std::FileExt;
 use serde::Serialize;
@@ -85,6 +88,12 @@ pub enum ProjectError {
     /// The global configuration, a catalog or a profile in them is invalid.
     #[error("{0}")]
     Config(String),
+    /// Another error, with a way forward.
+    #[error("{error}")]
+    Hinted {
+        error: Box<ProjectError>,
+        hint: crate::hint::Hint,
+    },
 }
 
 impl ProjectError {
@@ -99,6 +108,33 @@ impl ProjectError {
             ProjectError::Install(i) => i.kind(),
             ProjectError::Io(_) => "io",
             ProjectError::Config(_) => "config",
+            ProjectError::Hinted { error, .. } => error.kind(),
+        }
+    }
+
+    /// Changes of the request that would resolve, when resolution failed.
+    pub fn ways_out(&self) -> &[crate::packages::ways_out::WayOut] {
+        match self {
+            ProjectError::Query(q) => q.ways_out(),
+            ProjectError::Install(i) => i.ways_out(),
+            ProjectError::Hinted { error, .. } => error.ways_out(),
+            _ => &[],
+        }
+    }
+
+    /// What the user can do about it, when the library knows.
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
+        match self {
+            ProjectError::Hinted { hint, .. } => Some(hint.clone()),
+            ProjectError::File(f) => f.hint.clone(),
+            _ => None,
+        }
+    }
+
+    pub fn with_hint(self, hint: crate::hint::Hint) -> ProjectError {
+        ProjectError::Hinted {
+            error: Box::new(self),
+            hint,
         }
     }
 }
@@ -159,7 +195,7 @@ pub fn init(
     config: &Config,
     dir: &Path,
     name: Option<&str>,
-    lua: &str,
+    lua: LuaVersion,
     profile: Option<&str>,
     servers: &[String],
 ) -> Result<PathBuf, ProjectError> {
@@ -167,9 +203,10 @@ pub fn init(
     let path = project.project_file();
     if path.exists() {
         return Err(ProjectError::Usage(format!(
-            "{} already exists; edit it, or use `pylua add`",
+            "{} already exists: this directory is a project already",
             path.display()
-        )));
+        ))
+        .with_hint(crate::hint::Hint::Add));
     }
     let name = match name {
         Some(n) => n.to_string(),
@@ -192,12 +229,44 @@ pub fn init(
             }
         })
         .collect();
-    let text = ProjectFile::render_new(&name, lua, profile, &servers);
+    let text = ProjectFile::render_new(&name, lua.as_str(), profile, &servers);
     ProjectFile::parse(&text, &path)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| ProjectError::Io(format!("{}: {e}", dir.display())))?;
     crate::packages::cache::write_atomic(&path, text.as_bytes())
         .map_err(|e| ProjectError::Io(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// [`init`] with a template's files and settings (`pylua init --template NAME`).
+pub fn init_from_template(
+    config: &Config,
+    dir: &Path,
+    name: Option<&str>,
+    lua: LuaVersion,
+    profile: Option<&str>,
+    servers: &[String],
+    template: Template,
+) -> Result<PathBuf, ProjectError> {
+    let project_name = match name {
+        Some(n) => n.to_string(),
+        None => std::path::absolute(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "project".into()),
+    };
+    // Checked before pylua.toml is written, so a clash leaves nothing behind.
+    for (rel, _) in template.files(&project_name) {
+        if dir.join(&rel).exists() {
+            return Err(ProjectError::Usage(format!(
+                "{} already exists: the {} template would overwrite it",
+                dir.join(rel).display(),
+                template.name()
+            )));
+        }
+    }
+    let path = init(config, dir, name, lua, profile, servers)?;
+    template.write(dir, &project_name, &path)?;
     Ok(path)
 }
 
@@ -238,6 +307,7 @@ pub fn add(
             project: Some(text),
             lock: LockChange::Refresh,
             sync: options.mode != LockMode::Frozen,
+            reinstall: Vec::new(),
         })
     })
 }
@@ -266,9 +336,10 @@ pub fn remove(
                     edit::remove_dependency(&text, name).map_err(|e| file_error(project, e))?;
                 if !found {
                     return Err(ProjectError::NotFound(format!(
-                    "{name} is not a dependency in {} (a profile's packages leave with `pylua profile use`)",
-                    project.project_file().display()
-                )));
+                        "{name} is not a dependency in {} (a profile's packages leave with the profile)",
+                        project.project_file().display()
+                    ))
+                    .with_hint(crate::hint::Hint::ProfileUse));
                 }
                 text = next;
             }
@@ -276,6 +347,7 @@ pub fn remove(
                 project: Some(text),
                 lock: LockChange::Refresh,
                 sync: options.mode != LockMode::Frozen,
+                reinstall: Vec::new(),
             })
         },
     )
@@ -288,6 +360,7 @@ pub fn lock(project: &Project, options: &EnvOptions) -> Result<Outcome, ProjectE
             project: None,
             lock: LockChange::Refresh,
             sync: false,
+            reinstall: Vec::new(),
         })
     })
 }
@@ -318,6 +391,7 @@ pub fn update(
             project: None,
             lock: LockChange::Update(names.clone()),
             sync: true,
+            reinstall: Vec::new(),
         })
     })
 }
@@ -330,6 +404,7 @@ pub fn sync(project: &Project, options: &EnvOptions) -> Result<Outcome, ProjectE
             project: None,
             lock: LockChange::Refresh,
             sync: true,
+            reinstall: Vec::new(),
         })
     })
 }
@@ -344,7 +419,7 @@ pub fn use_profile(
 ) -> Result<Outcome, ProjectError> {
     let snapshot = project.snapshot()?;
     let file = project.read_project(&snapshot)?;
-    profile_requirements(&options.config, profile, &file.project.lua)?;
+    profile_requirements(&options.config, profile, file.project.lua)?;
     transact(
         project,
         options,
@@ -359,6 +434,7 @@ pub fn use_profile(
                 project: Some(text),
                 lock: LockChange::Refresh,
                 sync: true,
+                reinstall: Vec::new(),
             })
         },
     )
@@ -401,15 +477,38 @@ pub fn rollback(
     )
 }
 
+/// Whether the lock fits `pylua.toml`. Serialized as `missing`, `stale (why)` or `fresh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    Missing,
+    Stale { why: String },
+    Fresh,
+}
+
+impl std::fmt::Display for LockState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockState::Missing => f.write_str("missing"),
+            LockState::Stale { why } => write!(f, "stale ({why})"),
+            LockState::Fresh => f.write_str("fresh"),
+        }
+    }
+}
+
+impl Serialize for LockState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What `pylua status` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub root: String,
     pub name: String,
-    pub lua: String,
+    pub lua: LuaVersion,
     pub profile: Option<String>,
-    /// `missing`, `stale (why)` or `fresh`.
-    pub lock: String,
+    pub lock: LockState,
     /// Whether `.pylua/` holds exactly the locked packages.
     pub tree_in_sync: bool,
     pub packages: usize,
@@ -424,17 +523,17 @@ pub fn status(project: &Project, options: &EnvOptions) -> Result<Status, Project
     let lock = project.read_lock(&snapshot)?;
     let tree = project_tree(&file, project);
     let lock_state = match &lock {
-        None => "missing".to_string(),
+        None => LockState::Missing,
         Some(l) => match check_fresh(&options.config, &file, l) {
-            Ok(()) => "fresh".into(),
-            Err(why) => format!("stale ({why})"),
+            Ok(()) => LockState::Fresh,
+            Err(why) => LockState::Stale { why },
         },
     };
     let in_sync = tree_matches(&tree, lock.as_ref(), options.no_dev)?;
     Ok(Status {
         root: project.root().display().to_string(),
         name: file.project.name.clone(),
-        lua: file.project.lua.clone(),
+        lua: file.project.lua,
         profile: file.project.profile.clone(),
         lock: lock_state,
         tree_in_sync: in_sync,
@@ -489,4 +588,41 @@ pub fn prepare_run(project: &Project, sync: Option<&EnvOptions>) -> Result<RunSe
         tree,
         synced: Some(outcome),
     })
+}
+
+/// The project file and its lock, which must exist.
+fn file_and_lock(project: &Project) -> Result<(ProjectFile, Lockfile), ProjectError> {
+    let snapshot = project.snapshot()?;
+    let file = project.read_project(&snapshot)?;
+    let lock = project.read_lock(&snapshot)?.ok_or_else(|| {
+        ProjectError::Usage(format!(
+            "{} does not exist yet: the dependency graph is read from the lock",
+            project.lock_file().display()
+        ))
+        .with_hint(crate::hint::Hint::Lock)
+    })?;
+    Ok((file, lock))
+}
+
+/// `pylua tree` in a project: the dependency graph of its lock.
+pub fn dependency_graph(project: &Project) -> Result<DependencyGraph, ProjectError> {
+    let (_, lock) = file_and_lock(project)?;
+    Ok(DependencyGraph::from_lock(&lock))
+}
+
+/// `pylua outdated` in a project: each locked package, the newest version its constraints
+/// allow and the newest its servers have.
+pub fn outdated(project: &Project, options: &EnvOptions) -> Result<Vec<Outdated>, ProjectError> {
+    let (file, lock) = file_and_lock(project)?;
+    let index = server_options(&file, options).index()?;
+    let direct: std::collections::BTreeMap<String, String> = lock
+        .requirements
+        .iter()
+        .chain(&lock.dev_requirements)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let graph = DependencyGraph::from_lock(&lock);
+    Ok(crate::operations::graph::outdated(
+        &graph, &direct, None, &index,
+    ))
 }

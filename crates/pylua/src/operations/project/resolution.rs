@@ -15,7 +15,7 @@ pub(super) fn requirements(
 ) -> Result<(Requirements, Requirements), ProjectError> {
     let mut main = BTreeMap::new();
     if let Some(profile) = &file.project.profile {
-        main.extend(profile_requirements(config, profile, &file.project.lua)?);
+        main.extend(profile_requirements(config, profile, file.project.lua)?);
     }
     main.extend(file.requirements(false));
     let dev = file
@@ -75,7 +75,7 @@ pub(super) fn server_options(file: &ProjectFile, options: &EnvOptions) -> Server
         extra: Vec::new(),
         defaults: Vec::new(),
         only: servers,
-        lua_version: lua_api(&file.project.lua).to_string(),
+        lua_version: file.project.lua.api().to_string(),
         cache_dir: options
             .cache_dir
             .clone()
@@ -83,12 +83,6 @@ pub(super) fn server_options(file: &ProjectFile, options: &EnvOptions) -> Server
         offline: options.offline,
         unpack: options.config.unpack_bounds(),
     }
-}
-
-pub(super) fn lua_api(lua: &str) -> &'static str {
-    lua.parse::<LuaVersion>()
-        .map(LuaVersion::api)
-        .unwrap_or("5.4")
 }
 
 /// Resolves the project's requirements against its servers, keeping locked versions that
@@ -113,9 +107,9 @@ pub(super) fn resolve_lock(
     let server_options = server_options(file, options);
     let index = server_options.index()?;
     if let Some(profile) = &file.project.profile {
-        check_profile_available(&options.config, profile, &file.project.lua, &index)?;
+        check_profile_available(&options.config, profile, file.project.lua, &index)?;
     }
-    let mut resolve_options = ResolveOptions::for_lua(lua_api(&file.project.lua));
+    let mut resolve_options = ResolveOptions::for_lua(file.project.lua.api());
     if let Some(old) = old {
         for p in &old.packages {
             let free =
@@ -210,7 +204,7 @@ pub(super) fn resolve_lock(
     }
     Ok(Lockfile {
         version: LOCK_VERSION,
-        lua: file.project.lua.clone(),
+        lua: file.project.lua,
         profile: file.project.profile.clone(),
         requirements: main,
         dev_requirements: dev,
@@ -256,11 +250,11 @@ pub(super) fn parallel_map<T: Sync, R: Send>(
 pub(super) fn check_profile_available(
     config: &Config,
     profile: &str,
-    lua: &str,
+    lua: LuaVersion,
     index: &crate::packages::index::ServerIndex,
 ) -> Result<(), ProjectError> {
     // A profile that cannot be expanded is reported where the requirements are read.
-    let Ok(Ok(expansion)) = config.profiles().map(|p| p.expand(profile, lua)) else {
+    let Ok(Ok(expansion)) = config.profiles().map(|p| p.expand(profile, lua.as_str())) else {
         return Ok(());
     };
     let missing: Vec<String> = crate::curator::availability(&expansion, index)
@@ -271,9 +265,12 @@ pub(super) fn check_profile_available(
         return Ok(());
     }
     Err(ProjectError::NotFound(format!(
-        "profile {profile} needs packages the servers do not offer:\n{}\n(`pylua profile show {profile}` checks a profile against the servers; `servers` in pylua.toml or `pylua config set servers` picks them)",
+        "profile {profile} needs packages the servers do not offer:\n{}\n(`servers` in pylua.toml or in the configuration picks the servers)",
         missing.join("\n")
-    )))
+    ))
+    .with_hint(crate::hint::Hint::ProfileShow {
+        profile: profile.to_string(),
+    }))
 }
 
 /// The requirements profile `name` adds for a project on `lua`, from the catalog and
@@ -281,12 +278,12 @@ pub(super) fn check_profile_available(
 pub fn profile_requirements(
     config: &Config,
     name: &str,
-    lua: &str,
+    lua: LuaVersion,
 ) -> Result<Requirements, ProjectError> {
     let profiles = config
         .profiles()
         .map_err(|e| ProjectError::Config(e.to_string()))?;
-    let expansion = profiles.expand(name, lua).map_err(|e| match e {
+    let expansion = profiles.expand(name, lua.as_str()).map_err(|e| match e {
         ProfileError::Unknown { .. } => ProjectError::NotFound(e.to_string()),
         ProfileError::Invalid { .. } => ProjectError::Config(e.to_string()),
     })?;

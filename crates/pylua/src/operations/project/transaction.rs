@@ -22,6 +22,8 @@ pub(super) struct Change {
     pub(super) lock: LockChange,
     /// Make the tree match the lock afterwards.
     pub(super) sync: bool,
+    /// Packages to install again even where the tree has their locked version.
+    pub(super) reinstall: Vec<String>,
 }
 
 pub(super) fn transact(
@@ -59,9 +61,10 @@ pub(super) fn transact(
             (Some(l), LockMode::Frozen) => Some(l.clone()),
             (None, LockMode::Frozen) => {
                 return Err(ProjectError::Stale(format!(
-                    "--frozen: {} does not exist; run `pylua lock`",
+                    "{} does not exist, and a frozen run uses the lock as it is",
                     project.lock_file().display()
-                )))
+                ))
+                .with_hint(crate::hint::Hint::Lock))
             }
             (Some(l), _) if check_fresh(&options.config, &file, l).is_ok() => Some(l.clone()),
             (old, LockMode::Locked) => {
@@ -69,9 +72,10 @@ pub(super) fn transact(
                     check_fresh(&options.config, &file, l).unwrap_err()
                 });
                 return Err(ProjectError::Stale(format!(
-                    "--locked: {} needs updating ({why}); run `pylua lock`",
+                    "{} needs updating ({why}), and a locked run may not change it",
                     project.lock_file().display()
-                )));
+                ))
+                .with_hint(crate::hint::Hint::Lock));
             }
             (old, LockMode::Update) => Some(resolve_lock(&file, old.as_ref(), None, options)?),
         },
@@ -121,6 +125,7 @@ pub(super) fn transact(
             new_lock.as_ref(),
             old_lock.as_ref(),
             options,
+            &change.reinstall,
         ) {
             Ok(report) => outcome.sync = report,
             Err(e) => {
@@ -262,6 +267,7 @@ pub(super) fn restore(
             project: target.project.clone(),
             lock: LockChange::Exact(target.lock.clone()),
             sync: true,
+            reinstall: Vec::new(),
         })
     })
 }

@@ -16,22 +16,22 @@
 //! }
 //! ```
 //!
-//! [`Manifest::parse`] reads that subset of Lua — table constructors, strings in every Lua
+//! [`ServerManifest::parse`] reads that subset of Lua — table constructors, strings in every Lua
 //! form, numbers, `true`/`false`/`nil`, comments — with a byte-level lexer, so the whole
 //! luarocks.org index parses in a few tens of milliseconds and nothing in a downloaded file is ever run.
 //! Nesting is limited to [`MAX_DEPTH`] tables and every error names the line and column.
 //!
-//! Several servers are combined with [`Manifest::merge`]: the first server that lists a
+//! Several servers are combined with [`ServerManifest::merge`]: the first server that lists a
 //! `(package, version)` provides it, and the result remembers which one that was.
 //!
 //! ```
-//! use pylua::packages::manifest::Manifest;
+//! use pylua::packages::manifest::ServerManifest;
 //!
-//! let main = Manifest::parse(r#"repository = { luasocket = { ["3.1.0-1"] = { { arch = "src" } } } }"#).unwrap();
-//! let mirror = Manifest::parse(r#"repository = { LuaSocket = { ["3.0-1"] = { { arch = "rockspec" } } } }"#).unwrap();
+//! let main = ServerManifest::parse(r#"repository = { luasocket = { ["3.1.0-1"] = { { arch = "src" } } } }"#).unwrap();
+//! let mirror = ServerManifest::parse(r#"repository = { LuaSocket = { ["3.0-1"] = { { arch = "rockspec" } } } }"#).unwrap();
 //! assert_eq!(main.repository["luasocket"]["3.1.0-1"], ["src"]);
 //!
-//! let merged = Manifest::merge([
+//! let merged = ServerManifest::merge([
 //!     ("https://luarocks.org".to_string(), main),
 //!     ("https://mirror.example".to_string(), mirror),
 //! ]);
@@ -146,7 +146,7 @@ impl Table {
 
 /// One rocks server's manifest.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Manifest {
+pub struct ServerManifest {
     /// package name (as written) → version (`1.2.3-1`, `scm-1`) → archs (`rockspec`, `src`,
     /// `all`, `linux-x86_64`, …) in the order listed.
     pub repository: BTreeMap<String, BTreeMap<String, Vec<String>>>,
@@ -162,18 +162,25 @@ pub struct Manifest {
     pub dependencies: Option<Table>,
 }
 
-impl Manifest {
+impl ServerManifest {
     /// Reads manifest text. Unknown globals are checked for syntax and ignored; a missing
     /// `repository` is an error.
-    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        Manifest::parse_bytes(text.as_bytes())
+    pub fn parse(text: &str) -> Result<ServerManifest, ManifestError> {
+        ServerManifest::parse_bytes(text.as_bytes())
     }
 
-    /// [`Manifest::parse`] on raw bytes (a download need not be UTF-8; strings that are not
+    /// [`ServerManifest::parse`] on raw bytes (a download need not be UTF-8; strings that are not
     /// are kept with U+FFFD for the invalid bytes). A leading UTF-8 byte-order mark and a
     /// `#` first line are skipped, as `lua` does.
-    pub fn parse_bytes(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+    pub fn parse_bytes(bytes: &[u8]) -> Result<ServerManifest, ManifestError> {
         Parser::new(bytes).manifest()
+    }
+
+    /// Reads a file of global assignments in the manifest's Lua subset (a rock's
+    /// `rock_manifest`, say) and returns the value assigned to `global`, without running
+    /// anything.
+    pub fn parse_global(bytes: &[u8], global: &str) -> Result<Option<Value>, ManifestError> {
+        Parser::new(bytes).global(global)
     }
 
     /// The versions of `name`, found case-insensitively (ASCII, as LuaRocks lower-cases
@@ -208,7 +215,7 @@ impl Manifest {
     /// listing a `(package, version)` provides it. Package names are matched without regard
     /// to ASCII case; a name that is not a valid [`super::names::PackageName`] is skipped
     /// with a warning.
-    pub fn merge(manifests: impl IntoIterator<Item = (String, Manifest)>) -> MergedManifest {
+    pub fn merge(manifests: impl IntoIterator<Item = (String, ServerManifest)>) -> MergedManifest {
         let mut merged = MergedManifest::default();
         for (server, (url, manifest)) in manifests.into_iter().enumerate() {
             merged.servers.push(url.clone());
@@ -242,7 +249,7 @@ impl Manifest {
     }
 }
 
-/// The manifests of several servers combined (see [`Manifest::merge`]).
+/// The manifests of several servers combined (see [`ServerManifest::merge`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MergedManifest {
     servers: Vec<String>,
@@ -266,7 +273,7 @@ pub struct Release {
     pub name: Arc<str>,
     /// The archs the server has (`rockspec`, `src`, `all`, `linux-x86_64`, …).
     pub archs: Vec<String>,
-    /// Index of the server in the order given to [`Manifest::merge`] (0 = highest priority);
+    /// Index of the server in the order given to [`ServerManifest::merge`] (0 = highest priority);
     /// [`MergedManifest::server`] gives its URL.
     pub server: usize,
 }

@@ -1,6 +1,6 @@
 //! The manifest parser: a byte-level lexer and recursive reader for the subset of Lua that
 //! manifests use (table constructors, strings in every Lua form, numbers, booleans, `nil`,
-//! comments), building a [`Manifest`] without running anything.
+//! comments), building a [`ServerManifest`] without running anything.
 
 use super::*;
 
@@ -649,7 +649,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After `repository =`.
-    fn repository(&mut self, manifest: &mut Manifest) -> Res<()> {
+    fn repository(&mut self, manifest: &mut ServerManifest) -> Res<()> {
         let open = self.expect_table(|| "a table after 'repository ='".to_string())?;
         self.enter(open)?;
         self.pos += 1;
@@ -819,8 +819,8 @@ impl<'a> Parser<'a> {
     }
 
     /// The whole file: `name = value` statements.
-    pub(super) fn manifest(mut self) -> Res<Manifest> {
-        let mut manifest = Manifest::default();
+    pub(super) fn manifest(mut self) -> Res<ServerManifest> {
+        let mut manifest = ServerManifest::default();
         let mut has_repository = false;
         loop {
             self.skip_ws()?;
@@ -859,5 +859,33 @@ impl<'a> Parser<'a> {
             return Err(ManifestError::MissingRepository);
         }
         Ok(manifest)
+    }
+
+    /// Any file of `name = value` statements (a `rock_manifest`): the value last assigned to
+    /// `wanted`, if any, every other statement checked for syntax.
+    pub(super) fn global(mut self, wanted: &str) -> Res<Option<Value>> {
+        let mut found = None;
+        loop {
+            self.skip_ws()?;
+            let Some(b) = self.peek() else { break };
+            if b == b';' {
+                self.pos += 1;
+                continue;
+            }
+            if !is_name_start(b) {
+                return Err(self.expected(&format!("a global assignment such as '{wanted} = {{'")));
+            }
+            let name = self.name();
+            self.skip_ws()?;
+            if self.peek() != Some(b'=') {
+                return Err(self.expected(&format!("'=' after '{}'", lossy(name))));
+            }
+            self.pos += 1;
+            let value = self.value()?;
+            if name == wanted.as_bytes() {
+                found = Some(value);
+            }
+        }
+        Ok(found)
     }
 }

@@ -3,25 +3,25 @@
 use super::lexical::push_utf8;
 use super::*;
 
-fn parse(text: &str) -> Manifest {
-    match Manifest::parse(text) {
+fn parse(text: &str) -> ServerManifest {
+    match ServerManifest::parse(text) {
         Ok(m) => m,
         Err(e) => panic!("{e}\n--- in ---\n{text}"),
     }
 }
 
 fn err(text: &str) -> String {
-    match Manifest::parse(text) {
+    match ServerManifest::parse(text) {
         Ok(m) => panic!("parsed: {m:?}\n--- from ---\n{text}"),
         Err(e) => e.to_string(),
     }
 }
 
 fn err_bytes(bytes: &[u8]) -> String {
-    Manifest::parse_bytes(bytes).unwrap_err().to_string()
+    ServerManifest::parse_bytes(bytes).unwrap_err().to_string()
 }
 
-fn archs<'m>(m: &'m Manifest, package: &str, version: &str) -> Vec<&'m str> {
+fn archs<'m>(m: &'m ServerManifest, package: &str, version: &str) -> Vec<&'m str> {
     m.repository[package][version]
         .iter()
         .map(String::as_str)
@@ -115,7 +115,7 @@ fn reads_a_server_manifest() {
     assert_eq!(m.dependencies, None);
     assert!(m.entry_fields.is_empty());
     assert_eq!(m.version_count(), 5);
-    assert_eq!(Manifest::parse_bytes(SERVER.as_bytes()), Ok(m));
+    assert_eq!(ServerManifest::parse_bytes(SERVER.as_bytes()), Ok(m));
 }
 
 #[test]
@@ -287,7 +287,7 @@ first line break skipped]], [=[
 
 #[test]
 fn line_breaks_in_long_strings_and_escapes_read_as_newlines() {
-    let m = Manifest::parse_bytes(
+    let m = ServerManifest::parse_bytes(
         b"repository = {}\nmodules = { [[a\r\nb\rc\n\rd\n\ne]], \"x\\\r\ny\" }",
     )
     .unwrap();
@@ -313,8 +313,8 @@ fn skips_comments() {
     let m = parse(text);
     assert_eq!(archs(&m, "lpeg", "1.0-1"), ["src"]);
     // A comment ending the input right after its dashes.
-    assert!(Manifest::parse("repository = {}--").is_ok());
-    assert!(Manifest::parse("repository = {}--[[x]]").is_ok());
+    assert!(ServerManifest::parse("repository = {}--").is_ok());
+    assert!(ServerManifest::parse("repository = {}--[[x]]").is_ok());
 }
 
 #[test]
@@ -426,7 +426,7 @@ fn a_manifest_without_repository_is_an_error() {
     ] {
         assert_eq!(err(text), "manifest has no 'repository' table");
         assert_eq!(
-            Manifest::parse(text).unwrap_err(),
+            ServerManifest::parse(text).unwrap_err(),
             ManifestError::MissingRepository
         );
     }
@@ -434,7 +434,7 @@ fn a_manifest_without_repository_is_an_error() {
 
 #[test]
 fn skips_a_byte_order_mark_and_a_first_line_starting_with_hash() {
-    let m = Manifest::parse_bytes(b"\xEF\xBB\xBFrepository = { a = {} }").unwrap();
+    let m = ServerManifest::parse_bytes(b"\xEF\xBB\xBFrepository = { a = {} }").unwrap();
     assert!(m.repository.contains_key("a"));
     let m = parse("#!/usr/bin/env lua\nrepository = { a = {} }");
     assert!(m.repository.contains_key("a"));
@@ -595,7 +595,7 @@ fn truncated_input_is_an_error_never_a_panic() {
     let bytes = SERVER.as_bytes();
     let complete = SERVER.trim_end().len();
     for n in 0..bytes.len() {
-        let result = Manifest::parse_bytes(&bytes[..n]);
+        let result = ServerManifest::parse_bytes(&bytes[..n]);
         assert_eq!(
             result.is_ok(),
             n >= complete,
@@ -632,13 +632,13 @@ fn nested(levels: usize) -> String {
 
 #[test]
 fn limits_nesting_depth() {
-    assert!(Manifest::parse(&nested(MAX_DEPTH)).is_ok());
+    assert!(ServerManifest::parse(&nested(MAX_DEPTH)).is_ok());
     assert_eq!(
         err(&nested(MAX_DEPTH + 1)),
         "manifest line 2, column 75: tables nested deeper than 64 levels"
     );
     // Far deeper input fails just as fast, without exhausting the stack.
-    let e = Manifest::parse(&nested(1_000_000)).unwrap_err();
+    let e = ServerManifest::parse(&nested(1_000_000)).unwrap_err();
     assert_eq!(
         e,
         ManifestError::TooDeep {
@@ -656,9 +656,9 @@ fn limits_nesting_depth() {
             "}".repeat(n)
         )
     };
-    assert!(Manifest::parse(&deep(MAX_DEPTH - 4)).is_ok());
+    assert!(ServerManifest::parse(&deep(MAX_DEPTH - 4)).is_ok());
     assert!(matches!(
-        Manifest::parse(&deep(MAX_DEPTH - 3)),
+        ServerManifest::parse(&deep(MAX_DEPTH - 3)),
         Err(ManifestError::TooDeep { .. })
     ));
     // Deep keys are tables too.
@@ -668,14 +668,14 @@ fn limits_nesting_depth() {
         "}] = 1".repeat(100)
     );
     assert!(matches!(
-        Manifest::parse(&keys),
+        ServerManifest::parse(&keys),
         Err(ManifestError::TooDeep { .. })
     ));
 }
 
 #[test]
 fn non_utf8_bytes_in_strings_are_replaced() {
-    let m = Manifest::parse_bytes(
+    let m = ServerManifest::parse_bytes(
             b"repository = { [\"caf\xE9\"] = { [\"1.0-1\"] = { { arch = \"src\xFF\" } } } }\n\
               modules = { '\\xE9t\\xE9', \"\\u{D800}\", \"\\u{7FFFFFFF}\", [[\xC3\xA9\xC3]], \"\xC3\xA9\" }",
         )
@@ -762,7 +762,7 @@ fn mangled_input_never_panics() {
                 }
             }
         }
-        if let Err(e) = Manifest::parse_bytes(&bytes) {
+        if let Err(e) = ServerManifest::parse_bytes(&bytes) {
             assert!(e.to_string().starts_with("manifest "), "{e}");
         }
     }
@@ -791,7 +791,7 @@ fn merges_servers_in_priority_order() {
              Penlight = { ['1.5.4-1'] = { { arch = 'all' } } } }",
         );
     let third = parse("repository = { penlight = { ['1.5.4-1'] = { { arch = 'src' } }, ['1.14.0-1'] = { { arch = 'all' } } } }");
-    let merged = Manifest::merge([
+    let merged = ServerManifest::merge([
         ("https://luarocks.org".to_string(), first),
         ("https://mirror.example/rocks".to_string(), second),
         ("file:///srv/rocks".to_string(), third),
@@ -861,7 +861,7 @@ fn merges_servers_in_priority_order() {
     );
     let names: Vec<&str> = merged.packages().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["lpeg", "luasocket", "Penlight"]);
-    assert!(Manifest::merge(Vec::new()).is_empty());
+    assert!(ServerManifest::merge(Vec::new()).is_empty());
 }
 
 #[test]

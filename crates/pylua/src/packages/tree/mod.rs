@@ -9,7 +9,7 @@
 //! it is after a change. An exclusive file lock serialises pylua processes on one tree.
 
 use super::cache::{hex, write_atomic};
-use super::manifest::{Manifest, Table, Value as MValue};
+use super::manifest::{ServerManifest, Table, Value as MValue};
 use super::rockspec::Dependency;
 use super::version::{Constraints, Version};
 use fs4::fs_std::FileExt;
@@ -24,7 +24,7 @@ pub enum TreeError {
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("{path}: the tree manifest is damaged: {message}")]
-    Manifest { path: String, message: String },
+    ServerManifest { path: String, message: String },
     #[error("{0}")]
     Conflict(String),
 }
@@ -150,11 +150,11 @@ impl Tree {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(io_err(&path, e)),
         };
-        let damaged = |message: String| TreeError::Manifest {
+        let damaged = |message: String| TreeError::ServerManifest {
             path: path.display().to_string(),
             message,
         };
-        let manifest = Manifest::parse_bytes(&bytes).map_err(|e| damaged(e.to_string()))?;
+        let manifest = ServerManifest::parse_bytes(&bytes).map_err(|e| damaged(e.to_string()))?;
         let mut out = BTreeMap::new();
         for (name, versions) in &manifest.repository {
             for version_text in versions.keys() {
@@ -381,6 +381,7 @@ fn read_constraints(t: &Table) -> Vec<Dependency> {
 }
 
 mod transaction;
+pub mod verify;
 mod writers;
 
 use transaction::recover;

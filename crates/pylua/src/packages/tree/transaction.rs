@@ -250,7 +250,7 @@ pub(super) fn recover(txn: &Path) -> Result<(), TreeError> {
                 _ => false,
             };
             if !ok {
-                return Err(TreeError::Manifest {
+                return Err(TreeError::ServerManifest {
                     path: journal_path.display().to_string(),
                     message: format!(
                         "the interrupted transaction's journal names a path outside the tree ({line:?}); nothing was changed — delete {} if this tree is not yours",

@@ -1,6 +1,7 @@
 -- The interpreter's side of a process VM session (see runtime/process.rs). It runs inside an
 -- external interpreter — Lua 5.1, 5.2, 5.3, 5.4 or LuaJIT, so it sticks to what they share —
--- reads requests on fd 3, writes replies on fd 4, installs the sandbox policy and the limits,
+-- reads requests on fd 3, writes replies on fd 4, installs the sandbox policy (policy.lua,
+-- compiled ahead of this file as `apply_policy`) and the limits,
 -- and keeps the state of the session between requests.
 --
 -- Requests: one header line `<op> <len> <len> ...`, then the fields, back to back.
@@ -158,7 +159,8 @@ end
 
 local BINARY = "attempt to load a binary chunk (mode is 't')"
 
-local function load_text(chunk, name, env)
+-- An explicit nil environment is an argument too (`load(s, n, "t", nil)`): keep the count.
+local function load_text(chunk, name, ...)
   if PLAIN51 then
     if type(chunk) == "function" then
       local parts = {}
@@ -173,8 +175,24 @@ local function load_text(chunk, name, env)
     if type(chunk) == "string" and byte(chunk, 1) == 27 then return nil, BINARY end
     return loadstring(chunk, name)
   end
-  if env ~= nil then return load(chunk, name, "t", env) end
+  if select("#", ...) > 0 then return load(chunk, name, "t", (...)) end
   return load(chunk, name, "t")
+end
+
+-- Pure Lua 5.1's loadfile has no mode: read the file and refuse bytecode by hand.
+local function loadfile_text(path, ...)
+  if not PLAIN51 then
+    if select("#", ...) > 0 then return loadfile(path, "t", (...)) end
+    return loadfile(path, "t")
+  end
+  if path == nil then return loadfile() end -- standard input
+  local f, err = open(path, "rb")
+  if not f then return nil, "cannot open " .. tostring(err) end
+  local text = f:read("*a")
+  f:close()
+  if byte(text, 1) == 35 then text = "--" .. text end -- a `#!` line, kept for line numbers
+  if byte(text, 1) == 27 then return nil, BINARY end
+  return loadstring(text, "@" .. path)
 end
 
 local function compile(source, name)
@@ -231,159 +249,10 @@ local function allowed(path, writing)
   return read(rin, "*l") == "1"
 end
 
-local out = setmetatable({}, { __name = "pylua.output" })
-function out.write(self, ...) captured_write(...) return self end
-function out.flush(self) return self end
-function out.setvbuf() return true end
-function out.close() return nil, "the captured output cannot be closed" end
-G.print = captured_print
-if policy == "strict" then
-  G.io = { write = function(...) captured_write(...) return out end, stdout = out }
-else
-  G.io.write = function(...) captured_write(...) return out end
-  G.io.stdout = out
-end
+apply_policy(G, policy, captured_print, captured_write, allowed, load_text, loadfile_text)
 G.arg = nil
 if config.path and G.package then G.package.path = config.path end
 if config.cpath and G.package and policy == "none" then G.package.cpath = config.cpath end
-
-local function text_only_load(chunk, name, mode, env)
-  return load_text(chunk, name, env)
-end
-
-local function keep_only(t, names)
-  local drop = {}
-  for k in next, t do if not names[k] then drop[#drop + 1] = k end end
-  for i = 1, #drop do t[drop[i]] = nil end
-end
-
--- LuaJIT: no FFI (native code) and no switching the compiler back on (limits need it off).
-local function restrict_jit()
-  if not jit then return end
-  local safe = { version = jit.version, version_num = jit.version_num, os = jit.os,
-    arch = jit.arch, status = jit.status }
-  G.jit = safe
-  local package = rawget(G, "package")
-  if package then
-    for _, name in next, { "ffi", "jit.util", "jit.profile", "jit.opt", "jit.p", "jit.v",
-        "jit.dump", "jit.bcsave", "jit.zone" } do
-      package.preload[name] = nil
-      package.loaded[name] = nil
-    end
-    package.loaded.jit = safe
-  end
-end
-
-if policy == "strict" then
-  G.dofile, G.loadfile, G.require, G.package, G.debug = nil, nil, nil, nil, nil
-  G.module, G.setfenv, G.getfenv, G.newproxy = nil, nil, nil, nil
-  G.load = text_only_load
-  if G.loadstring then G.loadstring = function(s, name) return load_text(s, name) end end
-  G.collectgarbage = function(opt)
-    if opt == "count" then return collectgarbage("count") end
-    error("collectgarbage(" .. (opt == nil and "" or ("'" .. tostring(opt) .. "'"))
-      .. ") is not available in the strict sandbox; only collectgarbage('count') is", 2)
-  end
-  G.string.dump = nil
-  keep_only(G.os, { time = true, clock = true, date = true })
-  restrict_jit()
-  getmetatable("").__metatable = false
-elseif policy == "standard" then
-  local io, os, package = G.io, G.os, G.package
-  os.execute, os.exit, os.tmpname, io.popen, package.loadlib = nil, nil, nil, nil, nil
-  package.cpath = ""
-  G.debug = { traceback = traceback }
-  package.loaded.debug = G.debug
-  G.newproxy = nil
-  G.load = text_only_load
-  if G.loadstring then G.loadstring = function(s, name) return load_text(s, name) end end
-  restrict_jit()
-
-  local function check(path, writing)
-    if type(path) == "string" and not allowed(path, writing) then
-      error("access to '" .. path .. "' is denied: it is outside the directories this sandbox allows", 3)
-    end
-  end
-  local lines, input, output = io.lines, io.input, io.output
-  local remove, rename = os.remove, os.rename
-  io.open = function(path, mode, ...)
-    check(path, type(mode) == "string" and find(mode, "[wa+]") ~= nil)
-    return open(path, mode, ...)
-  end
-  io.lines = function(path, ...) check(path, false) return lines(path, ...) end
-  io.input = function(file) check(file, false) return input(file) end
-  io.output = function(file) check(file, true) return output(file) end
-  os.remove = function(path) check(path, true) return remove(path) end
-  os.rename = function(from, to) check(from, true) check(to, true) return rename(from, to) end
-
-  local function loadfile_text(path, env)
-    if not PLAIN51 then
-      if env ~= nil then return loadfile(path, "t", env) end
-      return loadfile(path, "t")
-    end
-    local f, err = open(path, "rb")
-    if not f then return nil, "cannot open " .. tostring(err) end
-    local text = f:read("*a")
-    f:close()
-    if byte(text, 1) == 35 then text = "--" .. text end -- a `#!` line, kept for line numbers
-    if byte(text, 1) == 27 then return nil, BINARY end
-    return loadstring(text, "@" .. path)
-  end
-  G.loadfile = function(path, mode, env)
-    check(path, false)
-    if path == nil then -- standard input
-      if PLAIN51 then return loadfile() end
-      return loadfile(nil, "t")
-    end
-    return loadfile_text(path, env)
-  end
-  G.dofile = function(path)
-    local f, err = G.loadfile(path)
-    if not f then error(err, 2) end
-    return f()
-  end
-  -- require: only Lua modules, and only from allowed directories.
-  local function searchpath(name, path, sep, rep)
-    sep, rep = sep or ".", rep or "/"
-    if sep ~= "" then name = gsub(name, "%" .. sep, rep) end
-    local tried = {}
-    for template in gmatch(path, "[^;]+") do
-      local file = gsub(template, "%?", name)
-      if allowed(file, false) then
-        local f = open(file, "r")
-        if f then f:close() return file end
-      end
-      tried[#tried + 1] = "\n\tno file '" .. file .. "'"
-    end
-    return nil, concat(tried)
-  end
-  package.searchpath = searchpath
-  local searchers = package.searchers or package.loaders
-  local preload = searchers[1]
-  local function lua_searcher(name)
-    local file, err = searchpath(name, package.path)
-    if not file then return err end
-    local f, msg = loadfile_text(file)
-    if not f then
-      error("error loading module '" .. name .. "' from file '" .. file .. "':\n\t" .. msg, 3)
-    end
-    return f, file
-  end
-  for i = #searchers, 1, -1 do searchers[i] = nil end
-  searchers[1], searchers[2] = preload, lua_searcher
-end
-
-if policy ~= "none" then
-  -- The embedded VM refuses finalizers (they run where limits can't stop them); so does
-  -- this one, so code behaves the same on every backend.
-  G.setmetatable = function(t, mt)
-    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
-      error("__gc metamethods are not available in the " .. policy
-        .. " sandbox: finalizers run where limits cannot stop them", 2)
-    end
-    return setmetatable(t, mt)
-  end
-end
 
 ------------------------------------------------------------------------------------------
 -- Limits inside the interpreter: a count hook for the instruction budget and the Lua heap

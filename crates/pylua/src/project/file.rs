@@ -22,6 +22,13 @@
 //! memory = "256M"
 //! timeout = "30s"
 //! instructions = 100000000
+//! allow-net = ["api.example.com", "*.cdn.example.com:443"]   # gives scripts `net`
+//! deny-net = ["admin.example.com"]                           # wins over allow-net
+//! allow-http = false
+//! net-max-response = "8M"
+//! net-timeout = "30s"
+//! net-max-requests = 100
+//! net-max-total = "64M"
 //! ```
 
 use crate::packages::version::Constraints;
@@ -29,8 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The Lua versions a project can ask for.
-pub const LUA_VERSIONS: [&str; 5] = ["5.4", "5.3", "5.2", "5.1", "luajit"];
+use crate::interpreters::LuaVersion;
 
 /// A parsed and validated `pylua.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,16 +57,20 @@ pub struct ProjectFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProjectSection {
     pub name: String,
-    #[serde(default = "default_lua")]
-    pub lua: String,
+    #[serde(default = "default_lua", deserialize_with = "project_lua")]
+    pub lua: LuaVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<String>,
 }
 
-fn default_lua() -> String {
-    "5.4".into()
+fn project_lua<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LuaVersion, D::Error> {
+    lua_version_at("project.lua", d)
+}
+
+fn default_lua() -> LuaVersion {
+    LuaVersion::Lua54
 }
 
 /// Defaults for `pylua run` in the project; flags on the command line win.
@@ -75,15 +85,30 @@ pub struct RunSection {
     pub timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_net: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_net: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_http: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_max_response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_max_requests: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_max_total: Option<String>,
 }
 
 /// `[run]`, parsed.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSettings {
     pub sandbox: Option<crate::runtime::Sandbox>,
     pub memory: Option<usize>,
     pub timeout: Option<std::time::Duration>,
     pub instructions: Option<u64>,
+    pub net: crate::runtime::NetOptions,
 }
 
 impl RunSection {
@@ -99,6 +124,7 @@ impl RunSection {
 pub struct FileError {
     pub file: String,
     pub message: String,
+    pub hint: Option<crate::hint::Hint>,
 }
 
 impl FileError {
@@ -106,7 +132,13 @@ impl FileError {
         FileError {
             file: file.display().to_string(),
             message: message.into(),
+            hint: None,
         }
+    }
+
+    pub fn with_hint(mut self, hint: crate::hint::Hint) -> FileError {
+        self.hint = Some(hint);
+        self
     }
 }
 
@@ -124,16 +156,6 @@ impl ProjectFile {
             |key: &str, message: String| FileError::new(file, format!("key '{key}': {message}"));
         if self.project.name.trim().is_empty() {
             return Err(bad("project.name", "expected a non-empty name".into()));
-        }
-        if !LUA_VERSIONS.contains(&self.project.lua.as_str()) {
-            return Err(bad(
-                "project.lua",
-                format!(
-                    "expected one of {}, found \"{}\"",
-                    LUA_VERSIONS.join(", "),
-                    self.project.lua
-                ),
-            ));
         }
         for (i, server) in self.project.servers.iter().enumerate() {
             crate::packages::server::Server::new(server)
@@ -170,7 +192,42 @@ impl ProjectFile {
         if let Some(timeout) = &self.run.timeout {
             crate::runtime::parse_duration(timeout).map_err(|e| bad("run.timeout", e.message))?;
         }
+        self.net_options().map_err(|(key, why)| bad(key, why))?;
         Ok(())
+    }
+
+    /// `[run]`'s network settings, parsed; on error, the key and what is wrong.
+    fn net_options(&self) -> Result<crate::runtime::NetOptions, (&'static str, String)> {
+        use crate::runtime::{parse_duration, parse_size, HostPattern};
+        let run = &self.run;
+        let patterns = |key: &'static str, list: &Option<Vec<String>>| {
+            list.iter()
+                .flatten()
+                .map(|p| HostPattern::parse(p).map_err(|e| (key, e)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let size = |key: &'static str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| {
+                    parse_size(s)
+                        .map(|n| n as u64)
+                        .map_err(|e| (key, e.message))
+                })
+                .transpose()
+        };
+        Ok(crate::runtime::NetOptions {
+            allow: patterns("run.allow-net", &run.allow_net)?,
+            deny: patterns("run.deny-net", &run.deny_net)?,
+            allow_http: run.allow_http,
+            max_response_bytes: size("run.net-max-response", &run.net_max_response)?,
+            request_timeout: run
+                .net_timeout
+                .as_deref()
+                .map(|t| parse_duration(t).map_err(|e| ("run.net-timeout", e.message)))
+                .transpose()?,
+            max_requests: run.net_max_requests,
+            max_total_bytes: size("run.net-max-total", &run.net_max_total)?,
+        })
     }
 
     /// `[run]` with its values parsed (they were checked when the file was read).
@@ -188,6 +245,7 @@ impl ProjectFile {
                 .as_deref()
                 .and_then(|t| crate::runtime::parse_duration(t).ok()),
             instructions: self.run.instructions,
+            net: self.net_options().unwrap_or_default(),
         }
     }
 
@@ -246,9 +304,30 @@ pub fn parse_constraint(text: &str) -> Result<Constraints, String> {
 
 /// toml's messages already carry the line, column and the offending text.
 pub(crate) fn toml_message(e: &toml::de::Error) -> String {
-    e.to_string()
-        .trim_end()
+    let full = e.to_string();
+    // A value that is valid TOML but not a valid setting names its key itself.
+    if e.message().starts_with("key '") {
+        return match full
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("TOML parse error at "))
+        {
+            Some(at) => format!("{} ({at})", e.message()),
+            None => e.message().to_string(),
+        };
+    }
+    full.trim_end()
         .replace("TOML parse error at ", "invalid TOML at ")
+}
+
+/// A Lua version read from a TOML file, its key named in the error.
+pub(crate) fn lua_version_at<'de, D: serde::Deserializer<'de>>(
+    key: &str,
+    d: D,
+) -> Result<LuaVersion, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse()
+        .map_err(|e| serde::de::Error::custom(format!("key '{key}': {e}")))
 }
 
 /// Edits of `pylua.toml` text that keep everything else as the user wrote it.
@@ -335,7 +414,7 @@ mod tests {
             "[project]\nname='x'\nlua='5.1'\nprofile='standard'\n[dependencies]\npenlight='>= 1.13'\nlpeg='*'\n[dev-dependencies]\nbusted='~> 2'\n[run]\nsandbox='strict'\nmemory='64M'\ntimeout='2s'\ninstructions=5\n",
         )
         .unwrap();
-        assert_eq!(p.project.lua, "5.1");
+        assert_eq!(p.project.lua, LuaVersion::Lua51);
         assert_eq!(
             p.requirements(false),
             vec![
@@ -344,14 +423,19 @@ mod tests {
             ]
         );
         assert_eq!(p.requirements(true), vec![("busted".into(), "~> 2".into())]);
-        assert_eq!(parse("[project]\nname='x'\n").unwrap().project.lua, "5.4");
+        assert_eq!(
+            parse("[project]\nname='x'\n").unwrap().project.lua,
+            LuaVersion::Lua54
+        );
     }
 
     #[test]
     fn errors_name_the_file_and_key() {
         let e = parse("[project]\nname='x'\nlua='5.9'\n").unwrap_err();
         assert!(
-            e.contains("pylua.toml: key 'project.lua': expected one of 5.4"),
+            e.contains("pylua.toml: key 'project.lua'")
+                && e.contains("line 3")
+                && e.contains("unknown Lua version '5.9': expected 5.1, 5.2, 5.3, 5.4 or luajit"),
             "{e}"
         );
         let e = parse("[project]\nname='x'\n[dependencies]\npenlight='>= 1 <<'\n").unwrap_err();
@@ -359,6 +443,10 @@ mod tests {
             e.contains("key 'dependencies.penlight'") && e.contains(">= 1 <<"),
             "{e}"
         );
+        let e = parse("[project]\nname='x'\n[run]\nallow-net=['http://x']\n").unwrap_err();
+        assert!(e.contains("key 'run.allow-net'"), "{e}");
+        let e = parse("[project]\nname='x'\n[run]\nnet-timeout='soon'\n").unwrap_err();
+        assert!(e.contains("key 'run.net-timeout'"), "{e}");
         let e = parse("[project]\nname='x'\n[run]\nmemory='lots'\n").unwrap_err();
         assert!(e.contains("key 'run.memory'"), "{e}");
         let e = parse("[project]\nname='x'\ncolour='red'\n").unwrap_err();
