@@ -41,9 +41,12 @@ class LuaProcess:
     computation). ``tree`` is the rocks tree whose modules ``require`` finds (default: the
     project's ``.pylua/`` around ``project`` or the current directory, else the per-user
     tree). ``allow_net`` (``["api.example.com", "*.cdn.example.com:443", "127.0.0.1:8080"]``)
-    gives Lua the ``net`` module for those hosts (embedded VM only; ``deny_net`` wins,
+    gives Lua the ``net`` module for those hosts (either backend; ``deny_net`` wins,
     ``allow_http`` allows plain http, ``net_limits`` sets ``max_response``, ``timeout``,
-    ``max_requests``, ``max_total``); ``net_audit()`` lists the requests of the last run."""
+    ``max_requests``, ``max_total``); ``net_audit()`` lists the requests of the last run.
+    ``allow_luasocket`` lets a ``"standard"`` sandbox load LuaSocket's and LuaSec's C modules
+    from the tree (which its scripts then cannot write in); no network policy constrains
+    those, so prefer ``allow_net``."""
 
     def __init__(self, name: str = "lua", lua_executable: Optional[str] = None,
                  debug_mode: bool = False, sandbox: str = "none",
@@ -53,7 +56,8 @@ class LuaProcess:
                  allow_dirs: Optional[List[str]] = None,
                  allow_net: Optional[List[str]] = None, deny_net: Optional[List[str]] = None,
                  allow_http: bool = False,
-                 net_limits: Optional[Dict[str, Any]] = None) -> None:
+                 net_limits: Optional[Dict[str, Any]] = None,
+                 allow_luasocket: bool = False) -> None:
         self.name = name
         self.lua_executable = lua_executable
         self.debug_mode = debug_mode
@@ -72,7 +76,8 @@ class LuaProcess:
                               package_cpath=info["package_cpath"],
                               allow_dirs=list(allow_dirs or []) + [self.tree],
                               allow_net=list(allow_net or []), deny_net=list(deny_net or []),
-                              allow_http=allow_http, net_limits=net_limits)
+                              allow_http=allow_http, net_limits=net_limits,
+                              allow_luasocket=allow_luasocket)
         self._vm = _core.Vm(**self._settings)
         self.globals = Globals(self._vm)
         # The hot methods straight from the core, unless a subclass overrides them: a call

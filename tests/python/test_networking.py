@@ -96,6 +96,17 @@ def test_allow_net_gives_strict_code_net(server):
     assert log[0]["host"] == f"127.0.0.1:{server}" and log[0]["bytes"] == len(body)
 
 
+def test_allow_net_in_a_process_vm(server):
+    """An external interpreter gets `net` from the host, under the same policy."""
+    vm = LuaProcess(name="p", sandbox="strict", lua_executable="5.1",
+                    allow_net=[f"127.0.0.1:{server}"], allow_http=True)
+    assert vm.backend == "process"
+    assert vm.eval(f"return net.get('http://127.0.0.1:{server}/x').status") == 200
+    assert vm.net_audit()[0]["status"] == 200
+    with pytest.raises(LuaNetworkDeniedError):
+        vm.eval("return net.get('http://127.0.0.1:9/x')")
+
+
 def test_without_allow_net_there_is_no_net():
     for sandbox in ("strict", "standard", "none"):
         assert LuaProcess(name="n", sandbox=sandbox).eval("return net == nil") is True
@@ -157,3 +168,26 @@ def test_http_client_template_luasocket_variant(net_configured, server, tmp_path
     vm.run_file(project / "main.lua", f"http://127.0.0.1:{server}/x")
     out = vm.take_output()
     assert "ok: true" in out and "n: [" in out, out
+
+
+def test_luasocket_under_standard_with_allow_luasocket(net_configured, server):
+    """LuaSocket's C modules load under `standard` only when asked, and really talk TCP."""
+    net_vm = NetworkedLuaVM(name="n")
+    assert net_vm.setup_networking_packages()["networking_ready"] is True
+    refused = LuaProcess(name="s", sandbox="standard", tree=net_vm.tree)
+    result = refused.execute("return require('socket')")
+    assert not result["success"]
+    assert "--allow-luasocket" in result["error"]["message"]
+    vm = LuaProcess(name="s", sandbox="standard", tree=net_vm.tree, allow_luasocket=True)
+    got = vm.eval(f"""
+        local http = require('socket.http')
+        local body, status = http.request('http://127.0.0.1:{server}/x')
+        return status
+    """)
+    assert got == 200
+    # Scripts cannot write where the C modules load from.
+    denied = vm.execute(f"return assert(io.open({json.dumps(net_vm.tree)} .. "
+                        "'/lib/lua/5.4/socket/core.so', 'wb'))")
+    assert not denied["success"] and "denied" in denied["error"]["message"]
+    with pytest.raises(Exception, match="standard sandbox"):
+        LuaProcess(name="s", sandbox="strict", tree=net_vm.tree, allow_luasocket=True)

@@ -508,6 +508,11 @@ struct VmArgs {
     /// directory and the script's directory).
     #[arg(long = "allow-dir", value_name = "DIR")]
     allow_dirs: Vec<PathBuf>,
+    /// Under --sandbox standard, let scripts load LuaSocket's and LuaSec's C modules
+    /// (socket.core, mime.core, ssl) from the tree, which becomes read-only to them. No
+    /// network policy can constrain a C module: prefer `net` with --allow-net.
+    #[arg(long)]
+    allow_luasocket: bool,
     /// Print one JSON object (values, output, error, timings) instead of text.
     #[arg(long)]
     json: bool,
@@ -568,6 +573,7 @@ impl VmArgs {
             allow_dirs: self.allow_dirs,
             no_project: self.no_project,
             net: self.net.options(),
+            allow_luasocket: self.allow_luasocket.then_some(true),
         };
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let project = options.project(&cwd);

@@ -205,7 +205,7 @@ impl PyVm {
     #[pyo3(signature = (sandbox="none", memory=None, timeout=None, instructions=None,
                         lua_executable=None, package_path=None, package_cpath=None,
                         allow_dirs=Vec::new(), allow_net=Vec::new(), deny_net=Vec::new(),
-                        allow_http=false, net_limits=None))]
+                        allow_http=false, net_limits=None, allow_luasocket=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -221,6 +221,7 @@ impl PyVm {
         deny_net: Vec<String>,
         allow_http: bool,
         net_limits: Option<&Bound<'_, PyDict>>,
+        allow_luasocket: bool,
     ) -> PyResult<Self> {
         let sandbox: Sandbox = sandbox.parse().map_err(|e: VmError| vm_error(py, &e))?;
         let limits = Limits {
@@ -233,6 +234,7 @@ impl PyVm {
             .sandbox(sandbox)
             .limits(limits)
             .exit_with_parent(true)
+            .allow_luasocket(allow_luasocket)
             .stderr(pylua::runtime::StderrSink::inherit());
         if let Some(exe) = lua_executable {
             builder = match interpreter_for(py, exe)? {

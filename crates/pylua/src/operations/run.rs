@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// The network policy: with an allow list, scripts get `net` (over the project's
     /// `[run]` network settings).
     pub net: NetOptions,
+    /// Under `standard`, load LuaSocket's and LuaSec's C modules from the tree (default:
+    /// the project's `[run] allow-luasocket`, else no).
+    pub allow_luasocket: Option<bool>,
 }
 
 /// The project part of a plan.
@@ -58,6 +61,8 @@ pub struct RunPlan {
     pub allow_dirs: Vec<PathBuf>,
     /// None: scripts have no `net`.
     pub net: Option<NetPolicy>,
+    /// Under `standard`: LuaSocket's C modules load from the tree.
+    pub allow_luasocket: bool,
     pub project: Option<ProjectRun>,
 }
 
@@ -90,6 +95,7 @@ impl RunOptions {
             options.timeout = options.timeout.or(run.timeout);
             options.instructions = options.instructions.or(run.instructions);
             options.net = std::mem::take(&mut options.net).over(run.net);
+            options.allow_luasocket = options.allow_luasocket.or(run.allow_luasocket);
             project_run = Some(ProjectRun {
                 project,
                 synced: setup.synced,
@@ -122,6 +128,7 @@ impl RunOptions {
             },
             allow_dirs: options.allow_dirs,
             net: options.net.policy(),
+            allow_luasocket: options.allow_luasocket.unwrap_or(false),
             project: project_run,
         })
     }
@@ -171,6 +178,9 @@ impl RunPlan {
         }
         if let Some(policy) = &self.net {
             builder = builder.net(policy.clone());
+        }
+        if self.allow_luasocket {
+            builder = builder.allow_luasocket(true);
         }
         builder
     }

@@ -29,6 +29,7 @@
 //! net-timeout = "30s"
 //! net-max-requests = 100
 //! net-max-total = "64M"
+//! allow-luasocket = false     # standard sandbox: load LuaSocket/LuaSec's C modules
 //! ```
 
 use crate::packages::version::Constraints;
@@ -99,6 +100,8 @@ pub struct RunSection {
     pub net_max_requests: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_max_total: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_luasocket: Option<bool>,
 }
 
 /// `[run]`, parsed.
@@ -109,6 +112,7 @@ pub struct RunSettings {
     pub timeout: Option<std::time::Duration>,
     pub instructions: Option<u64>,
     pub net: crate::runtime::NetOptions,
+    pub allow_luasocket: Option<bool>,
 }
 
 impl RunSection {
@@ -246,6 +250,7 @@ impl ProjectFile {
                 .and_then(|t| crate::runtime::parse_duration(t).ok()),
             instructions: self.run.instructions,
             net: self.net_options().unwrap_or_default(),
+            allow_luasocket: self.run.allow_luasocket,
         }
     }
 

@@ -113,12 +113,6 @@ impl AnyVmBuilder {
             (None, None | Some(LuaVersion::Lua54), None) => Backend::Embedded,
             (None, Some(_), None) => Backend::Process,
         };
-        if backend == Backend::Process && self.settings.net.is_some() {
-            return Err(VmError::new(
-                ErrorKind::Usage,
-                "a network policy (--allow-net) needs the embedded VM: the process backend has no `net` module",
-            ));
-        }
         if backend == Backend::Embedded {
             if let Some(v) = self.lua.filter(|v| *v != LuaVersion::Lua54) {
                 return Err(VmError::new(
@@ -258,12 +252,9 @@ impl AnyVm {
         both!(self, vm => vm.set_global(name, value))
     }
 
-    /// The requests the last run made through `net` (always empty in a process VM).
+    /// The requests the last run made through `net`.
     pub fn net_audit(&self) -> Vec<super::NetAudit> {
-        match self {
-            AnyVm::Embedded(vm) => vm.net_audit(),
-            AnyVm::Process(_) => Vec::new(),
-        }
+        both!(self, vm => vm.net_audit())
     }
 
     pub fn take_output(&mut self) -> String {

@@ -125,7 +125,8 @@ unsafe fn write_out(state: *mut ffi::lua_State, bytes: &[u8]) {
 /// Only as that Lua C function.
 pub(super) unsafe extern "C-unwind" fn allowed_path(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: upvalue 1 points at the `AllowedDirs` the VM's config keeps alive (an `Arc`
-    // held as long as the state); argument 1 is read only when it is a string; the one
+    // held as long as the state); argument 1 is read only when it is a string, argument 2
+    // (`writing`) as a boolean, which any value (or none) converts to; the one
     // push is within `LUA_MINSTACK`. The `String` is dropped before `lua_pushboolean`,
     // which cannot raise.
     unsafe {
@@ -134,7 +135,7 @@ pub(super) unsafe extern "C-unwind" fn allowed_path(state: *mut ffi::lua_State) 
             let dirs =
                 &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const AllowedDirs);
             let path = String::from_utf8_lossy(string_at(state, 1));
-            dirs.allows(&path)
+            dirs.allows(&path, ffi::lua_toboolean(state, 2) != 0)
         };
         ffi::lua_pushboolean(state, allowed as c_int);
     }

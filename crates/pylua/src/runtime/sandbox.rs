@@ -137,22 +137,33 @@ pub(crate) fn sections(text: &str, keep: impl Fn(&str) -> bool) -> String {
     out
 }
 
-/// The directories a `standard` VM may touch, resolved once (symlinks included).
+/// The directories a `standard` VM may touch, resolved once (symlinks included), and the
+/// directories it may read but neither write in nor move: those it loads C modules from
+/// (`--allow-luasocket`), so a script cannot plant native code and then load it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct AllowedDirs(Vec<PathBuf>);
+pub(crate) struct AllowedDirs {
+    dirs: Vec<PathBuf>,
+    read_only: Vec<PathBuf>,
+}
 
 impl AllowedDirs {
-    pub(crate) fn new(dirs: &[PathBuf]) -> Self {
-        AllowedDirs(
-            dirs.iter()
+    pub(crate) fn new(dirs: &[PathBuf], read_only: &[PathBuf]) -> Self {
+        let resolve = |list: &[PathBuf]| {
+            list.iter()
                 .filter_map(|d| std::fs::canonicalize(d).ok())
-                .collect(),
-        )
+                .collect()
+        };
+        AllowedDirs {
+            dirs: resolve(dirs),
+            read_only: resolve(read_only),
+        }
     }
 
     /// True when `path` lies inside an allowed directory once `..` and symlinks are resolved.
-    /// A path that does not exist yet is judged by its parent directory.
-    pub(crate) fn allows(&self, path: &str) -> bool {
+    /// A path that does not exist yet is judged by its parent directory. Writing (which
+    /// includes removing and renaming) is refused inside a read-only directory and on any
+    /// directory that holds one.
+    pub(crate) fn allows(&self, path: &str, writing: bool) -> bool {
         let path = Path::new(path);
         let resolved = match std::fs::canonicalize(path) {
             Ok(p) => p,
@@ -170,6 +181,33 @@ impl AllowedDirs {
                 }
             }
         };
-        self.0.iter().any(|dir| resolved.starts_with(dir))
+        if writing
+            && self
+                .read_only
+                .iter()
+                .any(|ro| resolved.starts_with(ro) || ro.starts_with(&resolved))
+        {
+            return false;
+        }
+        self.dirs.iter().any(|dir| resolved.starts_with(dir))
     }
+}
+
+/// The directories of `;`-separated module search templates (`/t/lib/lua/5.4/?.so` gives
+/// `/t/lib/lua/5.4`): the part before the component holding the first `?`.
+pub(crate) fn template_dirs(templates: &str) -> Vec<PathBuf> {
+    templates
+        .split(';')
+        .filter_map(|t| {
+            let at = t.find('?')?;
+            let dir = Path::new(&t[..at]);
+            // `/a/b/?.so` → `/a/b`; `/a/b/x?.so` → `/a/b`.
+            let dir = if t[..at].ends_with('/') {
+                dir
+            } else {
+                dir.parent()?
+            };
+            (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf())
+        })
+        .collect()
 }

@@ -4,7 +4,8 @@
 
 use super::limits::Limits;
 use super::output::Output;
-use super::sandbox::Sandbox;
+use super::error::{ErrorKind, VmError};
+use super::sandbox::{template_dirs, AllowedDirs, Sandbox};
 use std::path::PathBuf;
 
 /// The settings common to every VM. Defaults: the `strict` sandbox, no limits, buffered
@@ -21,8 +22,42 @@ pub struct VmSettings {
     /// Templates put in front of `package.cpath` (only under `none`: the other policies load
     /// no native code).
     pub package_cpath: Option<String>,
-    /// The network policy; with one, scripts get the `net` module (embedded VM only).
+    /// The network policy; with one, scripts get the `net` module.
     pub net: Option<super::net::NetPolicy>,
+    /// Under `standard`: load LuaSocket's and LuaSec's C modules (`socket.core`,
+    /// `mime.core`, `ssl.*`) from `package_cpath`, which becomes read-only to scripts. No
+    /// network policy constrains a C module: this is the user's explicit choice.
+    pub luasocket: bool,
+}
+
+impl VmSettings {
+    /// The templates network C modules load from, when this VM loads them under `standard`
+    /// (`Some("")`: the interpreter's default `package.cpath`). `--allow-luasocket` under
+    /// `strict`, which has no `require`, is a usage error.
+    pub(crate) fn luasocket_cpath(&self) -> Result<Option<String>, VmError> {
+        match (self.luasocket, self.sandbox) {
+            (false, _) | (true, Sandbox::None) => Ok(None),
+            (true, Sandbox::Standard) => Ok(Some(self.package_cpath.clone().unwrap_or_default())),
+            (true, Sandbox::Strict) => Err(VmError::new(
+                ErrorKind::Usage,
+                "loading LuaSocket (--allow-luasocket) needs the standard sandbox: strict has no `require`",
+            )),
+        }
+    }
+
+    /// The directories the `standard` policy checks paths against: the allowed ones, and
+    /// read-only the ones network C modules load from.
+    pub(crate) fn allowed(&self) -> AllowedDirs {
+        if self.sandbox != Sandbox::Standard {
+            // The others never consult it: skip resolving (a `realpath` per directory).
+            return AllowedDirs::default();
+        }
+        let read_only = match (&self.package_cpath, self.luasocket) {
+            (Some(cpath), true) => template_dirs(cpath),
+            _ => Vec::new(),
+        };
+        AllowedDirs::new(&self.allowed_dirs, &read_only)
+    }
 }
 
 /// The setters of [`VmSettings`], for a builder that keeps them in a `settings` field.
@@ -59,8 +94,14 @@ macro_rules! settings_setters {
             self.settings.package_cpath = Some(cpath.into());
             self
         }
-        /// Gives scripts the `net` module under this policy (default: no network). Only the
-        /// embedded VM provides it: a process VM refuses to build with one.
+        /// Under `standard`, loads LuaSocket's and LuaSec's C modules from `package_cpath`
+        /// (which scripts then cannot write in); refused under `strict`, implied by `none`.
+        pub fn allow_luasocket(mut self, allow: bool) -> Self {
+            self.settings.luasocket = allow;
+            self
+        }
+        /// Gives scripts the `net` module under this policy (default: no network), in either
+        /// backend: the host makes every request.
         pub fn net(mut self, policy: $crate::runtime::NetPolicy) -> Self {
             self.settings.net = Some(policy);
             self

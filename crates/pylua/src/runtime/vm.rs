@@ -43,16 +43,12 @@ impl VmBuilder {
 
     pub fn build(self) -> Result<Vm, VmError> {
         let s = self.settings;
+        let luasocket_cpath = s.luasocket_cpath()?;
         let config = VmConfig {
             sandbox: s.sandbox,
             limits: s.limits,
-            // Only the standard policy consults the list: the others skip resolving it
-            // (a `realpath` per directory, a good part of building a VM).
-            allowed: Arc::new(if s.sandbox == Sandbox::Standard {
-                AllowedDirs::new(&s.allowed_dirs)
-            } else {
-                AllowedDirs::new(&[])
-            }),
+            allowed: Arc::new(s.allowed()),
+            luasocket_cpath,
             package_path: s.package_path,
             package_cpath: s.package_cpath,
             net: s.net.map(|policy| Arc::new(NetSession::new(policy))),
@@ -81,6 +77,8 @@ struct VmConfig {
     allowed: Arc<AllowedDirs>,
     package_path: Option<String>,
     package_cpath: Option<String>,
+    /// Where LuaSocket's C modules load from under `standard` (`--allow-luasocket`).
+    luasocket_cpath: Option<String>,
     /// The network policy and its per-run use, when scripts have `net`; the state's `net`
     /// function holds a pointer to it.
     net: Option<Arc<NetSession>>,
@@ -134,6 +132,7 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
     let sandbox = config.sandbox;
     let net = config.net.as_ref().map(Arc::as_ptr);
     let guard_ptr = Arc::as_ptr(&guard);
+    let luasocket_cpath = config.luasocket_cpath.as_deref();
     let (path, cpath) = match sandbox {
         Sandbox::Strict => (None, None),
         Sandbox::Standard => (config.package_path.as_deref(), None),
@@ -184,7 +183,13 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
                 ffi::lua_pushnil(s);
                 ffi::lua_pushnil(s);
             }
-            ffi::lua_call(s, 6, 0);
+            match luasocket_cpath {
+                Some(cpath) => {
+                    ffi::lua_pushlstring(s, cpath.as_ptr().cast(), cpath.len());
+                }
+                None => ffi::lua_pushnil(s),
+            }
+            ffi::lua_call(s, 7, 0);
             for (key, extra) in [(c"path", path), (c"cpath", cpath)] {
                 if let Some(extra) = extra {
                     ffi::lua_getglobal(s, c"package".as_ptr());

@@ -3,7 +3,7 @@
 -- 5.4 and LuaJIT, session.lua), so it sticks to what those share. The host compiles it as a
 -- function `apply_policy` ahead of its own script and calls it once, before any user code:
 --
---   apply_policy(G, policy, print, write, allowed, load_text, loadfile_text)
+--   apply_policy(G, policy, print, write, allowed, load_text, loadfile_text, luasocket_cpath)
 --
 --   G                          the globals table
 --   policy                     "none", "standard" or "strict"
@@ -11,11 +11,14 @@
 --   allowed(path, writing)     whether a path lies in an allowed directory (standard only)
 --   load_text(chunk, name, ...)   `load` that refuses bytecode; `...` is the optional env
 --   loadfile_text(path, ...)      `loadfile` that refuses bytecode; a nil path reads stdin
+--   luasocket_cpath            standard only, with --allow-luasocket: the templates LuaSocket's
+--                              and LuaSec's C modules load from ("" = the default cpath); nil
+--                              otherwise
 --
 -- `--@ NAME` lines split the file into sections; a policy compiles only the sections tagged
 -- with its name (or `all`), so a strict VM does not carry the standard policy's code.
 --@ all
-local G, policy, print, write, allowed, load_text, loadfile_text = ...
+local G, policy, print, write, allowed, load_text, loadfile_text, luasocket_cpath = ...
 local type, tostring, error, next, rawget, getmetatable, setmetatable =
   type, tostring, error, next, rawget, getmetatable, setmetatable
 
@@ -73,7 +76,10 @@ end
 --@ standard
 do
   local io, os, package = G.io, G.os, G.package
-  local gsub, gmatch, find, concat = G.string.gsub, G.string.gmatch, G.string.find, G.table.concat
+  local gsub, gmatch, find, match, concat =
+    G.string.gsub, G.string.gmatch, G.string.find, G.string.match, G.table.concat
+  local loadlib = package.loadlib
+  if luasocket_cpath == "" then luasocket_cpath = package.cpath end
   os.execute, os.exit, os.tmpname, io.popen, package.loadlib = nil, nil, nil, nil, nil
   package.cpath = ""
   G.debug = { traceback = G.debug.traceback }
@@ -131,10 +137,11 @@ do
   end
   local function lua_searcher(name)
     local file, err = searchpath(name, package.path)
-    if not file and network_c_module(name) then
+    if not file and network_c_module(name) and not luasocket_cpath then
       error("module '" .. name .. "' is LuaSocket/LuaSec C code, which the " .. policy
         .. " sandbox does not load (a network policy cannot constrain a C module): use `net`"
-        .. " with --allow-net HOST, or --sandbox none to load LuaSocket", 3)
+        .. " with --allow-net HOST; to load LuaSocket, --allow-luasocket (standard) or"
+        .. " --sandbox none", 3)
     end
     if not file then return err end
     local f, msg = loadfile_text(file)
@@ -143,8 +150,35 @@ do
     end
     return f, file
   end
+  -- With --allow-luasocket: the network C modules, and only those, from the given templates,
+  -- never from a directory this sandbox can write in (the host makes the templates'
+  -- directories read-only), so a script cannot plant native code and load it.
+  local function find_c(file_name)
+    file_name = gsub(file_name, "%%", "%%%%")
+    for template in gmatch(luasocket_cpath, "[^;]+") do
+      local file = gsub(template, "%?", file_name)
+      local f = open(file, "rb")
+      if f then f:close() return file end
+    end
+  end
+  local function luasocket_searcher(name)
+    if not network_c_module(name) then return nil end
+    -- `socket.core` is socket/core.so; `ssl.core` is also found in ssl.so (all-in-one).
+    local file = find_c(gsub(name, "%.", "/")) or find_c(match(name, "^[^.]+"))
+    if not file then return "\n\tno C module '" .. name .. "' in " .. luasocket_cpath end
+    if allowed(file, true) then
+      error("module '" .. name .. "' is not loaded from '" .. file .. "': the sandbox can"
+        .. " write in that directory, and C modules load only from the tree", 3)
+    end
+    local f, err = loadlib(file, "luaopen_" .. gsub(name, "%.", "_"))
+    if not f then
+      error("error loading module '" .. name .. "' from file '" .. file .. "':\n\t" .. err, 3)
+    end
+    return f, file
+  end
   for i = #searchers, 1, -1 do searchers[i] = nil end
   searchers[1], searchers[2] = preload, lua_searcher
+  if luasocket_cpath and loadlib then searchers[3] = luasocket_searcher end
 end
 --@ strict standard
 do

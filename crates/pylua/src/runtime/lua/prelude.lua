@@ -1,14 +1,15 @@
 -- Runs once in every new VM, before any user code: installs the sandbox policy (policy.lua,
 -- compiled ahead of this file as `apply_policy`) and, when the VM has limits, what they need.
 -- The host passes: the policy name, the captured print and write functions, the path checker
--- (standard policy), and, when the VM has limits, the coroutine arming function and the
--- `aborted` flag reader (see runtime/guard.rs). Under limits the VM's `string` library is
+-- (standard policy), when the VM has limits the coroutine arming function and the
+-- `aborted` flag reader (see runtime/guard.rs), and the templates LuaSocket's C modules load
+-- from (standard policy with --allow-luasocket; nil otherwise). Under limits the VM's `string` library is
 -- already the interruptible build of Lua's own (see runtime/guard.rs), opened by the host.
 --
 -- `--@ NAME` lines split the file into sections; each (policy, limits) pair compiles only
 -- the sections it needs (sandbox.rs).
 --@ all
-local policy, print, write, allowed, arm, aborted = ...
+local policy, print, write, allowed, arm, aborted, luasocket_cpath = ...
 local G = _G
 local select, error, load, loadfile = select, error, load, loadfile
 
@@ -21,7 +22,7 @@ local function loadfile_text(path, ...)
   if select("#", ...) > 0 then return loadfile(path, "t", (...)) end
   return loadfile(path, "t")
 end
-apply_policy(G, policy, print, write, allowed, load_text, loadfile_text)
+apply_policy(G, policy, print, write, allowed, load_text, loadfile_text, luasocket_cpath)
 --@ limits
 do
   -- A message handler called for a fired limit would run with hooks disabled: skip it.

@@ -6,7 +6,9 @@
 --
 -- Requests: one header line `<op> <len> <len> ...`, then the fields, back to back.
 -- Replies: frames `<kind><len>\n<payload>`: `o` output, `p` a path to check (the host answers
--- `1` or `0` on a line), `h` hello, `r` the returned values (JSON), `e` an error (JSON).
+-- `1` or `0` on a line), `n` a `net` request (the host answers in the request format: `k`
+-- status, headers, body or `x` message), `h` hello, `r` the returned values (JSON), `e` an
+-- error (JSON).
 local rin, rout = ...
 
 -- Everything used here is captured before user code runs: the session works whatever the
@@ -249,10 +251,34 @@ local function allowed(path, writing)
   return read(rin, "*l") == "1"
 end
 
-apply_policy(G, policy, captured_print, captured_write, allowed, load_text, loadfile_text)
+apply_policy(G, policy, captured_print, captured_write, allowed, load_text, loadfile_text,
+  config.luasocket_cpath)
 G.arg = nil
 if config.path and G.package then G.package.path = config.path end
 if config.cpath and G.package and policy == "none" then G.package.cpath = config.cpath end
+
+-- `net`, with a network policy: the embedded VM's net.lua over a `raw` that asks the host,
+-- which checks and performs every request (see runtime/net/remote.rs).
+if config.net then
+  local function raw(url, method, headers, body, timeout)
+    if type(url) ~= "string" or type(method) ~= "string" or type(headers) ~= "string" then
+      error("net: url, method and headers must be strings")
+    end
+    local fields = { url, method, headers, body and ("+" .. body) or "-",
+      timeout and format("%.17g", timeout) or "" }
+    local lens = {}
+    for i = 1, #fields do lens[i] = tostring(#fields[i]) end
+    local head = concat(lens, " ") .. "\n"
+    send("n", head .. concat(fields))
+    flush(rout)
+    local op, reply = read_request()
+    if op == "k" then return tonumber(reply[1]), reply[2], reply[3] end
+    return nil, reply[1]
+  end
+  local net = assert(compile(config.net, "=pylua.net"))(raw)
+  G.net = net
+  if G.package then G.package.loaded.net = net end
+end
 
 ------------------------------------------------------------------------------------------
 -- Limits inside the interpreter: a count hook for the instruction budget and the Lua heap

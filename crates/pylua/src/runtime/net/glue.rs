@@ -11,7 +11,8 @@ use std::ffi::{c_int, c_void, CStr};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-const NET_LUA: &str = include_str!("net.lua");
+/// The Lua face of `net`, for both backends: a chunk taking the request function `raw`.
+pub(crate) const NET_LUA: &str = include_str!("net.lua");
 
 /// Sets the global `net` (and `package.loaded.net` where there is a `package`).
 ///
@@ -109,7 +110,7 @@ unsafe fn request(state: *mut ffi::lua_State) -> Result<c_int, &'static CStr> {
         };
         (session, guard, request)
     };
-    let outcome = wait(&session, guard, request);
+    let outcome = wait(&session, &|| guard.fired() != Abort::None, request);
     if let Err(e) = &outcome {
         session.failed(e);
     }
@@ -141,12 +142,12 @@ unsafe fn request(state: *mut ffi::lua_State) -> Result<c_int, &'static CStr> {
     pushed.map_err(|_| c"not enough memory for the network response")
 }
 
-/// Runs the request on a worker thread and waits for it, giving up when the run is stopped
-/// (its timeout, an interrupt or another limit): the error then carries no weight, since
-/// the stopped run reports the limit.
-fn wait(
+/// Runs the request on a worker thread and waits for it, giving up when `stopped` says the
+/// run is stopped (its timeout, an interrupt or another limit): the error then carries no
+/// weight, since the stopped run reports the limit.
+pub(super) fn wait(
     session: &Arc<NetSession>,
-    guard: &Guard,
+    stopped: &dyn Fn() -> bool,
     request: Request,
 ) -> Result<client::Response, NetError> {
     let (tx, rx) = mpsc::channel();
@@ -161,7 +162,7 @@ fn wait(
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(result) => return result,
-            Err(mpsc::RecvTimeoutError::Timeout) if guard.fired() != Abort::None => {
+            Err(mpsc::RecvTimeoutError::Timeout) if stopped() => {
                 return Err(NetError::failed(
                     "the run was stopped while the request was in flight",
                 ));

@@ -16,8 +16,10 @@ mod client;
 mod glue;
 mod options;
 mod policy;
+mod remote;
 
-pub(crate) use glue::install;
+pub(crate) use glue::{install, NET_LUA};
+pub(crate) use remote::serve;
 pub use options::NetOptions;
 pub use policy::{HostPattern, NetPolicy};
 
@@ -70,7 +72,7 @@ impl NetError {
         }
     }
     /// The text Lua sees: the kind first, so scripts and the host can tell them apart.
-    fn lua_text(&self) -> String {
+    pub(crate) fn lua_text(&self) -> String {
         format!("{}: {}", self.kind.as_str(), self.message)
     }
 }

@@ -27,6 +27,7 @@ mod protocol;
 use super::error::{ErrorKind, VmError};
 use super::interrupt::{self, InterruptCell, Interrupter};
 use super::limits::Limits;
+use super::net::{self, NetAudit, NetSession, NET_LUA};
 use super::output::{Output, OutputHandle};
 use super::sandbox::{AllowedDirs, Sandbox};
 use super::settings::{settings_setters, VmSettings};
@@ -121,14 +122,6 @@ impl ProcessVmBuilder {
 
     /// Finds the interpreter and starts it.
     pub fn build(self) -> Result<ProcessVm, VmError> {
-        if self.settings.net.is_some() {
-            // The host's `net` lives in the embedded VM; an external interpreter would need
-            // LuaSocket, which no policy can constrain.
-            return Err(VmError::new(
-                ErrorKind::Usage,
-                "a network policy (--allow-net) needs the embedded VM: the process backend has no `net` module",
-            ));
-        }
         let interpreter = match self.interpreter {
             Some(i) => i,
             None => {
@@ -139,10 +132,13 @@ impl ProcessVmBuilder {
             }
         };
         let s = self.settings;
+        let luasocket_cpath = s.luasocket_cpath()?;
         let config = SessionConfig {
             sandbox: s.sandbox,
             limits: s.limits,
-            allowed: AllowedDirs::new(&s.allowed_dirs),
+            allowed: s.allowed(),
+            luasocket_cpath,
+            net: s.net.map(|policy| Arc::new(NetSession::new(policy))),
             package_path: s.package_path,
             package_cpath: s.package_cpath,
             inherit_stdin: self.inherit_stdin,
@@ -171,6 +167,11 @@ struct SessionConfig {
     allowed: AllowedDirs,
     package_path: Option<String>,
     package_cpath: Option<String>,
+    /// Where LuaSocket's C modules load from under `standard` (`--allow-luasocket`).
+    luasocket_cpath: Option<String>,
+    /// The network policy and its per-run use, when scripts have `net` (requests come up
+    /// the pipe as `n` frames; see `net::serve`).
+    net: Option<Arc<NetSession>>,
     inherit_stdin: bool,
     exit_with_parent: bool,
     stderr: Option<StderrSink>,
@@ -187,6 +188,8 @@ impl SessionConfig {
             "memory": self.limits.memory,
             "path": self.package_path,
             "cpath": self.package_cpath,
+            "luasocket_cpath": self.luasocket_cpath,
+            "net": self.net.as_ref().map(|_| NET_LUA),
         });
         let mut out = String::new();
         lua_literal(&doc, &mut out);
@@ -322,6 +325,15 @@ impl ProcessVm {
     }
 
     /// Returns and clears the captured output (lossy UTF-8).
+    /// The requests the last run made through `net` (empty without a network policy).
+    pub fn net_audit(&self) -> Vec<NetAudit> {
+        self.config
+            .net
+            .as_ref()
+            .map(|n| n.audit())
+            .unwrap_or_default()
+    }
+
     pub fn take_output(&mut self) -> String {
         String::from_utf8_lossy(&self.output.take()).into_owned()
     }
@@ -351,15 +363,32 @@ impl ProcessVm {
     }
 
     /// Sends one request and follows the conversation to its reply. The interpreter is
-    /// started first if the last one is gone.
+    /// started first if the last one is gone. A run that ends with an error `net` gave the
+    /// script takes that error's kind.
     fn request(&mut self, op: u8, fields: &[&[u8]]) -> Result<Vec<Json>, VmError> {
+        let deadline = self.config.limits.timeout.map(|t| Instant::now() + t);
+        if let Some(net) = &self.config.net {
+            net.begin_run(deadline);
+        }
+        let result = self.converse(op, fields, deadline);
+        match &self.config.net {
+            Some(net) => result.map_err(|e| net.classify(e)),
+            None => result,
+        }
+    }
+
+    fn converse(
+        &mut self,
+        op: u8,
+        fields: &[&[u8]],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Json>, VmError> {
         if self.session.is_none() {
             self.start()?;
         }
         let Some(mut session) = self.session.take() else {
             return Err(VmError::new(ErrorKind::Runtime, "no interpreter"));
         };
-        let deadline = self.config.limits.timeout.map(|t| Instant::now() + t);
         let cell = Arc::clone(&self.interrupts);
         let _running = interrupt::begin(&cell, None);
         if session
@@ -403,13 +432,32 @@ impl ProcessVm {
                 // SAFETY: the pointer comes from this VM's own output handle, alive in `self`.
                 b'o' => unsafe { OutputHandle::write_raw(self.output.as_ptr(), &payload) },
                 b'p' => {
+                    let writing = payload.first() == Some(&b'w');
                     let path = String::from_utf8_lossy(payload.get(1..).unwrap_or_default());
-                    let answer: &[u8] = if self.config.allowed.allows(&path) {
+                    let answer: &[u8] = if self.config.allowed.allows(&path, writing) {
                         b"1\n"
                     } else {
                         b"0\n"
                     };
                     if session.requests.write_all(answer).is_err() {
+                        return Err(session.lost(&self.interpreter, &self.config.limits));
+                    }
+                }
+                b'n' => {
+                    let reply = match &self.config.net {
+                        Some(net) => {
+                            let stopped =
+                                || cell.requested() || deadline.is_some_and(|d| Instant::now() >= d);
+                            net::serve(net, &payload, &stopped)
+                        }
+                        None => (b'x', vec![b"network_denied: no network policy".to_vec()]),
+                    };
+                    let fields: Vec<&[u8]> = reply.1.iter().map(Vec::as_slice).collect();
+                    if session
+                        .requests
+                        .write_all(&encode_request(reply.0, &fields))
+                        .is_err()
+                    {
                         return Err(session.lost(&self.interpreter, &self.config.limits));
                     }
                 }
