@@ -101,7 +101,8 @@ fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> (u16, Arc<Atomic
 }
 
 /// An HTTPS server for a directory, `/x` answering a JSON document. With `require_auth`, a
-/// request without exactly that `Authorization` value gets 401. Every request head is kept.
+/// request without exactly that `Authorization` value gets 401; with `redirect_to`,
+/// `/moved/PATH` answers 302 to `redirect_to/PATH`. Every request head is kept.
 struct TlsServer {
     port: u16,
     url: String,
@@ -111,6 +112,15 @@ struct TlsServer {
 
 impl TlsServer {
     fn start(pki: &Pki, root: &Path, require_auth: Option<String>) -> TlsServer {
+        TlsServer::start_with(pki, root, require_auth, None)
+    }
+
+    fn start_with(
+        pki: &Pki,
+        root: &Path,
+        require_auth: Option<String>,
+        redirect_to: Option<String>,
+    ) -> TlsServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key_der.clone().into());
         let config = Arc::new(
@@ -148,8 +158,12 @@ impl TlsServer {
                     })
                 })
             });
+            let mut extra = String::new();
             let (status, body) = if !authorized {
                 (401, b"who are you?".to_vec())
+            } else if let (Some(to), Some(rest)) = (&redirect_to, path.strip_prefix("/moved/")) {
+                extra = format!("Location: {to}/{rest}\r\n");
+                (302, b"moved".to_vec())
             } else if path == "/x" {
                 (200, br#"{"ok": true}"#.to_vec())
             } else {
@@ -160,7 +174,7 @@ impl TlsServer {
             };
             let _ = write!(
                 tls,
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
                 body.len()
             );
             let _ = tls.write_all(&body);
@@ -592,7 +606,16 @@ fn proxies_carry_package_requests_and_no_proxy_bypasses_them() {
 fn basic_auth_from_netrc_reaches_only_its_server_and_the_password_is_never_shown() {
     let ctx = Ctx::new();
     let token = base64_token("ci", PASSWORD);
-    let server = TlsServer::start(&ctx.pki, &ctx.rocks(), Some(format!("Basic {token}")));
+    // The server asking for a password redirects `/moved/…` to another host (`localhost`,
+    // the same certificate), which must get no credentials.
+    let other = TlsServer::start(&ctx.pki, &ctx.rocks(), None);
+    let other_url = format!("https://localhost:{}", other.port);
+    let server = TlsServer::start_with(
+        &ctx.pki,
+        &ctx.rocks(),
+        Some(format!("Basic {token}")),
+        Some(other_url),
+    );
     let netrc = ctx.path("netrc");
     std::fs::write(
         &netrc,
@@ -651,23 +674,31 @@ fn basic_auth_from_netrc_reaches_only_its_server_and_the_password_is_never_shown
     assert!(output(&out).contains("HTTP 401"), "{}", output(&out));
     assert!(!output(&out).contains(&wrong) && !output(&out).contains(PASSWORD));
 
-    // Another host gets nothing: an http server on localhost (not the netrc's machine) sees
-    // no Authorization header.
-    let proxy = Proxy::start(); // used here only as a recording server in front of http
-    let http = HttpServer::serve(&ctx.rocks());
-    let via_localhost = http.url.replace("127.0.0.1", "localhost");
-    ctx.install(&via_localhost, "t4")
+    // A redirect to another host: the first hop carries the credentials, the next none.
+    let moved = format!("{}/moved", server.url);
+    let before = server.heads().len();
+    ctx.install(&moved, "t4")
+        .env("SSL_CERT_FILE", ctx.ca())
         .env("NETRC", &netrc)
-        .env("HTTP_PROXY", &proxy.url)
         .assert()
         .success();
+    ctx.loads("t4");
+    let first_hops = &server.heads()[before..];
     assert!(
-        proxy
-            .heads()
-            .iter()
-            .all(|h| !h.to_ascii_lowercase().contains("authorization")),
+        !first_hops.is_empty()
+            && first_hops
+                .iter()
+                .all(|h| h.starts_with("GET /moved/") && h.contains(&token)),
+        "{first_hops:?}"
+    );
+    assert!(
+        !other.heads().is_empty()
+            && other
+                .heads()
+                .iter()
+                .all(|h| !h.to_ascii_lowercase().contains("authorization")),
         "{:?}",
-        proxy.heads()
+        other.heads()
     );
 
     // A server URL carrying a password is refused, and the refusal does not repeat it.
