@@ -148,10 +148,11 @@ fn build_tls_config(ca_certs: &[PathBuf]) -> Result<rustls::ClientConfig, String
         .with_no_client_auth())
 }
 
-/// Adds a hint to a transport error when it is a certificate the trust store does not
-/// know, so the message says what to do.
+/// Adds a hint to a transport error when the certificate's issuer is not in the trust store,
+/// so the message says what to do (other certificate errors, such as an expired one or a
+/// wrong name, are not fixed by trusting a CA).
 pub fn explain_tls_error(text: String) -> String {
-    if text.contains("invalid peer certificate") || text.contains("UnknownIssuer") {
+    if text.contains("UnknownIssuer") {
         format!(
             "{text} (the server's certificate is not signed by a trusted CA: add the CA's PEM file to `ca-certs` in config.toml, or set SSL_CERT_FILE)"
         )
@@ -210,10 +211,9 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<ureq::Response, GetErr
     let mut own = None;
     if !current.username().is_empty() || current.password().is_some() {
         let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
         };
         own = Some(basic_auth(
             &decode(current.username()),
@@ -429,10 +429,11 @@ impl ProxyEnv {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        // The lower-case spelling first, as curl and Python read them.
         ProxyEnv {
-            https: var(["HTTPS_PROXY", "https_proxy"]),
-            http: var(["HTTP_PROXY", "http_proxy"]),
-            no_proxy: var(["NO_PROXY", "no_proxy"]),
+            https: var(["https_proxy", "HTTPS_PROXY"]),
+            http: var(["http_proxy", "HTTP_PROXY"]),
+            no_proxy: var(["no_proxy", "NO_PROXY"]),
         }
     }
 
