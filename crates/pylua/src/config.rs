@@ -16,6 +16,11 @@
 //! unpack-max-files = 50000        # … in files
 //! unpack-max-ratio = 200          # … per byte of archive, beyond the first 8 MiB
 //! usage-analytics = false         # do not record which modules projects require (.pylua/usage/)
+//! ca-certs = ["/etc/company/ca.pem"]  # CAs trusted besides the system's (PEM files)
+//!
+//! [server-auth."https://rocks.example.com"]   # HTTP Basic auth for URLs under this one
+//! username = "ci"
+//! password = "…"                  # shown as ******** by `pylua config list/get`
 //!
 //! [profiles.web]
 //! description = "Our web stack"
@@ -67,9 +72,37 @@ pub struct Config {
     /// (`.pylua/usage/`, read by `pylua recommend`); on unless set to `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_analytics: Option<bool>,
+    /// CA certificates trusted besides the system's: PEM files (absolute paths).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Credentials for rocks servers, by URL prefix (see [`crate::http`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_auth: BTreeMap<String, ServerAuthEntry>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, ProfileSpec>,
 }
+
+/// One `[server-auth."URL"]` table.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerAuthEntry {
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl std::fmt::Debug for ServerAuthEntry {
+    // The password stays out of every debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerAuthEntry")
+            .field("username", &self.username)
+            .field("password", &"********")
+            .finish()
+    }
+}
+
+/// What `pylua config list` and `get` show instead of a password.
+const HIDDEN: &str = "********";
 
 /// A size setting: a number of bytes, or text with a unit (`512M`, `1G`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +138,7 @@ pub struct ConfigError {
 }
 
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 14] = [
     "servers",
     "cache-dir",
     "lua",
@@ -117,13 +150,15 @@ pub const KEYS: [&str; 12] = [
     "unpack-max-files",
     "unpack-max-ratio",
     "usage-analytics",
+    "ca-certs",
+    "server-auth",
     "profiles",
 ];
 /// Keys whose value is `true` or `false`.
 const BOOL_KEYS: [&str; 1] = ["usage-analytics"];
 /// Keys whose value is a whole number (written to the file as a TOML integer).
 const NUMBER_KEYS: [&str; 2] = ["unpack-max-files", "unpack-max-ratio"];
-const LIST_KEYS: [&str; 3] = ["servers", "catalogs", "advisories"];
+const LIST_KEYS: [&str; 4] = ["servers", "catalogs", "advisories", "ca-certs"];
 
 /// Where the config file is.
 pub fn config_path(paths: &Paths) -> PathBuf {
@@ -136,11 +171,33 @@ impl Config {
         Config::load_file(&config_path(paths))
     }
 
+    /// Reads the file at `path`; its HTTP settings (`ca-certs`, `server-auth`) then apply to
+    /// every request this process makes (see [`crate::http::configure`]).
     pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(error(path, format!("cannot read it: {e}"))),
+        let config = match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(e) => return Err(error(path, format!("cannot read it: {e}"))),
+        };
+        crate::http::configure(config.http_settings());
+        Ok(config)
+    }
+
+    /// The settings of pylua's HTTP clients (the file was checked when it was read).
+    pub fn http_settings(&self) -> crate::http::Settings {
+        crate::http::Settings {
+            ca_certs: self.ca_certs.clone(),
+            server_auth: self
+                .server_auth
+                .iter()
+                .filter_map(|(prefix, auth)| {
+                    Some(crate::http::ServerAuth {
+                        prefix: crate::http::parse_auth_prefix(prefix).ok()?,
+                        username: auth.username.clone(),
+                        password: auth.password.clone(),
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -171,6 +228,23 @@ impl Config {
         ] {
             if n == Some(0) {
                 return Err(key(name, "expected a whole number above 0".into()));
+            }
+        }
+        for (i, file) in self.ca_certs.iter().enumerate() {
+            let at = format!("ca-certs[{i}]");
+            if !file.is_absolute() {
+                return Err(key(
+                    &at,
+                    format!("expected an absolute path, found {}", file.display()),
+                ));
+            }
+            crate::http::read_ca_file(file).map_err(|m| key(&at, m))?;
+        }
+        for (prefix, auth) in &self.server_auth {
+            let at = format!("server-auth.\"{prefix}\"");
+            crate::http::parse_auth_prefix(prefix).map_err(|m| key(&at, m))?;
+            if auth.username.is_empty() {
+                return Err(key(&at, "expected a non-empty 'username'".into()));
             }
         }
         let catalog = Catalog::load(&self.catalogs).map_err(|e| key("catalogs", e.to_string()))?;
@@ -231,9 +305,16 @@ impl Config {
         Ok(Profiles::new(&self.catalog()?, &self.profiles))
     }
 
-    /// Every set key with its value, flattened (`profiles.web.packages`).
+    /// Every set key with its value, flattened (`profiles.web.packages`); passwords are
+    /// shown as `********`.
     pub fn list(&self) -> Vec<(String, String)> {
-        let value = toml::Value::try_from(self).expect("config serializes");
+        let mut shown = self.clone();
+        for auth in shown.server_auth.values_mut() {
+            if !auth.password.is_empty() {
+                auth.password = HIDDEN.into();
+            }
+        }
+        let value = toml::Value::try_from(&shown).expect("config serializes");
         let mut out = Vec::new();
         flatten("", &value, &mut out);
         out
@@ -293,6 +374,34 @@ pub fn set_all(path: &Path, pairs: &[(&str, &str)]) -> Result<(), ConfigError> {
 }
 
 fn set_in(doc: &mut DocumentMut, key: &str, parts: Vec<&str>, value: &str) -> Result<(), String> {
+    if parts[0] == "server-auth" {
+        // A password on a command line ends up in the shell's history.
+        return Err("'server-auth' is edited in the file itself (`pylua config path`), so no password passes through a command line".into());
+    }
+    // A relative CA file is taken from where the command runs, as a shell user expects.
+    let absolute;
+    let value = if key == "ca-certs" {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
+            Ok(toml_edit::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            _ => value
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
+        let mut array = toml_edit::Array::new();
+        for i in items {
+            array.push(cwd.join(i).display().to_string());
+        }
+        absolute = array.to_string();
+        absolute.as_str()
+    } else {
+        value
+    };
     {
         let is_list = LIST_KEYS.contains(&key) || (parts.len() == 3 && parts[2] == "packages");
         let item =
@@ -579,6 +688,45 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
         unset(&path, "unpack-max-bytes").unwrap();
         unset(&path, "unpack-max-files").unwrap();
+
+        // CA files are checked where they enter: a missing one, or one with no certificate.
+        let before = std::fs::read(&path).unwrap();
+        let e = set(&path, "ca-certs", "/nonexistent/ca.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'ca-certs[0]': /nonexistent/ca.pem: cannot read it"),
+            "{e}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = set(&path, "ca-certs", empty.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty.pem: holds no certificate"), "{e}");
+        assert!(set(&path, "server-auth", "x").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        // Passwords are never shown; a URL key with credentials is refused.
+        let p = Path::new("/c.toml");
+        let c = Config::parse(
+            "[server-auth.\"https://rocks.example/r\"]\nusername = \"ci\"\npassword = \"hunter2\"\n",
+            p,
+        )
+        .unwrap();
+        let listed = format!("{:?} {:?}", c.list(), c);
+        assert!(
+            !listed.contains("hunter2") && listed.contains("********"),
+            "{listed}"
+        );
+        assert_eq!(c.http_settings().server_auth.len(), 1);
+        let e = Config::parse(
+            "[server-auth.\"https://u:p@rocks.example\"]\nusername = \"ci\"\n",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("may not carry a user name or password"), "{e}");
 
         unset(&path, "profiles.web").unwrap();
         assert!(Config::load_file(&path).unwrap().profiles.is_empty());

@@ -112,6 +112,7 @@ pub mod compiler;
 pub mod config;
 pub mod curator;
 pub mod hint;
+pub mod http;
 pub mod interpreters;
 pub mod lua_syntax;
 pub mod operations;

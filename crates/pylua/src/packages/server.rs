@@ -1,11 +1,9 @@
 //! Rocks servers: reading files from a LuaRocks server over `file://`, `http://` or
-//! `https://` (rustls), with timeouts, a size bound and errors that say which URL failed and
-//! why.
+//! `https://`, with timeouts, a size bound and errors that say which URL failed and why.
+//! Trust, proxies and credentials are [`crate::http`]'s.
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 /// The server real users get by default.
 pub const DEFAULT_SERVER: &str = "https://luarocks.org";
@@ -33,6 +31,15 @@ impl Server {
     /// Accepts `file:///path`, a plain local path, `http://…` and `https://…`.
     pub fn new(url: &str) -> Result<Server, FetchError> {
         let trimmed = url.trim().trim_end_matches('/');
+        if crate::http::has_credentials(trimmed) {
+            // A server URL ends up in pylua.lock, pylua.toml, logs and messages.
+            return Err(FetchError::Failed {
+                url: crate::http::redact_url(trimmed),
+                reason: "a server URL may not carry a user name or password: put them in \
+                         config.toml's [server-auth.\"URL\"] or in ~/.netrc"
+                    .into(),
+            });
+        }
         let url = if trimmed.starts_with("http://")
             || trimmed.starts_with("https://")
             || trimmed.starts_with("file://")
@@ -89,29 +96,31 @@ pub fn fetch_url_with(
     url: &str,
     validators: Option<&Revalidate>,
 ) -> Result<(Vec<u8>, Option<Revalidate>), FetchError> {
+    // Messages name the URL without any user name or password it carries.
+    let shown = || crate::http::redact_url(url);
     let failed = |reason: String| FetchError::Failed {
-        url: url.to_string(),
+        url: shown(),
         reason,
     };
     if let Some(path) = url.strip_prefix("file://") {
         return match std::fs::read(path) {
             Ok(bytes) => Ok((bytes, Some(Revalidate::default()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FetchError::NotFound {
-                url: url.to_string(),
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(FetchError::NotFound { url: shown() })
+            }
             Err(e) => Err(failed(e.to_string())),
         };
     }
-    let mut request = agent().get(url);
+    let mut headers = Vec::new();
     if let Some(v) = validators {
         if let Some(etag) = &v.etag {
-            request = request.set("If-None-Match", etag);
+            headers.push(("If-None-Match", etag.as_str()));
         }
         if let Some(lm) = &v.last_modified {
-            request = request.set("If-Modified-Since", lm);
+            headers.push(("If-Modified-Since", lm.as_str()));
         }
     }
-    match request.call() {
+    match crate::http::get(url, &headers) {
         Ok(response) if response.status() == 304 => Ok((Vec::new(), None)),
         Ok(response) => {
             let fresh = Revalidate {
@@ -140,26 +149,14 @@ pub fn fetch_url_with(
             }
             Ok((bytes, Some(fresh)))
         }
-        Err(ureq::Error::Status(404 | 410, _)) => Err(FetchError::NotFound {
-            url: url.to_string(),
-        }),
-        Err(ureq::Error::Status(code, response)) => Err(failed(format!(
-            "the server answered HTTP {code} {}",
-            response.status_text()
-        ))),
-        Err(ureq::Error::Transport(t)) => Err(failed(t.to_string())),
+        Err(crate::http::GetError::Status(404 | 410, _)) => {
+            Err(FetchError::NotFound { url: shown() })
+        }
+        Err(crate::http::GetError::Status(code, text)) => {
+            Err(failed(format!("the server answered HTTP {code} {text}")))
+        }
+        Err(crate::http::GetError::Failed(reason)) => Err(failed(reason)),
     }
-}
-
-fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(30))
-            .user_agent(concat!("pylua/", env!("CARGO_PKG_VERSION")))
-            .build()
-    })
 }
 
 /// Takes the rockspec out of a `.src.rock` or `.all.rock` (a zip archive), reading no more
@@ -189,6 +186,8 @@ mod tests {
             "https://luarocks.org"
         );
         assert!(Server::new("ftp://x").is_err());
+        let e = Server::new("https://ci:hunter2@rocks.example/").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
         let dir = std::env::temp_dir();
         let s = Server::new(dir.to_str().unwrap()).unwrap();
         assert!(s.url().starts_with("file:///"));

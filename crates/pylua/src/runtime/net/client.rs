@@ -297,7 +297,13 @@ fn hop(
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
         .ok_or_else(too_slow)?;
+    let tls = crate::http::tls_config().map_err(NetError::failed)?;
+    // No proxy, whatever the environment says: the policy checked the addresses below, and
+    // through a proxy the connection would go elsewhere. Trust is pylua's one TLS
+    // configuration: the system store, SSL_CERT_FILE/SSL_CERT_DIR and `ca-certs`.
     let agent = ureq::AgentBuilder::new()
+        .try_proxy_from_env(false)
+        .tls_config(tls)
         .redirects(0)
         .timeout(remaining)
         .timeout_connect(remaining)
@@ -322,7 +328,11 @@ fn hop(
                 if Instant::now() >= deadline || text.contains("timed out") {
                     too_slow()
                 } else {
-                    NetError::failed(format!("{}: {text}", host_port(host, port)))
+                    NetError::failed(format!(
+                        "{}: {}",
+                        host_port(host, port),
+                        crate::http::explain_tls_error(text)
+                    ))
                 },
             );
         }
