@@ -367,7 +367,12 @@ fn process_vms_get_net_from_the_host_under_the_same_policy() {
     let port = server.port;
     for lua in interpreters {
         let mut flags = allow(&server);
-        flags.extend(["--backend".into(), "process".into(), "--lua".into(), lua.into()]);
+        flags.extend([
+            "--backend".into(),
+            "process".into(),
+            "--lua".into(),
+            lua.into(),
+        ]);
         let (doc, code) = eval_json(
             &strs(&flags),
             &format!(
@@ -402,7 +407,10 @@ fn process_vms_get_net_from_the_host_under_the_same_policy() {
         );
         assert_eq!(kind(&doc), "timeout", "{lua}: {doc}");
         assert_eq!(code, 3);
-        assert!(started.elapsed() < std::time::Duration::from_secs(6), "{lua}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(6),
+            "{lua}"
+        );
     }
     // Without a policy there is no `net` there either.
     let (doc, _) = eval_json(&["--backend", "process"], "return net == nil");
@@ -670,7 +678,10 @@ fn tree_with_socket_core() -> Option<tempfile::TempDir> {
     let cdir = dir.path().join("tree/lib/lua/5.4/socket");
     std::fs::create_dir_all(&cdir).unwrap();
     std::fs::write(dir.path().join("core.c"), FAKE_SOCKET_CORE).unwrap();
-    let include = concat!(env!("CARGO_MANIFEST_DIR"), "/../pylua/src/packages/include/lua5.4");
+    let include = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pylua/src/packages/include/lua5.4"
+    );
     let built = std::process::Command::new("cc")
         .args(["-shared", "-fPIC", "-I", include, "-o"])
         .arg(cdir.join("core.so"))
@@ -692,7 +703,10 @@ fn allow_luasocket_loads_network_c_modules_from_the_tree_under_standard() {
         let mut flags = vec!["--sandbox", "standard", "--tree", tree];
         flags.extend_from_slice(extra);
         let mut cmd = pylua();
-        cmd.current_dir(dir.path()).arg("--json").args(&flags).arg(code);
+        cmd.current_dir(dir.path())
+            .arg("--json")
+            .args(&flags)
+            .arg(code);
         let out = cmd.output().unwrap();
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
         (doc, out.status.code().unwrap_or(-1))
@@ -733,7 +747,9 @@ fn allow_luasocket_loads_network_c_modules_from_the_tree_under_standard() {
     // The rest of the tree stays writable, as without the flag.
     let (doc, code) = run(
         &["--allow-luasocket"],
-        &format!("local f = assert(io.open('{tree}/notes.txt', 'w')) f:write('x') f:close() return true"),
+        &format!(
+            "local f = assert(io.open('{tree}/notes.txt', 'w')) f:write('x') f:close() return true"
+        ),
     );
     assert_eq!(code, 0, "{doc}");
     // A module reached through a symlink into a directory scripts can write is refused.
@@ -751,7 +767,10 @@ fn allow_luasocket_loads_network_c_modules_from_the_tree_under_standard() {
     .unwrap();
     let (doc, _) = run(&["--allow-luasocket"], load);
     let message = doc["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("the sandbox can write in that directory"), "{doc}");
+    assert!(
+        message.contains("the sandbox can write in that directory"),
+        "{doc}"
+    );
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! where output goes, the directories the `standard` policy allows, and extra module search
 //! paths. The builders of both backends hold one and share its setters.
 
+use super::error::{ErrorKind, VmError};
 use super::limits::Limits;
 use super::output::Output;
-use super::error::{ErrorKind, VmError};
 use super::sandbox::{template_dirs, AllowedDirs, Sandbox};
 use std::path::PathBuf;
 

@@ -19,9 +19,9 @@ mod policy;
 mod remote;
 
 pub(crate) use glue::{install, NET_LUA};
-pub(crate) use remote::serve;
 pub use options::NetOptions;
 pub use policy::{HostPattern, NetPolicy};
+pub(crate) use remote::serve;
 
 use super::error::{ErrorKind, VmError};
 use std::sync::Mutex;

@@ -21,7 +21,11 @@ pub(crate) type Reply = (u8, Vec<Vec<u8>>);
 /// url, method, headers (`name NUL value` lines), body, timeout (seconds, empty for none),
 /// back to back; a body field starting with `-` is no body, one starting with `+` is the
 /// body after that byte. `stopped` tells when the run has been stopped (timeout, interrupt).
-pub(crate) fn serve(session: &Arc<NetSession>, payload: &[u8], stopped: &dyn Fn() -> bool) -> Reply {
+pub(crate) fn serve(
+    session: &Arc<NetSession>,
+    payload: &[u8],
+    stopped: &dyn Fn() -> bool,
+) -> Reply {
     let outcome = parse(payload)
         .map_err(|why| NetError::failed(format!("malformed request from the interpreter: {why}")))
         .and_then(|request| wait(session, stopped, request));
@@ -105,7 +109,14 @@ mod tests {
 
     #[test]
     fn frames_parse_and_hostile_ones_are_refused() {
-        let ok = parse(&frame(&[b"https://x.test/", b"GET", b"a\0b", b"+hi", b"2.5"])).unwrap();
+        let ok = parse(&frame(&[
+            b"https://x.test/",
+            b"GET",
+            b"a\0b",
+            b"+hi",
+            b"2.5",
+        ]))
+        .unwrap();
         assert_eq!(ok.url, "https://x.test/");
         assert_eq!(ok.body.as_deref(), Some(&b"hi"[..]));
         assert_eq!(ok.timeout, Some(Duration::from_millis(2500)));

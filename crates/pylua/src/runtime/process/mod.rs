@@ -446,8 +446,9 @@ impl ProcessVm {
                 b'n' => {
                     let reply = match &self.config.net {
                         Some(net) => {
-                            let stopped =
-                                || cell.requested() || deadline.is_some_and(|d| Instant::now() >= d);
+                            let stopped = || {
+                                cell.requested() || deadline.is_some_and(|d| Instant::now() >= d)
+                            };
                             net::serve(net, &payload, &stopped)
                         }
                         None => (b'x', vec![b"network_denied: no network policy".to_vec()]),
