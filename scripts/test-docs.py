@@ -17,10 +17,13 @@ Each document runs as one session, top to bottom, in a fresh temporary directory
 one block carries over to the next. Nothing touches the user's files: HOME and PYLUA_HOME are
 temporary, and pylua's configuration names a LOCAL rocks server, the realrocks mirror
 (`PYLUA_REALROCKS`), as its only server, so `pylua install lua-cjson` works offline exactly as
-written. A document can ask for more with an HTML comment anywhere in it:
+written. A document can ask for more with an HTML comment on a line of its own:
 
     <!-- docs-test: no-lua -->   PATH without any lua, luajit or luarocks command (checks
                                  that the page works on a machine with no Lua)
+    <!-- docs-test: requires=luarocks,lua5.4 -->
+                                 commands the page needs besides pylua: missing, the page is
+                                 skipped (a failure under CI=true)
 
 Usage: scripts/test-docs.py [FILE.md ...] [--list] [--keep] [-k TEXT]
 
@@ -49,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 120
 SHELLS = {"sh", "bash", "shell", "console"}
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-DIRECTIVE = re.compile(r"<!--\s*docs-test:\s*(?P<words>[^>]*?)\s*-->")
+DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<words>[^>]*?)\s*-->\s*$")
 HIDE_FROM_NO_LUA = re.compile(r"^(lua|luajit|luarocks)")
 
 
@@ -92,14 +95,15 @@ def parse(path: Path, text: Optional[str] = None) -> Document:
     block before it."""
     text = path.read_text(encoding="utf-8") if text is None else text
     doc = Document(path)
-    for m in DIRECTIVE.finditer(text):
-        doc.directives += m.group("words").split()
     lines = text.split("\n")
     i = 0
     last_tested: Optional[Block] = None
     while i < len(lines):
         m = FENCE.match(lines[i])
         if not m:
+            directive = DIRECTIVE.match(lines[i])
+            if directive:
+                doc.directives += directive.group("words").split()
             i += 1
             continue
         fence, indent = m.group("fence"), len(m.group("indent"))
@@ -356,6 +360,18 @@ def main() -> int:
     start = time.monotonic()
     for doc in docs:
         if not doc.runnable:
+            continue
+        needs = [c for d in doc.directives if d.startswith("requires=")
+                 for c in d[len("requires="):].split(",") if c]
+        lacking = [c for c in needs if shutil.which(c) is None]
+        if lacking:
+            message = f"{doc.path.name} needs {', '.join(lacking)}, not on PATH"
+            if ci:
+                failures.append(message)
+                print(f"FAIL {message}", flush=True)
+            else:
+                print(f"test-docs: skipped: {message}", file=sys.stderr)
+                skipped += len(doc.runnable)
             continue
         denv = dict(env)
         path = base_path
