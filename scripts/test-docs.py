@@ -40,9 +40,11 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,14 +215,28 @@ class Session:
             )
             argv = ["bash", str(script)]
         timeout = int(block.options.get("timeout", DEFAULT_TIMEOUT))
+        # A process group of its own, ended with the block: a server a block starts in the
+        # background does not outlive it, even when the block fails before stopping it.
+        proc = subprocess.Popen(argv, cwd=self.cwd(), env=self.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        chunks: List[bytes] = []
+        reader = threading.Thread(target=lambda: chunks.extend(iter(
+            lambda: proc.stdout.read1(65536), b"")), daemon=True)  # type: ignore[union-attr]
+        reader.start()
         try:
-            proc = subprocess.run(argv, cwd=self.cwd(), env=self.env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode("utf-8", "replace")
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            proc.wait()
+            reader.join(5)
+            out = b"".join(chunks).decode("utf-8", "replace")
             raise Failure(f"timed out after {timeout} s\n{tail(out)}")
-        out = proc.stdout.decode("utf-8", "replace")
+        finally:
+            kill_group(proc.pid)
+        reader.join(5)
+        raw = b"".join(chunks)
+        out = raw.decode("utf-8", "replace")
         want = int(block.options.get("exit", "0"))
         if proc.returncode != want:
             raise Failure(f"exit status {proc.returncode}, expected {want}\n{tail(out)}")
@@ -232,6 +248,13 @@ class Session:
     def close(self) -> None:
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def sh_quote(s: str) -> str:
