@@ -118,9 +118,9 @@ fn reference_markdown() -> String {
     );
     out.push_str(REGENERATE);
     out.push_str(" -->\n\n# Command reference\n\n");
-    out.push_str(&paragraphs(&text(
+    out.push_str(&full_stop(paragraphs(&text(
         root.get_long_about().or(root.get_about()),
-    )));
+    ))));
     out.push_str(
         "\n\nEvery command takes `-h` (a summary) and `--help` (everything on this page for \
          that command; `pylua help COMMAND` is the same). These options work with every \
@@ -169,7 +169,7 @@ fn command_section(cmd: &Command, path: &str) -> String {
     }
     let about = text(cmd.get_long_about().or(cmd.get_about()));
     if !about.is_empty() {
-        let _ = writeln!(out, "{}\n", paragraphs(&about));
+        let _ = writeln!(out, "{}\n", full_stop(paragraphs(&about)));
     }
     let usage = cmd.clone().render_usage().to_string();
     let usage = usage.trim().trim_start_matches("Usage:").trim();
@@ -246,10 +246,7 @@ fn arg_item(arg: &Arg) -> String {
     if !defaults.is_empty() && !flag {
         facts.push(format!("Default: {}.", defaults.join(", ")));
     }
-    // clap drops the full stop of a one-line help; put it back before more sentences.
-    if !body.is_empty() && !body.ends_with(['.', '!', '?', ':']) {
-        body.push('.');
-    }
+    body = full_stop(body);
     if !facts.is_empty() {
         if !body.is_empty() {
             body.push(' ');
@@ -299,6 +296,14 @@ fn spelling(arg: &Arg) -> String {
         }
     }
     flag
+}
+
+/// clap drops the full stop of a one-line help text; a page of sentences wants it back.
+fn full_stop(mut s: String) -> String {
+    if !s.is_empty() && !s.ends_with(['.', '!', '?', ':']) {
+        s.push('.');
+    }
+    s
 }
 
 fn text(s: Option<&clap::builder::StyledStr>) -> String {
