@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the Rust tests, then the Python module built with maturin into a
-# virtualenv (target/py-venv) and its pytest suite (tests/python).
+# virtualenv (target/py-venv) and its pytest suite (tests/python), then the examples of the
+# docs (scripts/test-docs.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
@@ -12,3 +13,5 @@ venv="${PYLUA_TEST_VENV:-target/py-venv}"
 # --no-build-isolation: build with the venv's maturin and this checkout's target/ directory.
 CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps .
 (cd target && "../$venv/bin/python" -m pytest -q ../tests/python "$@")
+# The examples of README.md and docs/ (marked code blocks), run against a local rocks server.
+PYLUA_TEST_VENV="$venv" "$venv/bin/python" scripts/test-docs.py

@@ -1,3 +1,6 @@
+"""The compiled half of pylua_vm (a PyO3 extension over the Rust library ``pylua``). Use the
+classes of the ``pylua_vm`` package (``LuaProcess``...) rather than these directly."""
+
 from typing import Any, Callable, Dict, List, Optional, Union
 
 __version__: str
@@ -5,6 +8,7 @@ LUA_RELEASE: str
 MAX_DEPTH: int
 
 class Vm:
+    """One Lua VM; ``LuaProcess`` wraps it. Calls release the GIL while Lua runs."""
     backend: str
     release: str
     sandbox: str
@@ -18,27 +22,43 @@ class Vm:
                  allow_http: bool = False,
                  net_limits: Optional[Dict[str, Any]] = None,
                  allow_luasocket: bool = False) -> None: ...
-    def net_audit(self) -> List[Dict[str, Any]]: ...
-    def execute(self, code: str, interactive: bool = False) -> Dict[str, Any]: ...
-    def eval(self, code: str) -> Any: ...
-    def call(self, name: str, *args: Any) -> Any: ...
-    def function(self, name: str) -> LuaFunction: ...
-    def interrupt(self) -> None: ...
-    def run_file(self, path: str, *args: str) -> Any: ...
+    def net_audit(self) -> List[Dict[str, Any]]:
+        """The requests the last run made through ``net``."""
+    def execute(self, code: str, interactive: bool = False) -> Dict[str, Any]:
+        """Runs ``code`` and reports ``success``, ``values``, ``output``, ``error``,
+        ``timings``; never raises for Lua errors. ``interactive``: as a REPL line."""
+    def eval(self, code: str) -> Any:
+        """Runs a chunk or an expression and returns its value(s); raises on errors."""
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls the global function ``name``."""
+    def function(self, name: str) -> LuaFunction:
+        """The global function ``name`` as a Python callable (embedded VM only)."""
+    def interrupt(self) -> None:
+        """Stops the running script from any thread; the call raises LuaInterruptedError."""
+    def run_file(self, path: str, *args: str) -> Any:
+        """Runs a script file with ``args`` as ``arg`` and ``...``."""
     def get_global(self, name: str) -> Any: ...
     def set_global(self, name: str, value: Any) -> None: ...
-    def take_output(self) -> str: ...
-    def register(self, name: str, func: Callable[..., Any]) -> None: ...
-    def reset(self) -> None: ...
-    def close(self) -> None: ...
+    def take_output(self) -> str:
+        """Output printed since the last call."""
+    def register(self, name: str, func: Callable[..., Any]) -> None:
+        """Makes ``func`` the global Lua function ``name``; values cross as data."""
+    def reset(self) -> None:
+        """A fresh Lua state with the same settings."""
+    def close(self) -> None:
+        """Ends the VM; later calls raise."""
 
 class LuaFunction:
+    """A global Lua function kept as a Python callable (``LuaProcess.function``)."""
     name: str
     def __call__(self, *args: Any) -> Any: ...
 
-def install_sigint_handler() -> bool: ...
-def parse_size(value: Union[int, str]) -> int: ...
-def parse_duration(value: Union[int, float, str]) -> float: ...
+def install_sigint_handler() -> bool:
+    """(Re)installs the SIGINT handler that stops the main thread's VM, then calls Python's."""
+def parse_size(value: Union[int, str]) -> int:
+    """Bytes from an int or a size as the CLI writes it (``64M``)."""
+def parse_duration(value: Union[int, float, str]) -> float:
+    """Seconds from a number or a duration as the CLI writes it (``2s``, ``500ms``)."""
 def set_log_level(level: str) -> None: ...
 def config_path(config_path: Optional[str] = None) -> str: ...
 def config_get(config_path: Optional[str] = None) -> Dict[str, Any]: ...
@@ -59,7 +79,8 @@ def install(requests: List[str], tree: Optional[str] = None, lua: Optional[str] 
             servers: List[str] = ..., only_servers: List[str] = ..., config_path: Optional[str] = None,
             jobs: Optional[int] = None, offline: bool = False,
             progress: Optional[Callable[..., None]] = None) -> Dict[str, Any]: ...
-def cli_main(argv: List[str]) -> int: ...
+def cli_main(argv: List[str]) -> int:
+    """Runs the ``pylua`` command line (``argv[0]`` is the program name); the exit code."""
 def doctor(project: Optional[str] = None, only: Optional[str] = None, offline: bool = False,
            fix: bool = False, config_path: Optional[str] = None) -> Dict[str, Any]: ...
 def recommend(project: Optional[str] = None, tree: Optional[str] = None,

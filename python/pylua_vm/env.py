@@ -42,9 +42,12 @@ class EnvironmentManager:
 
     @property
     def config_file(self) -> str:
+        """The path of the ``config.toml`` in use (``pylua config path``)."""
         return str(_core.config_path(self.config_path))
 
     def config(self) -> Dict[str, Any]:
+        """The configuration as a dict (``servers``, ``cache-dir``, ``profiles``...), checked
+        as the CLI checks it: an invalid file raises ``EnvironmentError``."""
         return _core.config_get(self.config_path)
 
     def set_config(self, key: str, value: str) -> None:
@@ -52,9 +55,12 @@ class EnvironmentManager:
         _core.config_set(key, value, self.config_path)
 
     def detected_interpreters(self) -> List[Dict[str, Any]]:
+        """The Lua interpreters on this machine (``pylua lua list``): pylua's own first, then
+        those on ``PATH``, each with its version, path and whether it can build C modules."""
         return _core.interpreters()
 
     def luarocks(self) -> Optional[str]:
+        """The path of the ``luarocks`` command, or None (pylua does not need it)."""
         return shutil.which("luarocks")
 
     def validate_environment(self) -> List[str]:
@@ -80,6 +86,8 @@ class EnvironmentManager:
         return problems
 
     def get_system_info(self) -> Dict[str, Any]:
+        """Versions (pylua_vm, the embedded Lua, Python), the platform, the profile, the
+        interpreters, pylua's directories and the configuration, in one dict."""
         return {
             "pylua_vm": _core.__version__,
             "embedded_lua": _core.LUA_RELEASE,
@@ -95,6 +103,8 @@ class EnvironmentManager:
         }
 
     def list_profiles(self) -> List[Dict[str, Any]]:
+        """Every profile (built-in, from catalogs, the user's): ``name``, ``description``,
+        ``extends``, ``packages``, ``source``."""
         return _core.profiles(self.config_path)
 
     def switch_profile(self, name: str) -> str:

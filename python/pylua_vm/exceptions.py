@@ -11,7 +11,9 @@ from typing import Any, Dict, Optional
 
 
 class PyLuaError(Exception):
-    """Base class of every pylua_vm error."""
+    """Base class of every pylua_vm error: ``kind`` is the library's stable name for what
+    went wrong (as in ``pylua --json``), ``message`` the text, ``details`` a dict (``chunk``,
+    ``line``, ``traceback``, ``file``, ``package``...)."""
 
     kind: str = "error"
 
@@ -42,22 +44,27 @@ class LuaError(PyLuaError):
 
 
 class LuaSyntaxError(LuaError):
+    """The code does not parse; ``line`` and ``chunk`` say where."""
     kind = "syntax"
 
 
 class LuaRuntimeError(LuaError):
+    """The code raised an error while running; ``traceback`` has Lua's stack traceback."""
     kind = "runtime"
 
 
 class LuaMemoryError(LuaError):
+    """The VM needed more memory than its ``memory`` limit. The VM stays usable."""
     kind = "memory_limit"
 
 
 class LuaTimeoutError(LuaError):
+    """The code ran longer than its ``timeout``. The VM stays usable."""
     kind = "timeout"
 
 
 class LuaInstructionLimitError(LuaError):
+    """The code ran more VM instructions than its ``instructions`` limit."""
     kind = "instruction_limit"
 
 
@@ -87,6 +94,7 @@ class PackageError(PyLuaError):
 
 
 class PackageNotFoundError(PackageError):
+    """No such package (or module) on the servers asked."""
     kind = "not_found"
 
 
@@ -96,6 +104,7 @@ class PackageResolutionError(PackageError):
 
 
 class PackageBuildError(PackageError):
+    """A package failed to fetch, verify or build; nothing was installed."""
     kind = "build"
 
 
@@ -110,6 +119,7 @@ class EnvironmentError(PyLuaError):  # noqa: A001 - the name the specification g
 
 
 class LuaProcessClosedError(PyLuaError):
+    """The LuaProcess was closed."""
     kind = "closed"
 
 

@@ -9,6 +9,12 @@ from .lua_process import LuaProcess
 
 
 class InteractiveSession:
+    """A REPL-like session over a LuaProcess: ``send(line)`` runs the line as an expression
+    when it is one (``x + 1``), else as a statement (``x = 1``), in a state that persists,
+    and returns the same dict as ``LuaProcess.execute`` (it never raises for Lua errors).
+    ``history`` keeps every input with its result. Pass an existing ``process``, or the
+    ``LuaProcess`` arguments (``sandbox="strict"``, ``timeout="2s"``...) to make one."""
+
     def __init__(self, process: Optional[LuaProcess] = None, **kwargs: Any) -> None:
         self.process = process if process is not None else LuaProcess(**kwargs)
         self.history: List[Dict[str, Any]] = []
@@ -20,6 +26,7 @@ class InteractiveSession:
         return result
 
     def close(self) -> None:
+        """Closes the session's LuaProcess."""
         self.process.close()
 
     def __enter__(self) -> "InteractiveSession":

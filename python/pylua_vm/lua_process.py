@@ -35,18 +35,44 @@ class Globals:
 
 
 class LuaProcess:
-    """A Lua VM. ``memory`` in bytes or as ``"64M"``, ``timeout`` in seconds or as ``"2s"``,
-    ``instructions`` a count; ``sandbox`` is ``"none"`` (all of Lua, C modules too),
-    ``"standard"`` (no processes, files only in allowed directories) or ``"strict"`` (pure
-    computation). ``tree`` is the rocks tree whose modules ``require`` finds (default: the
-    project's ``.pylua/`` around ``project`` or the current directory, else the per-user
-    tree). ``allow_net`` (``["api.example.com", "*.cdn.example.com:443", "127.0.0.1:8080"]``)
-    gives Lua the ``net`` module for those hosts (either backend; ``deny_net`` wins,
-    ``allow_http`` allows plain http, ``net_limits`` sets ``max_response``, ``timeout``,
-    ``max_requests``, ``max_total``); ``net_audit()`` lists the requests of the last run.
-    ``allow_luasocket`` lets a ``"standard"`` sandbox load LuaSocket's and LuaSec's C modules
-    from the tree (which its scripts then cannot write in); no network policy constrains
-    those, so prefer ``allow_net``."""
+    """A Lua VM: the embedded Lua 5.4 (``lua_executable=None``, nothing to install) or an
+    external interpreter (``"5.1"``, ``"luajit"``, or a path), with a sandbox policy, limits
+    and the packages of a rocks tree on its search paths. Use it as a context manager::
+
+        with LuaProcess("demo", sandbox="strict", memory="64M", timeout="2s") as vm:
+            vm.eval("1 + 1")                                 # 2
+            vm.eval("function add(a, b) return a + b end")
+            vm.call("add", 1, 2)                             # 3
+            vm.register("double", lambda x: x * 2)           # Python, callable from Lua
+            vm.eval("return double(21)")                     # 42
+
+    Arguments (all optional, keyword):
+
+    - ``sandbox``: ``"none"`` (the default: all of Lua, C modules too, like the ``lua``
+      command), ``"standard"`` (no processes, no native code, files only in ``allow_dirs``
+      and the tree) or ``"strict"`` (pure computation). Use ``strict`` for code you do not
+      trust.
+    - ``memory`` (bytes or ``"64M"``), ``timeout`` (seconds or ``"2s"``/``"500ms"``),
+      ``instructions`` (a count): limits that hold even inside ``pcall`` and coroutines; a
+      run that reaches one raises ``LuaMemoryError``, ``LuaTimeoutError`` or
+      ``LuaInstructionLimitError`` and the VM stays usable.
+    - ``tree``: the rocks tree whose modules ``require`` finds (default: the project's
+      ``.pylua/`` around ``project`` or the current directory, else the per-user tree).
+    - ``allow_net`` (``["api.example.com", "*.cdn.example.com:443", "127.0.0.1:8080"]``)
+      gives Lua the ``net`` module for those hosts (either backend: the host makes every
+      request); ``deny_net`` wins, ``allow_http`` allows plain http, ``net_limits`` sets
+      ``max_response``, ``timeout``, ``max_requests``, ``max_total``; ``net_audit()`` lists
+      the requests of the last run.
+    - ``allow_luasocket``: lets a ``"standard"`` sandbox load LuaSocket's and LuaSec's C
+      modules from the tree (whose C module directory its scripts then cannot write in); no
+      network policy constrains those, so prefer ``allow_net``.
+    - ``config_path``: a ``config.toml`` other than the user's; ``debug_mode``: the core's
+      DEBUG log events go to Python's ``logging`` (logger ``pylua``).
+
+    Values cross between Python and Lua as data: None/nil, bools, ints, floats, str, lists
+    and tuples (Lua sequences), dicts with str keys (tables). Several results come back as a
+    tuple, none as None. Lua runs with the GIL released; calls on one VM from several
+    threads wait for each other, several VMs run in parallel."""
 
     def __init__(self, name: str = "lua", lua_executable: Optional[str] = None,
                  debug_mode: bool = False, sandbox: str = "none",
@@ -92,18 +118,22 @@ class LuaProcess:
 
     @property
     def backend(self) -> str:
+        """``"embedded"`` (the Lua 5.4 inside pylua) or ``"process"`` (an interpreter)."""
         return self._vm.backend
 
     @property
     def release(self) -> str:
+        """The Lua release the VM runs, e.g. ``"Lua 5.4.7"``."""
         return self._vm.release
 
     @property
     def sandbox(self) -> str:
+        """The sandbox policy: ``"none"``, ``"standard"`` or ``"strict"``."""
         return self._vm.sandbox
 
     @property
     def limits(self) -> Dict[str, Any]:
+        """The limits set: ``memory`` (bytes), ``timeout`` (seconds), ``instructions``."""
         return self._vm.limits
 
     def execute(self, code: str) -> Dict[str, Any]:
@@ -144,6 +174,8 @@ class LuaProcess:
         self._vm.interrupt()
 
     def take_output(self) -> str:
+        """What the code printed since the last call (``execute`` returns a run's output
+        itself, in ``output``)."""
         return self._vm.take_output()
 
     def reset(self) -> None:
@@ -151,10 +183,13 @@ class LuaProcess:
         self._vm.reset()
 
     def close(self) -> None:
+        """Ends the VM (an external interpreter exits). Later calls raise
+        ``LuaProcessClosedError``; closing twice is harmless."""
         self._vm.close()
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` was called."""
         return self._vm.closed
 
     def __enter__(self) -> "LuaProcess":

@@ -39,10 +39,18 @@ return reply
 
 
 class NetworkedLuaVM(LuaProcess):
-    """A LuaProcess for networking: ``setup_networking_packages()`` installs LuaSocket (and
-    more with ``include_advanced``) and proves it with a loopback TCP round trip;
+    """A LuaProcess for Lua that talks to the network, two ways:
+
+    - ``NetworkedLuaVM(allow_net=["api.example.com"])``: pylua's own ``net`` module
+      (``net.get(url)``, ``net.request{url=, method=, headers=, body=}``) under a network
+      policy; the sandbox then defaults to ``"strict"``. Refused requests raise
+      ``LuaNetworkDeniedError``, caps ``LuaNetworkLimitError``, failures ``LuaNetworkError``.
+    - Without ``allow_net``: LuaSocket in the tree, a C module no policy constrains, so the
+      sandbox defaults to ``"none"``. ``setup_networking_packages()`` installs it (and more
+      with ``include_advanced``) and proves it with a loopback TCP round trip.
+
     ``check_networking_health()`` and ``get_networking_recommendations()`` say what works
-    and what to add. The sandbox defaults to ``none``: networking needs C modules."""
+    and what to add. Other arguments are those of ``LuaProcess``."""
 
     def __init__(self, name: str = "network", allow_net: Optional[List[str]] = None,
                  **kwargs: Any) -> None:
@@ -159,6 +167,8 @@ class NetworkedLuaVM(LuaProcess):
         }
 
     def get_networking_recommendations(self) -> List[Dict[str, Any]]:
+        """The catalog's networking and web packages, LuaSocket first: ``package``,
+        ``networking_category``, ``reason``, ``installed``, ``native`` (needs a C compiler)."""
         have = {p["name"] for p in self.get_installed_packages()}
         out = []
         for e in self._networking_catalog():

@@ -634,6 +634,14 @@ impl Prepared {
     }
 }
 
+/// The command line's definition: every command, argument and help text. The command
+/// reference (`docs/reference/commands.md`) is generated from it and checked against it by
+/// `tests/docs_reference.rs`, so a renamed flag cannot leave the docs behind.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command()
+}
+
 /// Runs the command line on `args` (the program name first, as `std::env::args_os` gives
 /// them) and returns the exit code.
 pub fn run<I, T>(args: I) -> ExitCode
