@@ -21,7 +21,8 @@ class Vm:
                  allow_net: List[str] = ..., deny_net: List[str] = ...,
                  allow_http: bool = False,
                  net_limits: Optional[Dict[str, Any]] = None,
-                 allow_luasocket: bool = False) -> None: ...
+                 allow_luasocket: bool = False,
+                 read_only_dirs: List[str] = ...) -> None: ...
     def net_audit(self) -> List[Dict[str, Any]]:
         """The requests the last run made through ``net``."""
     def execute(self, code: str, interactive: bool = False) -> Dict[str, Any]:

@@ -50,7 +50,7 @@ class LuaProcess:
 
     - ``sandbox``: ``"none"`` (the default: all of Lua, C modules too, like the ``lua``
       command), ``"standard"`` (no processes, no native code, files only in ``allow_dirs``
-      and the tree) or ``"strict"`` (pure computation). Use ``strict`` for code you do not
+      and, read-only, the tree) or ``"strict"`` (pure computation). Use ``strict`` for code you do not
       trust.
     - ``memory`` (bytes or ``"64M"``), ``timeout`` (seconds or ``"2s"``/``"500ms"``),
       ``instructions`` (a count): limits that hold even inside ``pcall`` and coroutines; a
@@ -100,7 +100,8 @@ class LuaProcess:
                               instructions=instructions, lua_executable=lua_executable,
                               package_path=info["package_path"],
                               package_cpath=info["package_cpath"],
-                              allow_dirs=list(allow_dirs or []) + [self.tree],
+                              allow_dirs=list(allow_dirs or []),
+                              read_only_dirs=[self.tree],
                               allow_net=list(allow_net or []), deny_net=list(deny_net or []),
                               allow_http=allow_http, net_limits=net_limits,
                               allow_luasocket=allow_luasocket)

@@ -33,21 +33,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  the Lua code failed (syntax or runtime error)
-  2  usage error (unknown option, bad value such as --memory lots)
-  3  a limit stopped the code (memory, instructions or time)
-  4  an input file could not be read
-  5  no such package, or no versions satisfy the request
-  6  a rocks server or the tree could not be read or written
-  7  a package failed to fetch, verify or build (nothing was installed)
-  8  refused: other installed packages depend on what you asked to remove
-  9  no such Lua interpreter, or it could not be built (pylua lua ...)
- 10  pylua.toml or pylua.lock is missing or invalid
- 11  --locked: pylua.lock would have to change (or --frozen without a lock)
-
+const EXAMPLES: &str = "\
 Examples:
   pylua eval 'return 1 + 1'
   pylua run script.lua arg1 arg2
@@ -64,7 +50,7 @@ Examples:
 
 /// Run Lua code in managed, sandboxed VMs.
 #[derive(Parser)]
-#[command(name = "pylua", version, about, after_help = AFTER_HELP)]
+#[command(name = "pylua", version, about, after_help = format!("{}\n{EXAMPLES}", render::exit_codes_help()))]
 struct Cli {
     #[command(subcommand)]
     command: Command,

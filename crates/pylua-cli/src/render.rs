@@ -7,28 +7,99 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The one table of exit codes, by the stable error `kind` every library error has (the
-/// README's "Exit codes" lists the same). Every command's failure goes through it.
+/// The one table of exit codes: each code, the stable error `kind`s (every library error
+/// has one) that end with it, and what it means. Every command's failure goes through it,
+/// and `pylua --help` lists it.
+pub const EXIT_CODES: &[(u8, &[&str], &str)] = &[
+    (
+        1,
+        &["syntax", "runtime"],
+        "the Lua code failed (syntax or runtime error)",
+    ),
+    (
+        2,
+        &["usage"],
+        "usage error (unknown option, bad value such as --memory lots)",
+    ),
+    (
+        3,
+        &["memory_limit", "instruction_limit", "timeout"],
+        "a limit stopped the code (memory, instructions or time)",
+    ),
+    (4, &["io"], "an input file could not be read"),
+    (
+        5,
+        &["not_found", "no_solution"],
+        "no such package, or no versions satisfy the request",
+    ),
+    (
+        6,
+        &["server", "tree"],
+        "a rocks server or the tree could not be read or written",
+    ),
+    (
+        7,
+        &["build"],
+        "a package failed to fetch, verify or build (nothing was installed)",
+    ),
+    (
+        8,
+        &["in_use"],
+        "refused: other installed packages depend on what you asked to remove",
+    ),
+    (
+        9,
+        &["no_interpreter"],
+        "no such Lua interpreter, or it could not be built (pylua lua ...)",
+    ),
+    (
+        10,
+        &["project_file", "config"],
+        "pylua.toml, pylua.lock or config.toml is missing or invalid",
+    ),
+    (
+        11,
+        &["lock_stale"],
+        "--locked: pylua.lock would have to change (or --frozen without a lock)",
+    ),
+    (12, &["unhealthy"], "pylua doctor found something broken"),
+    (
+        13,
+        &["audit"],
+        "pylua audit found advisories, damaged files or risky code you --deny",
+    ),
+    (
+        20,
+        &["network_denied"],
+        "net: the network policy refused a request",
+    ),
+    (
+        21,
+        &["network_limit"],
+        "net: a request or the run went past a network cap",
+    ),
+    (
+        22,
+        &["network_error"],
+        "net: a request failed (DNS, connection, TLS, HTTP)",
+    ),
+];
+
+/// The exit code for an error `kind` (1 for a kind not in [`EXIT_CODES`]).
 pub fn exit_code_of(kind: &str) -> u8 {
-    match kind {
-        "syntax" | "runtime" => 1,
-        "usage" => 2,
-        "memory_limit" | "instruction_limit" | "timeout" => 3,
-        "io" => 4,
-        "not_found" | "no_solution" => 5,
-        "server" | "tree" => 6,
-        "build" => 7,
-        "in_use" => 8,
-        "no_interpreter" => 9,
-        "project_file" | "config" => 10,
-        "lock_stale" => 11,
-        "unhealthy" => 12,
-        "audit" => 13,
-        "network_denied" => 20,
-        "network_limit" => 21,
-        "network_error" => 22,
-        _ => 1,
+    EXIT_CODES
+        .iter()
+        .find(|(_, kinds, _)| kinds.contains(&kind))
+        .map_or(1, |(code, _, _)| *code)
+}
+
+/// The "Exit codes" part of `pylua --help`, from [`EXIT_CODES`].
+pub fn exit_codes_help() -> String {
+    let mut out = String::from("Exit codes:\n   0  success\n");
+    for (code, _, meaning) in EXIT_CODES {
+        out.push_str(&format!("  {code:>2}  {meaning}\n"));
     }
+    out
 }
 
 /// The exit code for a VM error.

@@ -281,6 +281,57 @@ fn standard_sandbox_allows_the_working_directory_only() {
 }
 
 #[test]
+fn standard_sandbox_reads_the_tree_but_cannot_change_it() {
+    let ctx = Ctx::new();
+    let modules = ctx.path().join("tree/share/lua/5.4");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::write(modules.join("m.lua"), "return { v = 1 }\n").unwrap();
+    let tree = ctx.path().join("tree");
+    let tree = tree.to_str().unwrap();
+    let run = |code: &str| {
+        let out = ctx
+            .pylua()
+            .args([
+                "eval",
+                "--json",
+                "--no-project",
+                "--sandbox",
+                "standard",
+                "--tree",
+                tree,
+            ])
+            .arg(code)
+            .output()
+            .unwrap();
+        json_of(&out.stdout)
+    };
+    assert_eq!(run("return require('m').v")["values"][0], 1);
+    for attack in [
+        format!("return assert(io.open('{tree}/share/lua/5.4/m.lua', 'w'))"),
+        format!("return assert(io.open('{tree}/share/lua/5.4/new.lua', 'w'))"),
+        format!("return assert(os.remove('{tree}/share/lua/5.4/m.lua'))"),
+        format!("return assert(os.rename('{tree}/share', 'elsewhere'))"),
+        format!("return assert(os.rename('{tree}', 'elsewhere'))"),
+        // Nor its parent, which holds it (the current directory, writable otherwise).
+        format!(
+            "return assert(os.rename('{}', '/tmp/moved'))",
+            ctx.path().display()
+        ),
+    ] {
+        let doc = run(&attack);
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("is denied"), "{attack}: {doc}");
+    }
+    // The current directory stays writable.
+    let doc = run("local f = assert(io.open('out.txt', 'w')) f:write('x') f:close() return true");
+    assert_eq!(doc["values"][0], true, "{doc}");
+    assert_eq!(
+        std::fs::read_to_string(modules.join("m.lua")).unwrap(),
+        "return { v = 1 }\n"
+    );
+}
+
+#[test]
 fn default_cli_sandbox_is_the_full_library() {
     let ctx = Ctx::new();
     ctx.pylua()

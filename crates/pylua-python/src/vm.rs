@@ -205,7 +205,8 @@ impl PyVm {
     #[pyo3(signature = (sandbox="none", memory=None, timeout=None, instructions=None,
                         lua_executable=None, package_path=None, package_cpath=None,
                         allow_dirs=Vec::new(), allow_net=Vec::new(), deny_net=Vec::new(),
-                        allow_http=false, net_limits=None, allow_luasocket=false))]
+                        allow_http=false, net_limits=None, allow_luasocket=false,
+                        read_only_dirs=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -222,6 +223,7 @@ impl PyVm {
         allow_http: bool,
         net_limits: Option<&Bound<'_, PyDict>>,
         allow_luasocket: bool,
+        read_only_dirs: Vec<PathBuf>,
     ) -> PyResult<Self> {
         let sandbox: Sandbox = sandbox.parse().map_err(|e: VmError| vm_error(py, &e))?;
         let limits = Limits {
@@ -250,6 +252,9 @@ impl PyVm {
         }
         for dir in allow_dirs {
             builder = builder.allow_dir(dir);
+        }
+        for dir in read_only_dirs {
+            builder = builder.read_only_dir(dir);
         }
         if let Some(policy) = crate::net::policy(&allow_net, &deny_net, allow_http, net_limits)? {
             builder = builder.net(policy);

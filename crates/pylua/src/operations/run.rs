@@ -164,8 +164,10 @@ impl RunPlan {
             .limits(self.limits)
             .package_path(self.tree.package_path())
             .package_cpath(self.tree.package_cpath());
+        // Scripts read the tree's modules but cannot change them: other runs, under other
+        // policies, trust what is installed there.
         if self.tree.root().is_dir() {
-            builder = builder.allow_dir(self.tree.root());
+            builder = builder.read_only_dir(self.tree.root());
         }
         if self.allow_dirs.is_empty() {
             builder = builder.allow_dir(".");

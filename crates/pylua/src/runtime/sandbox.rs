@@ -11,7 +11,7 @@
 //! | `print`, `io.write`, `io.stdout:write` | captured | captured | captured |
 //! | `io` (files) | all | files in allowed directories; no `io.popen` | none |
 //! | `os` | all | all but `execute`, `exit`, `tmpname`; `remove`/`rename` in allowed directories | `time`, `clock`, `date` |
-//! | `require` | Lua and C modules | Lua modules from allowed directories | none |
+//! | `require` | Lua and C modules | Lua modules from allowed and read-only directories; LuaSocket's C modules with `allow_luasocket` | none |
 //! | `package.loadlib`, C module searchers | yes | no | no |
 //! | `debug` | all (`sethook` refused while limits are set) | `traceback` only | none |
 //! | string metatable | visible | visible | hidden (`getmetatable("")` is `false`) |

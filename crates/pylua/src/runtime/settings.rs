@@ -17,6 +17,9 @@ pub struct VmSettings {
     pub output: Output,
     /// Directories the `standard` policy lets scripts read and write.
     pub allowed_dirs: Vec<PathBuf>,
+    /// Directories the `standard` policy lets scripts read but not write in, remove or
+    /// rename (nor any directory above them): a rocks tree, whose modules other runs trust.
+    pub read_only_dirs: Vec<PathBuf>,
     /// Templates put in front of `package.path` (not under `strict`, which has no `require`).
     pub package_path: Option<String>,
     /// Templates put in front of `package.cpath` (only under `none`: the other policies load
@@ -52,11 +55,13 @@ impl VmSettings {
             // The others never consult it: skip resolving (a `realpath` per directory).
             return AllowedDirs::default();
         }
-        let read_only = match (&self.package_cpath, self.luasocket) {
-            (Some(cpath), true) => template_dirs(cpath),
-            _ => Vec::new(),
-        };
-        AllowedDirs::new(&self.allowed_dirs, &read_only)
+        let mut read_only = self.read_only_dirs.clone();
+        if let (Some(cpath), true) = (&self.package_cpath, self.luasocket) {
+            read_only.extend(template_dirs(cpath));
+        }
+        let mut readable = self.allowed_dirs.clone();
+        readable.extend(self.read_only_dirs.iter().cloned());
+        AllowedDirs::new(&readable, &read_only)
     }
 }
 
@@ -81,6 +86,12 @@ macro_rules! settings_setters {
         /// A directory the `standard` policy lets scripts read and write (repeatable).
         pub fn allow_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
             self.settings.allowed_dirs.push(dir.into());
+            self
+        }
+        /// A directory the `standard` policy lets scripts read but not change (repeatable):
+        /// no writing, removing or renaming in it or in a directory above it.
+        pub fn read_only_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+            self.settings.read_only_dirs.push(dir.into());
             self
         }
         /// Puts these `;`-separated templates in front of `package.path` (ignored under
