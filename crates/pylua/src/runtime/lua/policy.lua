@@ -88,6 +88,10 @@ do
 
   local function check(path, writing)
     if type(path) == "string" and not allowed(path, writing) then
+      if writing and allowed(path, false) then
+        error("writing to '" .. path .. "' is denied: this sandbox may read it but not change"
+          .. " it (the rocks tree, and the directories that hold it, are read-only)", 3)
+      end
       error("access to '" .. path .. "' is denied: it is outside the directories this sandbox allows", 3)
     end
   end
