@@ -366,29 +366,26 @@ impl ProcessVm {
     /// started first if the last one is gone. A run that ends with an error `net` gave the
     /// script takes that error's kind.
     fn request(&mut self, op: u8, fields: &[&[u8]]) -> Result<Vec<Json>, VmError> {
-        let deadline = self.config.limits.timeout.map(|t| Instant::now() + t);
-        if let Some(net) = &self.config.net {
-            net.begin_run(deadline);
-        }
-        let result = self.converse(op, fields, deadline);
+        let result = self.converse(op, fields);
         match &self.config.net {
             Some(net) => result.map_err(|e| net.classify(e)),
             None => result,
         }
     }
 
-    fn converse(
-        &mut self,
-        op: u8,
-        fields: &[&[u8]],
-        deadline: Option<Instant>,
-    ) -> Result<Vec<Json>, VmError> {
+    fn converse(&mut self, op: u8, fields: &[&[u8]]) -> Result<Vec<Json>, VmError> {
         if self.session.is_none() {
             self.start()?;
         }
         let Some(mut session) = self.session.take() else {
             return Err(VmError::new(ErrorKind::Runtime, "no interpreter"));
         };
+        // The run's time starts once its interpreter is there: starting one is not the
+        // script's time.
+        let deadline = self.config.limits.timeout.map(|t| Instant::now() + t);
+        if let Some(net) = &self.config.net {
+            net.begin_run(deadline);
+        }
         let cell = Arc::clone(&self.interrupts);
         let _running = interrupt::begin(&cell, None);
         if session
