@@ -163,14 +163,32 @@ fn a_binary_server_serves_luarocks_and_installs_without_a_compiler() {
 
     // (a) Debian's luarocks installs from the server pylua wrote.
     let lr_tree = home.join("lr-from-server");
-    run_ok(
+    let installed = run_ok(
         luarocks(home)
             .arg("--tree")
             .arg(&lr_tree)
             .arg(format!("--only-server={dir_s}"))
-            .args(["install", "lua-cjson"]),
+            .args(["install", "lua-cjson", "--verbose"]),
         "luarocks install lua-cjson from the pylua server",
     );
+    // It took the binary rock pylua built (no compile), and Debian's lua5.4 loads it.
+    assert!(
+        installed.contains("lua-cjson-2.1.0-1.linux-x86_64.rock"),
+        "{installed}"
+    );
+    if common::have_program("lua5.4") {
+        let cpath = format!("package.cpath = '{}/lib/lua/5.4/?.so'", lr_tree.display());
+        let out = run_ok(
+            std::process::Command::new("lua5.4").args([
+                "-e",
+                &cpath,
+                "-e",
+                "io.write(require('cjson').encode({1}))",
+            ]),
+            "lua5.4 loads cjson",
+        );
+        assert_eq!(out, "[1]");
+    }
     let listed = run_ok(
         luarocks(home)
             .arg("--tree")
@@ -359,4 +377,90 @@ fn serve_serves_the_server_and_nothing_outside_it() {
         .success();
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn from_a_lock_the_server_holds_exactly_the_locked_files() {
+    let Some(mirror) = common::realrocks_mirror() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let app = home.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    pylua(home)
+        .current_dir(&app)
+        .args(["init", "--name", "app", "--server", &mirror])
+        .assert()
+        .success();
+    pylua(home)
+        .current_dir(&app)
+        .args(["add", "dkjson", "lua-cjson"])
+        .assert()
+        .success();
+    let lock = app.join("pylua.lock");
+    let dir = home.join("server");
+    let out = pylua(home)
+        .args(["server", "build", dir.to_str().unwrap(), "--from-lock"])
+        .arg(&lock)
+        .args(["--binary", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: BTreeSet<&str> = report["result"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    for f in [
+        "dkjson-2.6-1.src.rock",
+        "dkjson-2.6-1.rockspec",
+        "dkjson-2.6-1.all.rock",
+        "lua-cjson-2.1.0-1.src.rock",
+        "lua-cjson-2.1.0-1.linux-x86_64.rock",
+    ] {
+        assert!(
+            files.contains(f) && dir.join(f).is_file(),
+            "{f}: {report:#}"
+        );
+    }
+    // The copied source rock is the locked file, byte for byte.
+    let locked = std::fs::read_to_string(&lock).unwrap();
+    let sha = report["result"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "lua-cjson-2.1.0-1.src.rock")
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(locked.contains(&sha), "{locked}");
+
+    // A lock naming a file outside the server is refused.
+    let hostile = home.join("hostile.lock");
+    std::fs::write(
+        &hostile,
+        locked.replace(
+            "\"dkjson-2.6-1.src.rock\"",
+            "\"../../dkjson-2.6-1.src.rock\"",
+        ),
+    )
+    .unwrap();
+    pylua(home)
+        .args([
+            "server",
+            "build",
+            home.join("other").to_str().unwrap(),
+            "--from-lock",
+        ])
+        .arg(&hostile)
+        .assert()
+        .code(2);
 }
