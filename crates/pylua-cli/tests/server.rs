@@ -464,3 +464,98 @@ fn from_a_lock_the_server_holds_exactly_the_locked_files() {
         .assert()
         .code(2);
 }
+
+/// A package the source server has only as a rockspec gets a `.src.rock` packed as
+/// `luarocks pack NAME-VERSION.rockspec` packs it: the rockspec and the source archive.
+#[test]
+fn a_rockspec_only_package_is_packed_like_luarocks_pack() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let sources = home.join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    let archive = common::tar_gz(
+        "greet-1.0",
+        &[("greet.lua", "return { hi = function() return 'hi' end }\n")],
+    );
+    std::fs::write(sources.join("greet-1.0.tar.gz"), &archive).unwrap();
+    let md5 = {
+        use md5::Digest;
+        md5::Md5::digest(&archive)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let url = format!("file://{}/greet-1.0.tar.gz", sources.display());
+    let spec = common::rockspec_with(
+        "greet",
+        "1.0-1",
+        &[],
+        &url,
+        "greet-1.0",
+        Some(&md5),
+        "type = \"builtin\", modules = { greet = \"greet.lua\" }",
+    );
+    let mut origin = common::RockServer::new(&home.join("origin"));
+    origin.raw_rockspec("greet", "1.0-1", &spec).publish();
+
+    let dir = home.join("server");
+    pylua(home)
+        .args([
+            "server",
+            "build",
+            dir.to_str().unwrap(),
+            "greet",
+            "--binary",
+            "--only-server",
+        ])
+        .arg(origin.url())
+        .assert()
+        .success();
+    let ours = dir.join("greet-1.0-1.src.rock");
+    assert_eq!(
+        members(&ours),
+        BTreeSet::from([
+            "greet-1.0-1.rockspec".to_string(),
+            "greet-1.0.tar.gz".to_string()
+        ])
+    );
+    assert_eq!(member(&ours, "greet-1.0.tar.gz"), archive);
+    assert!(dir.join("greet-1.0-1.all.rock").is_file());
+    if prerequisites().is_some() {
+        let packed = home.join("packed");
+        std::fs::create_dir_all(&packed).unwrap();
+        run_ok(
+            luarocks(home)
+                .current_dir(&packed)
+                .arg("pack")
+                .arg(origin.dir.join("greet-1.0-1.rockspec")),
+            "luarocks pack greet-1.0-1.rockspec",
+        );
+        assert_eq!(
+            members(&ours),
+            members(&packed.join("greet-1.0-1.src.rock"))
+        );
+    }
+    let tree = home.join("tree");
+    pylua(home)
+        .args([
+            "install",
+            "greet",
+            "--only-server",
+            dir.to_str().unwrap(),
+            "--tree",
+        ])
+        .arg(&tree)
+        .assert()
+        .success();
+    pylua(home)
+        .args([
+            "eval",
+            "--tree",
+            tree.to_str().unwrap(),
+            "return require('greet').hi()",
+        ])
+        .assert()
+        .success()
+        .stdout("hi\n");
+}
