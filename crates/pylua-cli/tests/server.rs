@@ -58,13 +58,12 @@ fn prerequisites() -> Option<String> {
     Some(mirror)
 }
 
-/// The member names of a zip file.
+/// The member names of a zip file (directories end with `/`).
 fn members(rock: &Path) -> BTreeSet<String> {
     let file = std::fs::File::open(rock).unwrap();
     let mut zip = zip::ZipArchive::new(file).unwrap();
     (0..zip.len())
         .map(|i| zip.by_index(i).unwrap().name().to_string())
-        .filter(|n| !n.ends_with('/'))
         .collect()
 }
 

@@ -113,11 +113,30 @@ struct Wanted {
     sha256: Option<String>,
 }
 
+/// The file in a server directory that `build` and `add` hold an exclusive lock on, so two
+/// writers at once cannot lose each other's files from the manifests.
+const LOCK_FILE: &str = ".pylua-server.lock";
+
+fn lock(dir: &Path) -> Result<fs::File, ServerError> {
+    use fs4::fs_std::FileExt;
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ServerError::io(&path, e))?;
+    file.lock_exclusive()
+        .map_err(|e| ServerError::io(&path, e))?;
+    Ok(file)
+}
+
 /// `server build`: writes a LuaRocks server for the request into `request.dir`.
 pub fn build(options: &ServerOptions, request: &BuildRequest) -> Result<ServerReport, ServerError> {
     let dir = &request.dir;
     fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
     let dir = dir.canonicalize().map_err(|e| ServerError::io(dir, e))?;
+    let _lock = lock(&dir)?;
     let fetcher = options.fetcher();
     let (wanted, lua) = match &request.from_lock {
         Some(path) => from_lock(path)?,
@@ -371,6 +390,7 @@ pub fn add(dir: &Path, files: &[PathBuf], lua: Option<&str>) -> Result<ServerRep
             dir.display()
         )));
     }
+    let _lock = lock(dir)?;
     let mut written = Vec::new();
     let mut binary_lua = BTreeMap::new();
     for path in files {

@@ -18,6 +18,23 @@ use std::path::Path;
 /// same fixed date, so packing the same files twice gives the same rock.
 fn zip(members: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>, String> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Directory entries too, as LuaRocks' zips have them.
+    let mut dirs = std::collections::BTreeSet::new();
+    for (name, _, _) in members {
+        let mut at = 0;
+        while let Some(i) = name[at..].find('/') {
+            dirs.insert(&name[..at + i + 1]);
+            at += i + 1;
+        }
+    }
+    for dir in dirs {
+        let options = zip::write::SimpleFileOptions::default()
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o755);
+        writer
+            .add_directory(dir, options)
+            .map_err(|e| format!("{dir}: {e}"))?;
+    }
     for (name, bytes, mode) in members {
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)

@@ -3,8 +3,9 @@
 //! add no dependency; anything larger belongs behind a real web server or an object store.
 //!
 //! Only `GET` and `HEAD`; a request path is percent-decoded once and refused (400) when it
-//! holds a NUL, a backslash, an encoded `/`, or a `.`/`..` segment, and refused (403) when the
-//! file it names resolves (following links) outside the directory.
+//! holds a NUL, a backslash, an encoded `/`, or a `.`/`..` segment, refused (403) when the
+//! file it names resolves (following links) outside the directory, and hidden files (a name
+//! starting with `.`) are not found.
 
 use super::ServerError;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -76,6 +77,10 @@ fn resolve(root: &Path, target: &str) -> Result<PathBuf, (u16, &'static str)> {
     for segment in decoded.split('/').filter(|s| !s.is_empty()) {
         if segment == "." || segment == ".." {
             return Err(BAD);
+        }
+        if segment.starts_with('.') {
+            // Hidden files (the writers' lock, editor leftovers) are not the server's.
+            return Err((404, "Not Found"));
         }
         file.push(segment);
     }
@@ -184,6 +189,11 @@ mod tests {
         assert_eq!(resolve(&root, "/a\\b"), Err((400, "Bad Request")));
         assert_eq!(resolve(&root, "/sub/link"), Err((403, "Forbidden")));
         assert_eq!(resolve(&root, "/nothing"), Err((404, "Not Found")));
+        std::fs::write(root.join(".pylua-server.lock"), "").unwrap();
+        assert_eq!(
+            resolve(&root, "/.pylua-server.lock"),
+            Err((404, "Not Found"))
+        );
         assert_eq!(resolve(&root, "manifest"), Err((400, "Bad Request")));
     }
 }
