@@ -118,6 +118,7 @@ fn a_binary_server_serves_luarocks_and_installs_without_a_compiler() {
         "manifest-5.2",
         "manifest-5.3",
         "manifest-5.4",
+        "index.html",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing: {report:#}");
     }

@@ -144,7 +144,7 @@ fn allows_lua(spec: &Rockspec, lua: &str) -> bool {
         .all(|d| d.constraints.matches(&v))
 }
 
-/// Rewrites `manifest` and `manifest-5.1` … `manifest-5.4` from what `dir` holds. A binary
+/// Rewrites `manifest`, `manifest-5.1` … `manifest-5.4` and `index.html` from what `dir` holds. A binary
 /// rock (an arch other than `rockspec`, `src`, `all`) goes into the versioned manifest of the
 /// Lua in `binary_lua` (by file name) when given there, else of the Lua whose old manifest
 /// listed it, else of every Lua its rockspec allows (what `luarocks-admin` does).
@@ -214,11 +214,31 @@ pub fn rewrite_manifests(
             }
         }
     }
+    write_atomic(&dir.join("index.html"), index_html(&files).as_bytes())?;
     write_atomic(&dir.join("manifest"), all.to_lua().as_bytes())?;
     for (lua, m) in versioned {
         write_atomic(&dir.join(format!("manifest-{lua}")), m.to_lua().as_bytes())?;
     }
     Ok((listed, skipped))
+}
+
+/// A plain listing of the server's files for people with a browser.
+fn index_html(files: &[ServerFile]) -> String {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Rocks</title></head><body>\n<h1>Rocks</h1>\n<p><a href=\"manifest\">manifest</a></p>\n<ul>\n",
+    );
+    for f in files {
+        let name = escape(&f.file_name());
+        out.push_str(&format!("<li><a href=\"{name}\">{name}</a></li>\n"));
+    }
+    out.push_str("</ul>\n</body></html>\n");
+    out
 }
 
 fn lists(m: &ServerManifest, file: &ServerFile) -> bool {
