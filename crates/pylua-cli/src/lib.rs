@@ -18,6 +18,7 @@ mod project_cmd;
 mod render;
 mod repl;
 mod run_hooks;
+mod server_cmd;
 mod setup_cmd;
 mod test_cmd;
 
@@ -437,6 +438,12 @@ enum Command {
         #[command(subcommand)]
         command: lua_cmd::LuaCommand,
     },
+    /// Team servers: write a LuaRocks server (with binary rocks built here), add to it,
+    /// serve it.
+    Server {
+        #[command(subcommand)]
+        command: server_cmd::ServerCommand,
+    },
     /// Show versions, directories and available backends.
     Info {
         /// Print JSON instead of text.
@@ -821,6 +828,7 @@ where
             tree,
         } => graph_cmd::outdated_cmd(&servers, &tree, project.as_ref()),
         Command::Lua { command } => lua_cmd::run(command),
+        Command::Server { command } => server_cmd::run(command),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             // Into memory first: the generator panics on a write error (`| head`).

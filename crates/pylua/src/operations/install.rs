@@ -850,7 +850,7 @@ pub fn unpack_sources(
     let entry = index
         .entry(name, version)
         .ok_or_else(|| QueryError::NotFound(format!("{name} {version} is not on the servers")))?;
-    let url = index.rock_url(entry);
+    let url = index.source_rock_url(entry);
     let fetcher = servers.fetcher();
     let bounds = servers.unpack;
     let fail = |e: String| InstallError::Package(format!("{name} {version}: {e}"));

@@ -16,6 +16,7 @@ pub mod query;
 pub mod recommend;
 pub mod run;
 pub mod run_support;
+pub mod server;
 pub mod setup;
 pub mod test;
 pub mod tree;

@@ -145,12 +145,23 @@ impl ServerIndex {
         self.entries(name).iter().find(|e| &e.version == version)
     }
 
+    /// The URL of the file an install uses for `entry`: a binary rock for this platform when
+    /// the server has one (it needs no compiler; a server lists it in `manifest-5.x` only for
+    /// the Lua it was built for), else its `.src.rock` or `.all.rock`, else its loose rockspec.
+    pub fn rock_url(&self, entry: &Entry) -> String {
+        self.url_in_order(entry, [platform_arch(), "src", "all"])
+    }
+
     /// The URL of the file that carries `entry`'s sources: its `.src.rock` (or `.all.rock`,
     /// or a binary rock for this platform), else its loose rockspec.
-    pub fn rock_url(&self, entry: &Entry) -> String {
+    pub fn source_rock_url(&self, entry: &Entry) -> String {
+        self.url_in_order(entry, ["src", "all", platform_arch()])
+    }
+
+    fn url_in_order(&self, entry: &Entry, order: [&str; 3]) -> String {
         let server = &self.servers[entry.server];
         let base = format!("{}-{}", entry.name, entry.version);
-        for arch in ["src", "all", platform_arch()] {
+        for arch in order {
             if entry.archs.iter().any(|a| a == arch) {
                 return server.file_url(&format!("{base}.{arch}.rock"));
             }

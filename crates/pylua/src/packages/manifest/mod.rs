@@ -349,6 +349,7 @@ mod parser;
 mod synthetic;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use parser::Parser;
 #[cfg(any(test, feature = "synthetic"))]
