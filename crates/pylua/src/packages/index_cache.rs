@@ -50,7 +50,14 @@ pub fn load(
             Err(e) => tracing::debug!("{}: rebuilding: {e}", path.display()),
         }
     }
-    let index = CompactIndex::build(&ServerManifest::parse_bytes(text)?, &sha);
+    let manifest = ServerManifest::parse_bytes(text)?;
+    let index = CompactIndex::build(&manifest, &sha);
+    // Freeing a luarocks.org-sized manifest's ~200 000 allocations takes longer than
+    // building the index: let another thread do it (a command that exits first skips it).
+    if manifest.repository.len() > 1_000 {
+        // If no thread can be had, the closure and the manifest are dropped here instead.
+        let _ = std::thread::Builder::new().spawn(move || drop(manifest));
+    }
     if let Err(e) = write_atomic(&path, index.as_bytes()) {
         tracing::debug!("{}: not cached: {e}", path.display());
     }

@@ -38,7 +38,9 @@
 use super::ServerManifest;
 use crate::packages::names::PackageName;
 use crate::packages::version::Version;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 const MAGIC: &[u8; 8] = b"PYLUAIX\0";
 /// Bumped whenever the layout or what it holds changes; older files are rebuilt.
@@ -338,12 +340,34 @@ impl CompactIndex {
 #[derive(Default)]
 struct Builder<'m> {
     strings: Vec<u8>,
-    interned: HashMap<&'m str, (u32, u32)>,
+    interned: HashMap<&'m str, (u32, u32), BuildHasherDefault<WordHasher>>,
     packages: Vec<u8>,
     versions: Vec<u8>,
     archs: Vec<u8>,
     version_count: u32,
     arch_count: u32,
+}
+
+/// A multiply-rotate hash for interning short strings from one trusted build (SipHash's
+/// flooding resistance buys nothing here and costs a tenth of the build).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 fn put(out: &mut Vec<u8>, values: &[u32]) {
@@ -364,31 +388,51 @@ impl<'m> Builder<'m> {
     }
 
     fn build(mut self, manifest: &'m ServerManifest, sha: &[u8; 32]) -> CompactIndex {
-        // Lower-cased name → spellings in manifest (byte) order: the first spelling listing a
-        // version string provides it, as in `ServerManifest::merge`.
-        let mut groups: BTreeMap<String, Vec<(&'m str, &'m BTreeMap<String, Vec<String>>)>> =
-            BTreeMap::new();
+        // Names by lower-cased name, then manifest (byte) order: the first spelling listing a
+        // version string provides it, as in `ServerManifest::merge`. Most names are lower
+        // case already and need no copy.
+        let mut names: Vec<(Cow<'m, str>, &'m str, &'m BTreeMap<String, Vec<String>>)> =
+            Vec::with_capacity(manifest.repository.len());
         for (name, versions) in &manifest.repository {
             if let Err(e) = PackageName::parse(name) {
                 tracing::warn!("manifest entry skipped: {e}");
                 continue;
             }
-            groups
-                .entry(name.to_ascii_lowercase())
-                .or_default()
-                .push((name.as_str(), versions));
+            let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(name.as_str())
+            };
+            names.push((lower, name, versions));
         }
+        names.sort_by(|a, b| a.0.cmp(&b.0)); // stable: spellings stay in manifest order
         let mut package_count = 0u32;
-        let mut lowers: Vec<String> = Vec::new();
-        for (lower, spellings) in groups {
-            let mut by_string: BTreeMap<&'m str, (&'m str, &'m [String])> = BTreeMap::new();
-            for (spelled, versions) in spellings {
-                for (v, archs) in versions {
-                    by_string.entry(v.as_str()).or_insert((spelled, archs));
+        let mut lowers: Vec<Cow<'m, str>> = Vec::new();
+        let mut list: Vec<(Version, &'m str, &'m str, &'m [String])> = Vec::new();
+        let mut start = 0;
+        while start < names.len() {
+            let lower = names[start].0.clone();
+            let end = start + names[start..].iter().take_while(|n| n.0 == lower).count();
+            let group = &names[start..end];
+            start = end;
+            // Version strings in string order, each from the first spelling listing it.
+            let strings: Vec<(&'m str, &'m str, &'m [String])> = if group.len() == 1 {
+                let (_, spelled, versions) = group[0];
+                versions
+                    .iter()
+                    .map(|(v, archs)| (v.as_str(), spelled, archs.as_slice()))
+                    .collect()
+            } else {
+                let mut by_string: BTreeMap<&'m str, (&'m str, &'m [String])> = BTreeMap::new();
+                for &(_, spelled, versions) in group {
+                    for (v, archs) in versions {
+                        by_string.entry(v.as_str()).or_insert((spelled, archs));
+                    }
                 }
-            }
-            let mut list: Vec<(Version, &'m str, &'m str, &'m [String])> = Vec::new();
-            for (v, (spelled, archs)) in by_string {
+                by_string.into_iter().map(|(v, (n, a))| (v, n, a)).collect()
+            };
+            list.clear();
+            for (v, spelled, archs) in strings {
                 let Ok(version) = Version::parse(v) else {
                     continue; // A version LuaRocks could not parse either.
                 };
@@ -431,7 +475,7 @@ impl<'m> Builder<'m> {
         }
         for (i, lower) in lowers.iter().enumerate() {
             // A lower-cased name usually equals a spelling already interned.
-            let r = match self.interned.get(lower.as_str()) {
+            let r = match self.interned.get(&**lower) {
                 Some(&r) => r,
                 None => {
                     let r = (self.strings.len() as u32, lower.len() as u32);
