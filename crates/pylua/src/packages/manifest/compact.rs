@@ -687,7 +687,7 @@ mod tests {
             (HEADER + 12, 0),                // a package without versions
             (HEADER + 12, u32::MAX),         // absurd version count
             (versions_at + 8, u32::MAX - 1), // version string offset
-            (versions_at + 16, 5),           // archs run past the table
+            (versions_at + 16, a as u32),    // archs run past the table
             (versions_at + 20, u32::MAX),    // absurd arch count
             (archs_at + 4, 1 << 30),         // arch length
             (HEADER + PACKAGE_RECORD, 0),    // second name = first → unsorted
