@@ -336,6 +336,9 @@ impl CompactIndex {
     }
 }
 
+/// A package's versions in a [`ServerManifest`]: version → archs.
+type Versions = BTreeMap<String, Vec<String>>;
+
 /// Collects records and interns strings.
 #[derive(Default)]
 struct Builder<'m> {
@@ -358,10 +361,10 @@ impl Hasher for WordHasher {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
         for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7cc1_b727_220a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
     }
 
@@ -391,7 +394,7 @@ impl<'m> Builder<'m> {
         // Names by lower-cased name, then manifest (byte) order: the first spelling listing a
         // version string provides it, as in `ServerManifest::merge`. Most names are lower
         // case already and need no copy.
-        let mut names: Vec<(Cow<'m, str>, &'m str, &'m BTreeMap<String, Vec<String>>)> =
+        let mut names: Vec<(Cow<'m, str>, &'m str, &'m Versions)> =
             Vec::with_capacity(manifest.repository.len());
         for (name, versions) in &manifest.repository {
             if let Err(e) = PackageName::parse(name) {
@@ -526,10 +529,13 @@ mod tests {
 
     /// What the index must hold, computed the way the index was built before it existed:
     /// merge, parse the versions, keep one of equal versions, newest first.
-    fn expected(manifest: &ServerManifest) -> Vec<(String, Vec<(String, String, Vec<String>)>)> {
+    /// Lower-cased name → (name as written, version, archs), newest first.
+    type Listing = Vec<(String, Vec<(String, String, Vec<String>)>)>;
+
+    fn expected(manifest: &ServerManifest) -> Listing {
         let merged = ServerManifest::merge([("s".to_string(), manifest.clone())]);
-        let mut out: BTreeMap<String, Vec<(Version, String, String, Vec<String>)>> =
-            BTreeMap::new();
+        type Found = Vec<(Version, String, String, Vec<String>)>;
+        let mut out: BTreeMap<String, Found> = BTreeMap::new();
         for e in merged.entries() {
             let Ok(version) = Version::parse(e.version) else {
                 continue;
@@ -554,7 +560,7 @@ mod tests {
             .collect()
     }
 
-    fn contents(index: &CompactIndex) -> Vec<(String, Vec<(String, String, Vec<String>)>)> {
+    fn contents(index: &CompactIndex) -> Listing {
         (0..index.package_count())
             .map(|i| {
                 let versions = index
