@@ -13,7 +13,7 @@
 
 use super::cache::{write_atomic, Fetcher};
 use super::manifest::compact::CompactIndex;
-use super::manifest::{ManifestError, ServerManifest};
+use super::manifest::ManifestError;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -50,14 +50,7 @@ pub fn load(
             Err(e) => tracing::debug!("{}: rebuilding: {e}", path.display()),
         }
     }
-    let manifest = ServerManifest::parse_bytes(text)?;
-    let index = CompactIndex::build(&manifest, &sha);
-    // Freeing a luarocks.org-sized manifest's ~200 000 allocations takes longer than
-    // building the index: let another thread do it (a command that exits first skips it).
-    if manifest.repository.len() > 1_000 {
-        // If no thread can be had, the closure and the manifest are dropped here instead.
-        let _ = std::thread::Builder::new().spawn(move || drop(manifest));
-    }
+    let index = CompactIndex::build_from_text(text, &sha)?;
     if let Err(e) = write_atomic(&path, index.as_bytes()) {
         tracing::debug!("{}: not cached: {e}", path.display());
     }

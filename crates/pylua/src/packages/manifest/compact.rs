@@ -35,7 +35,7 @@
 //! split a character, or whose packages are not strictly sorted — so a truncated, corrupt or
 //! hostile cache file is an error (the caller re-parses the manifest), never a panic.
 
-use super::ServerManifest;
+use super::{ManifestError, ServerManifest};
 use crate::packages::names::PackageName;
 use crate::packages::version::Version;
 use std::borrow::Cow;
@@ -332,12 +332,63 @@ impl CompactIndex {
     /// Builds the index of `manifest`, recording `source_sha256` as the hash of its text.
     /// Names that are not valid package names are left out with a warning.
     pub fn build(manifest: &ServerManifest, source_sha256: &[u8; 32]) -> CompactIndex {
-        Builder::default().build(manifest, source_sha256)
+        let named = manifest.repository.iter().map(|(name, versions)| {
+            let versions = versions
+                .iter()
+                .map(|(v, archs)| (v.as_str(), archs.as_slice()))
+                .collect();
+            (name.as_str(), versions)
+        });
+        Builder::default().assemble(named, source_sha256)
+    }
+
+    /// Builds the index of manifest text, without building a [`ServerManifest`] on the way
+    /// (names, versions and archs stay borrowed from `text`): the same result as
+    /// [`ServerManifest::parse_bytes`] followed by [`CompactIndex::build`], and the same
+    /// errors.
+    pub fn build_from_text(
+        text: &[u8],
+        source_sha256: &[u8; 32],
+    ) -> Result<CompactIndex, ManifestError> {
+        let Ok(listing) = super::parser::Parser::new(text).listing() else {
+            // The full parser says what is wrong (or reads what the lean one could not).
+            let manifest = ServerManifest::parse_bytes(text)?;
+            return Ok(CompactIndex::build(&manifest, source_sha256));
+        };
+        // As in Lua (and `ServerManifest`), the last of duplicate names or versions wins.
+        let mut packages: Vec<(&str, Vec<(&str, &[Cow<str>])>)> = listing
+            .packages
+            .iter()
+            .map(|(name, versions)| {
+                let mut list: Vec<(&str, &[Cow<str>])> = listing.versions[versions.clone()]
+                    .iter()
+                    .map(|(v, archs)| (&**v, &listing.archs[archs.clone()]))
+                    .collect();
+                list.sort_by(|a, b| a.0.cmp(b.0));
+                list.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        *earlier = *later;
+                    }
+                    same
+                });
+                (&**name, list)
+            })
+            .collect();
+        packages.sort_by(|a, b| a.0.cmp(b.0));
+        packages.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        Ok(Builder::default().assemble(packages.into_iter(), source_sha256))
     }
 }
 
-/// A package's versions in a [`ServerManifest`]: version → archs.
-type Versions = BTreeMap<String, Vec<String>>;
+/// One package name as written, with its versions in string order and each one's archs.
+type Named<'m, T> = (&'m str, Vec<(&'m str, &'m [T])>);
 
 /// Collects records and interns strings.
 #[derive(Default)]
@@ -390,13 +441,16 @@ impl<'m> Builder<'m> {
         r
     }
 
-    fn build(mut self, manifest: &'m ServerManifest, sha: &[u8; 32]) -> CompactIndex {
+    fn assemble<T: AsRef<str> + 'm>(
+        mut self,
+        packages: impl Iterator<Item = Named<'m, T>>,
+        sha: &[u8; 32],
+    ) -> CompactIndex {
         // Names by lower-cased name, then manifest (byte) order: the first spelling listing a
         // version string provides it, as in `ServerManifest::merge`. Most names are lower
         // case already and need no copy.
-        let mut names: Vec<(Cow<'m, str>, &'m str, &'m Versions)> =
-            Vec::with_capacity(manifest.repository.len());
-        for (name, versions) in &manifest.repository {
+        let mut names: Vec<(Cow<'m, str>, &'m str, Vec<(&'m str, &'m [T])>)> = Vec::new();
+        for (name, versions) in packages {
             if let Err(e) = PackageName::parse(name) {
                 tracing::warn!("manifest entry skipped: {e}");
                 continue;
@@ -404,14 +458,14 @@ impl<'m> Builder<'m> {
             let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
                 Cow::Owned(name.to_ascii_lowercase())
             } else {
-                Cow::Borrowed(name.as_str())
+                Cow::Borrowed(name)
             };
             names.push((lower, name, versions));
         }
         names.sort_by(|a, b| a.0.cmp(&b.0)); // stable: spellings stay in manifest order
         let mut package_count = 0u32;
         let mut lowers: Vec<Cow<'m, str>> = Vec::new();
-        let mut list: Vec<(Version, &'m str, &'m str, &'m [String])> = Vec::new();
+        let mut list: Vec<(Version, &'m str, &'m str, &'m [T])> = Vec::new();
         let mut start = 0;
         while start < names.len() {
             let lower = names[start].0.clone();
@@ -419,17 +473,17 @@ impl<'m> Builder<'m> {
             let group = &names[start..end];
             start = end;
             // Version strings in string order, each from the first spelling listing it.
-            let strings: Vec<(&'m str, &'m str, &'m [String])> = if group.len() == 1 {
-                let (_, spelled, versions) = group[0];
+            let strings: Vec<(&'m str, &'m str, &'m [T])> = if group.len() == 1 {
+                let (_, spelled, versions) = &group[0];
                 versions
                     .iter()
-                    .map(|(v, archs)| (v.as_str(), spelled, archs.as_slice()))
+                    .map(|&(v, archs)| (v, *spelled, archs))
                     .collect()
             } else {
-                let mut by_string: BTreeMap<&'m str, (&'m str, &'m [String])> = BTreeMap::new();
-                for &(_, spelled, versions) in group {
-                    for (v, archs) in versions {
-                        by_string.entry(v.as_str()).or_insert((spelled, archs));
+                let mut by_string: BTreeMap<&'m str, (&'m str, &'m [T])> = BTreeMap::new();
+                for (_, spelled, versions) in group {
+                    for &(v, archs) in versions {
+                        by_string.entry(v).or_insert((*spelled, archs));
                     }
                 }
                 by_string.into_iter().map(|(v, (n, a))| (v, n, a)).collect()
@@ -454,7 +508,7 @@ impl<'m> Builder<'m> {
                 let version = self.intern(v);
                 let first_arch = self.arch_count;
                 for arch in archs.iter() {
-                    let a = self.intern(arch);
+                    let a = self.intern(arch.as_ref());
                     put(&mut self.archs, &[a.0, a.1]);
                     self.arch_count += 1;
                 }
@@ -580,6 +634,12 @@ mod tests {
         let manifest = ServerManifest::parse_bytes(text).unwrap();
         let sha = [7; 32];
         let built = CompactIndex::build(&manifest, &sha);
+        let lean = CompactIndex::build_from_text(text, &sha).unwrap();
+        assert_eq!(
+            lean.as_bytes(),
+            built.as_bytes(),
+            "the lean reading builds the same"
+        );
         let read = CompactIndex::from_bytes(built.as_bytes().to_vec(), Some(&sha)).unwrap();
         assert_eq!(contents(&read), expected(&manifest));
         assert_eq!(read.source_sha256(), &sha[..]);
@@ -619,6 +679,40 @@ mod tests {
             .collect();
         assert_eq!(sock, [("luasocket", "3.1.0-1"), ("LuaSocket", "3.0-1")]);
         assert_eq!(index.find("nosuch"), None);
+    }
+
+    #[test]
+    fn the_lean_reading_agrees_on_duplicates_escapes_and_errors() {
+        let text = concat!(
+            "# a shebang line\n",
+            "commands = {} modules = { x = { 'y' } }\n",
+            "repository = { old = { ['1.0-1'] = { { arch = 'src' } } } }\n",
+            "repository = {\n",
+            "  a = { ['1.0-1'] = { { arch = 'src' } }, ['1.0-1'] = { { arch = 'all' } } },\n",
+            "  a = { ['2.0-1'] = { { arch = [[rockspec]] } }, ['0.9-1'] = { [1] = { arch = 'src' } } },\n",
+            "  [\"b\\x41\"] = { ['1.0-1'] = { { arch = 'src', modules = { m = 'm.lua' } }, n = 3 } },\n",
+            "  c = { ['1.0-1'] = { { arch = '\\u{e4}\\255' } } },\n",
+            "  [\"d\\255\"] = { ['1.0-1'] = { { arch = 'src' } } },\n",
+            "}\n",
+        );
+        let index = round_trip(text.as_bytes());
+        let names: Vec<&str> = index.package_names().collect();
+        assert_eq!(names, ["a", "ba", "c"]);
+        let a: Vec<&str> = index.versions(0).map(|v| v.version).collect();
+        assert_eq!(a, ["2.0-1", "0.9-1"], "the second `a` replaces the first");
+        for bad in [
+            "repository = { a = { ['1.0-1'] = { { } } } }",
+            "repository = { a = { ['1.0-1'] = { 'src' } } }",
+            "repository = { [1] = {} }",
+            "repository = { a = 1 }",
+            "repository = { a = {",
+            "modules = {}",
+            "repository = { a = { ['1.0-1'] = { { arch = 'src' } } } } x",
+        ] {
+            let full = ServerManifest::parse(bad).unwrap_err();
+            let lean = CompactIndex::build_from_text(bad.as_bytes(), &[0; 32]).unwrap_err();
+            assert_eq!(lean, full, "{bad}");
+        }
     }
 
     #[test]
