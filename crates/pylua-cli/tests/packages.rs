@@ -220,6 +220,75 @@ fn search_and_show() {
         ));
 }
 
+/// Every `.idx` file of the manifest index cache under `home`.
+fn cached_indexes(home: &TempDir) -> Vec<std::path::PathBuf> {
+    let dir = home.path().join("home/cache/indexes");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn search_and_resolution_read_the_same_from_a_warm_index_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ecosystem(&home.path().join("server"));
+    let mut mirror = RockServer::new(&home.path().join("mirror"));
+    mirror
+        .rock("json-lib", "3.0-1", &[])
+        .rock("mirrored", "1.0-1", &[]);
+    mirror.publish();
+    let urls = [server.url(), mirror.url()];
+    let run = |args: &[&str]| -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--only-server", &urls[0], "--only-server", &urls[1]]);
+        let out = pylua(&home).args(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ask = || {
+        [
+            run(&["search", "--json", "l"]),
+            run(&["search", "nomatch"]),
+            run(&[
+                "install",
+                "--dry-run",
+                "--json",
+                "penlight",
+                "srconly",
+                "json-lib",
+            ]),
+        ]
+    };
+    assert!(cached_indexes(&home).is_empty());
+    let cold = ask();
+    assert!(
+        cold[0].contains("json-lib") && cold[0].contains("3.0-1"),
+        "{}",
+        cold[0]
+    );
+    let files = cached_indexes(&home);
+    assert_eq!(files.len(), 2, "one index per server: {files:?}");
+    let stored: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(ask(), cold, "warm");
+    // Damaged cache files are ignored and rewritten.
+    std::fs::write(&files[0], b"garbage").unwrap();
+    std::fs::write(&files[1], &stored[1][..stored[1].len() / 2]).unwrap();
+    assert_eq!(ask(), cold, "after damage");
+    let restored: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(restored, stored);
+    // A changed manifest is read again.
+    mirror.rock("mirrored", "2.0-1", &[]).publish();
+    let changed = run(&["search", "mirrored"]);
+    assert!(changed.contains("2.0-1, 1.0-1"), "{changed}");
+    assert_eq!(cached_indexes(&home).len(), 2);
+}
+
 #[test]
 fn servers_are_tried_in_priority_order() {
     let home = tempfile::tempdir().unwrap();

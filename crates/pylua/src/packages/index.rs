@@ -1,15 +1,21 @@
 //! The package index of a set of rocks servers: their manifests merged in priority order
 //! (the first server that lists a version wins), and each version's rockspec fetched on
 //! demand — from a loose `.rockspec` or from inside a `.src.rock` — and kept for the session.
+//!
+//! Each server's manifest is held as a [`CompactIndex`] (kept in the cache by
+//! [`super::index_cache`], so a warm run does not parse it), and the merged [`Entry`] lists
+//! are built only for the packages a command asks about: a search that matches nothing, or a
+//! resolution that touches ten packages, never looks at the other thousands.
 
 use super::cache::Fetcher;
+use super::manifest::compact::CompactIndex;
 use super::manifest::ServerManifest;
 use super::resolve::{IndexError, Metadata, PackageIndex};
 use super::rockspec::Rockspec;
 use super::server::{rockspec_from_rock, FetchError, Server};
 use super::version::Version;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One installable version as a server lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +51,21 @@ type RockspecCache = Mutex<HashMap<(String, String), Result<Arc<Rockspec>, Rocks
 pub struct ServerIndex {
     servers: Vec<Server>,
     fetcher: Fetcher,
-    entries: BTreeMap<String, Vec<Entry>>,
+    /// One per server, in priority order.
+    indexes: Vec<CompactIndex>,
+    /// Every lower-cased package name of any server, sorted: where to read the name, and
+    /// the merged entries once asked for.
+    names: Vec<Slot>,
     rockspecs: RockspecCache,
+}
+
+/// One package name of the merged index.
+struct Slot {
+    /// A server listing it and the package's position in that server's index.
+    server: u32,
+    package: u32,
+    /// The lower-cased name and its entries, newest first; built on first use.
+    merged: OnceLock<(String, Vec<Entry>)>,
 }
 
 /// The archs whose files carry a rockspec we can use here.
@@ -73,7 +92,7 @@ impl ServerIndex {
         lua_version: &str,
         fetcher: Fetcher,
     ) -> Result<ServerIndex, IndexError> {
-        let mut manifests = Vec::new();
+        let mut indexes = Vec::new();
         for server in &servers {
             let versioned = format!("manifest-{lua_version}");
             let get = |name: &str| fetcher.get_fresh(&server.file_url(name));
@@ -91,11 +110,12 @@ impl ServerIndex {
                 },
                 Err(e) => return Err(IndexError(e.to_string())),
             };
-            let manifest = ServerManifest::parse_bytes(&bytes)
-                .map_err(|e| IndexError(format!("{}: {e}", server.file_url(&file))))?;
-            manifests.push(manifest);
+            let url = server.file_url(&file);
+            let (index, _) = super::index_cache::load(&fetcher, &url, &bytes)
+                .map_err(|e| IndexError(format!("{url}: {e}")))?;
+            indexes.push(index);
         }
-        Ok(ServerIndex::from_manifests(servers, manifests, fetcher))
+        Ok(ServerIndex::from_indexes(servers, indexes, fetcher))
     }
 
     /// Builds the index from manifests already read, one per server, in priority order
@@ -105,35 +125,86 @@ impl ServerIndex {
         manifests: Vec<ServerManifest>,
         fetcher: Fetcher,
     ) -> ServerIndex {
-        let merged =
-            ServerManifest::merge(servers.iter().map(|s| s.url().to_string()).zip(manifests));
-        let mut entries: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-        for entry in merged.entries() {
-            let Ok(version) = Version::parse(entry.version) else {
-                continue; // A version LuaRocks could not parse either.
-            };
-            let list = entries
-                .entry(entry.package.to_ascii_lowercase())
-                .or_default();
-            if list.iter().any(|e| e.version == version) {
-                continue; // `1.0-1` and `1.0.0-1` are one version.
-            }
-            list.push(Entry {
-                name: entry.package.to_string(),
-                version,
-                archs: entry.archs.to_vec(),
-                server: entry.server_index,
-            });
+        let indexes = manifests
+            .iter()
+            .map(|m| CompactIndex::build(m, &[0; 32]))
+            .collect();
+        ServerIndex::from_indexes(servers, indexes, fetcher)
+    }
+
+    /// Builds the index from the compact indexes of `servers`, one per server in priority
+    /// order. Only the list of names is built here; entries are merged on first use.
+    pub fn from_indexes(
+        servers: Vec<Server>,
+        indexes: Vec<CompactIndex>,
+        fetcher: Fetcher,
+    ) -> ServerIndex {
+        let mut refs: Vec<(u32, u32)> = Vec::new();
+        for (s, index) in indexes.iter().enumerate() {
+            refs.extend((0..index.package_count() as u32).map(|p| (s as u32, p)));
         }
-        for list in entries.values_mut() {
-            list.sort_by(|a, b| b.version.cmp(&a.version));
+        if indexes.len() > 1 {
+            // Stable: the highest-priority server comes first among equal names.
+            let name = |&(s, p): &(u32, u32)| indexes[s as usize].package_name(p as usize);
+            refs.sort_by(|a, b| name(a).cmp(name(b)));
+            refs.dedup_by(|b, a| name(a) == name(b));
         }
+        let names = refs
+            .into_iter()
+            .map(|(server, package)| Slot {
+                server,
+                package,
+                merged: OnceLock::new(),
+            })
+            .collect();
         ServerIndex {
             servers,
             fetcher,
-            entries,
+            indexes,
+            names,
             rockspecs: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn slot_name<'s>(&'s self, slot: &'s Slot) -> &'s str {
+        self.indexes[slot.server as usize].package_name(slot.package as usize)
+    }
+
+    /// The entries of a name, merged across servers: for each version the first server (in
+    /// priority order) listing it provides it.
+    fn merged<'s>(&'s self, slot: &'s Slot) -> &'s (String, Vec<Entry>) {
+        slot.merged.get_or_init(|| {
+            let lower = self.slot_name(slot);
+            let mut list: Vec<Entry> = Vec::new();
+            for (server, index) in self.indexes.iter().enumerate() {
+                let Some(package) = index.find(lower) else {
+                    continue;
+                };
+                for v in index.versions(package) {
+                    let Ok(version) = Version::parse(v.version) else {
+                        continue;
+                    };
+                    if list.iter().any(|e| e.version == version) {
+                        continue;
+                    }
+                    list.push(Entry {
+                        name: v.name.to_string(),
+                        version,
+                        archs: v.archs().map(String::from).collect(),
+                        server,
+                    });
+                }
+            }
+            list.sort_by(|a, b| b.version.cmp(&a.version));
+            (lower.to_string(), list)
+        })
+    }
+
+    fn slot(&self, lower: &str) -> Option<&Slot> {
+        self.names
+            .binary_search_by(|slot| self.slot_name(slot).cmp(lower))
+            .ok()
+            .map(|i| &self.names[i])
     }
 
     pub fn fetcher(&self) -> &Fetcher {
@@ -173,24 +244,37 @@ impl ServerIndex {
         &self.servers
     }
 
-    /// Every package name (lower-case) with its entries, newest first.
+    /// How many packages the servers list together.
+    pub fn package_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Every package name (lower-case) with its entries, newest first. Builds the entries of
+    /// every package: prefer [`ServerIndex::search`] or [`ServerIndex::entries`].
     pub fn packages(&self) -> impl Iterator<Item = (&String, &Vec<Entry>)> {
-        self.entries.iter()
+        self.names.iter().map(|slot| {
+            let (name, entries) = self.merged(slot);
+            (name, entries)
+        })
     }
 
     /// The entries of one package, newest first (case-insensitive).
     pub fn entries(&self, name: &str) -> &[Entry] {
-        self.entries
-            .get(&name.to_ascii_lowercase())
-            .map_or(&[], |v| v.as_slice())
+        let lower = name.to_ascii_lowercase();
+        self.slot(&lower)
+            .map_or(&[], |slot| self.merged(slot).1.as_slice())
     }
 
     /// Packages whose name contains `term` (case-insensitive), sorted by name.
     pub fn search(&self, term: &str) -> Vec<(&String, &Vec<Entry>)> {
         let term = term.to_ascii_lowercase();
-        self.entries
+        self.names
             .iter()
-            .filter(|(name, _)| name.contains(&term))
+            .filter(|slot| self.slot_name(slot).contains(&term))
+            .map(|slot| {
+                let (name, entries) = self.merged(slot);
+                (name, entries)
+            })
             .collect()
     }
 

@@ -6,6 +6,7 @@ pub mod build;
 pub mod cache;
 pub mod git;
 pub mod index;
+pub mod index_cache;
 pub mod manifest;
 pub mod names;
 pub mod resolve;

@@ -185,7 +185,7 @@ fn server_checks(servers: &ServerOptions) -> Vec<Finding> {
                     format!(
                         "{} answers ({} packages)",
                         server.url(),
-                        index.packages().count()
+                        index.package_count()
                     ),
                 ),
                 Err(e) => Finding::problem(

@@ -343,6 +343,7 @@ impl MergedManifest {
     }
 }
 
+pub mod compact;
 mod lexical;
 mod parser;
 #[cfg(any(test, feature = "synthetic"))]

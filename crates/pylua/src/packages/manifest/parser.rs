@@ -19,6 +19,9 @@ pub(super) struct Parser<'a> {
 
 type Res<T> = Result<T, ManifestError>;
 
+#[path = "listing.rs"]
+mod listing;
+
 impl<'a> Parser<'a> {
     pub(super) fn new(src: &'a [u8]) -> Self {
         let mut pos = 0;
