@@ -125,8 +125,10 @@ class EnvironmentManager:
 
     def export_environment(self, path: Optional[PathLike] = None) -> Dict[str, Any]:
         """This environment as one document: the profile, ``debug_mode``,
-        ``lua_executable`` and the whole configuration file (servers, user profiles...).
-        With ``path``, also written there as JSON. ``import_environment`` reads it back."""
+        ``lua_executable`` and the configuration file (servers, user profiles...) without what
+        belongs to this machine or user: local paths (``catalogs``, ``cache-dir``,
+        ``ca-certs``) and credentials (``server-auth``). With ``path``, also written there as
+        JSON. ``import_environment`` reads it back."""
         try:
             with open(self.config_file, encoding="utf-8") as f:
                 config_text = f.read()
@@ -134,7 +136,7 @@ class EnvironmentManager:
             config_text = ""
         doc = {"format": EXPORT_FORMAT, "version": 1, "profile": self.profile,
                "debug_mode": self.debug_mode, "lua_executable": self.lua_executable,
-               "config": config_text}
+               "config": _core.config_portable(config_text)}
         if path is not None:
             _write_atomically(os.fspath(path), json.dumps(doc, indent=2) + "\n")
         return doc
@@ -144,8 +146,8 @@ class EnvironmentManager:
         its dict). Everything is checked before anything changes — the format, every field's
         type, the configuration as the CLI would read it (servers, profiles, package names),
         the profile and the Lua — and an import that fails changes nothing. An export is
-        untrusted input: settings naming local paths (``catalogs``, ``cache-dir``) are
-        refused in it."""
+        untrusted input: settings naming local paths or trust (``catalogs``, ``cache-dir``,
+        ``ca-certs``) and credentials (``server-auth``) are refused in it."""
         doc = _read_export(source) if not isinstance(source, dict) else source
         where = "export" if isinstance(source, dict) else os.fspath(source)
 

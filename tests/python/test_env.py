@@ -59,6 +59,21 @@ def test_export_import_round_trip(tmp_path, realrocks):
     assert other.export_environment()["config"] == doc["config"]
 
 
+def test_export_leaves_out_credentials_and_local_paths(tmp_path):
+    env = EnvironmentManager()
+    env.set_config("servers", "file:///srv/rocks")
+    with open(env.config_file, "a", encoding="utf-8") as f:
+        f.write("# ours\n[server-auth.'https://rocks.example.com/']\n"
+                "username = 'ci'\npassword = 's3cret-token'\n")
+    doc = env.export_environment(tmp_path / "env.json")
+    assert "s3cret-token" not in (tmp_path / "env.json").read_text()
+    assert "server-auth" not in doc["config"] and "file:///srv/rocks" in doc["config"]
+    # What was exported imports elsewhere.
+    other = EnvironmentManager(config_path=str(tmp_path / "other" / "config.toml"))
+    other.import_environment(doc)
+    assert other.config()["servers"] == ["file:///srv/rocks"]
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda d: d.update(format="something-else"), "format"),
     (lambda d: d.update(version=2), "version"),
@@ -71,6 +86,9 @@ def test_export_import_round_trip(tmp_path, realrocks):
     (lambda d: d.update(config="[profiles.evil]\npackages = ['../x']"), "profiles.evil"),
     (lambda d: d.update(config="catalogs = ['/etc/passwd']"), "catalogs"),
     (lambda d: d.update(config="cache-dir = '/tmp/elsewhere'"), "cache-dir"),
+    (lambda d: d.update(config="ca-certs = ['/etc/ssl/certs/ca-certificates.crt']"), "ca-certs"),
+    (lambda d: d.update(config="[server-auth.'https://x.test/']\nusername = 'u'\npassword = 'p'"),
+     "server-auth"),
     (lambda d: d.update(config="servers = = 1"), ""),
 ])
 def test_import_refuses_hostile_exports_and_changes_nothing(tmp_path, change, words):

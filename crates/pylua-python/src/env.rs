@@ -300,16 +300,26 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> u8 {
 pub fn config_check(py: Python<'_>, text: &str) -> PyResult<PyObject> {
     let config =
         Config::parse(text, std::path::Path::new("<import>")).map_err(|e| config_error(py, &e))?;
-    if !config.catalogs.is_empty() || config.cache_dir.is_some() {
+    if !config.catalogs.is_empty()
+        || config.cache_dir.is_some()
+        || !config.ca_certs.is_empty()
+        || !config.server_auth.is_empty()
+    {
         return Err(error(
             py,
             "config",
-            "an imported configuration may not set 'catalogs' or 'cache-dir' (local paths)",
+            "an imported configuration may not set 'catalogs', 'cache-dir', 'ca-certs' (local paths, trusted CAs) or 'server-auth' (credentials)",
             Json::Null,
         ));
     }
     let profiles = profiles_of(py, &config)?;
     serialized(py, &profiles.list())
+}
+
+/// `text` (a config.toml) as an export carries it: without local paths and credentials.
+#[pyfunction]
+pub fn config_portable(text: &str) -> String {
+    pylua::config::portable_text(text)
 }
 
 /// Replaces the configuration file with `text`, checked first, atomically: the new file is

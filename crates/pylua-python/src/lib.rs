@@ -30,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(env::config_get, m)?)?;
     m.add_function(wrap_pyfunction!(env::config_set, m)?)?;
     m.add_function(wrap_pyfunction!(env::config_check, m)?)?;
+    m.add_function(wrap_pyfunction!(env::config_portable, m)?)?;
     m.add_function(wrap_pyfunction!(env::config_replace, m)?)?;
     m.add_function(wrap_pyfunction!(env::check_lua, m)?)?;
     m.add_function(wrap_pyfunction!(env::profiles, m)?)?;

@@ -137,6 +137,24 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The keys that belong to this machine or this user and never travel in an exported
+/// environment: local paths (`catalogs`, `cache-dir`, `ca-certs` — the last also adds trusted
+/// CAs) and credentials (`server-auth`). An export leaves them out; an import refuses them.
+pub const MACHINE_KEYS: [&str; 4] = ["catalogs", "cache-dir", "ca-certs", "server-auth"];
+
+/// `text` (a config.toml) without the [`MACHINE_KEYS`], comments and layout kept: what an
+/// exported environment carries. Text that is not TOML is returned as it is (the import
+/// then reports it).
+pub fn portable_text(text: &str) -> String {
+    let Ok(mut doc) = text.parse::<DocumentMut>() else {
+        return text.to_string();
+    };
+    for key in MACHINE_KEYS {
+        doc.remove(key);
+    }
+    doc.to_string()
+}
+
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
 pub const KEYS: [&str; 14] = [
     "servers",
@@ -592,6 +610,17 @@ fn edit_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exports_leave_out_machine_keys_and_keep_the_rest() {
+        let text = "# mine\nservers = [\"file:///srv\"] # here\ncache-dir = \"/c\"\nca-certs = [\"/ca.pem\"]\n\n[server-auth.\"https://x.test/\"]\nusername = \"u\"\npassword = \"secret\"\n\n[profiles.web]\npackages = [\"lpeg\"]\n";
+        let out = portable_text(text);
+        assert!(!out.contains("secret") && !out.contains("ca.pem") && !out.contains("/c\""));
+        assert!(
+            out.contains("# mine") && out.contains("file:///srv") && out.contains("[profiles.web]")
+        );
+        assert_eq!(portable_text("not = = toml"), "not = = toml");
+    }
 
     #[test]
     fn reads_validates_and_names_file_and_key() {
