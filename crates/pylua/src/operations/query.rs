@@ -278,11 +278,22 @@ pub struct Plan {
     pub packages: Vec<PlannedPackage>,
 }
 
-pub fn plan(options: &ServerOptions, requests: &[String]) -> Result<Plan, QueryError> {
+/// `requests` (`name`, `name@constraint`) resolved against the options' servers: the index,
+/// the parsed requests and the resolution. `none_asked` is the error for no request at all.
+pub(crate) fn resolve_requests(
+    options: &ServerOptions,
+    requests: &[String],
+    none_asked: &str,
+) -> Result<
+    (
+        ServerIndex,
+        Vec<Dependency>,
+        crate::packages::resolve::Resolution,
+    ),
+    QueryError,
+> {
     if requests.is_empty() {
-        return Err(QueryError::BadRequest(
-            "name at least one package to install".into(),
-        ));
+        return Err(QueryError::BadRequest(none_asked.into()));
     }
     let deps = requests
         .iter()
@@ -294,6 +305,12 @@ pub fn plan(options: &ServerOptions, requests: &[String]) -> Result<Plan, QueryE
         &deps,
         &ResolveOptions::for_lua(&options.lua_version),
     )?;
+    Ok((index, deps, resolution))
+}
+
+pub fn plan(options: &ServerOptions, requests: &[String]) -> Result<Plan, QueryError> {
+    let (index, deps, resolution) =
+        resolve_requests(options, requests, "name at least one package to install")?;
     let packages = resolution
         .install_order()
         .into_iter()

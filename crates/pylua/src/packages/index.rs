@@ -69,7 +69,7 @@ struct Slot {
 }
 
 /// The archs whose files carry a rockspec we can use here.
-fn usable_arch(arch: &str) -> bool {
+pub(crate) fn usable_arch(arch: &str) -> bool {
     matches!(arch, "rockspec" | "src" | "all") || arch == platform_arch()
 }
 

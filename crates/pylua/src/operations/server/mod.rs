@@ -18,10 +18,9 @@ pub use pack::{pack_installed, pack_source_rock};
 pub use serve::Serving;
 
 use super::install::{self, InstallOptions, Launcher, Pinned};
-use super::query::{parse_request, QueryError, ServerOptions};
+use super::query::{resolve_requests, QueryError, ServerOptions};
 use crate::interpreters::LuaVersion;
 use crate::packages::cache::{sha256_hex, Fetcher};
-use crate::packages::resolve::{resolve, ResolveOptions};
 use crate::packages::rockspec::Rockspec;
 use crate::packages::server::rockspec_from_rock;
 use crate::packages::version::Version;
@@ -208,22 +207,11 @@ fn from_lock(path: &Path) -> Result<(Vec<Wanted>, Option<LuaVersion>), ServerErr
 
 /// The packages a request resolves to (as `install --dry-run` would), with their files.
 fn resolved(options: &ServerOptions, requests: &[String]) -> Result<Vec<Wanted>, ServerError> {
-    if requests.is_empty() {
-        return Err(ServerError::BadRequest(
-            "name the packages to put on the server, or give --from-lock".into(),
-        ));
-    }
-    let deps = requests
-        .iter()
-        .map(|r| parse_request(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let index = options.index()?;
-    let resolution = resolve(
-        &index,
-        &deps,
-        &ResolveOptions::for_lua(&options.lua_version),
-    )
-    .map_err(QueryError::from)?;
+    let (index, _, resolution) = resolve_requests(
+        options,
+        requests,
+        "name the packages to put on the server, or give --from-lock",
+    )?;
     let mut wanted = Vec::new();
     for name in resolution.install_order() {
         let version = resolution.packages[&name].clone();
@@ -231,11 +219,10 @@ fn resolved(options: &ServerOptions, requests: &[String]) -> Result<Vec<Wanted>,
             ServerError::Package(format!("{name} {version} vanished from the index"))
         })?;
         let server = &index.servers()[entry.server];
-        let platform = crate::packages::index::platform_arch();
         let files = entry
             .archs
             .iter()
-            .filter(|a| matches!(a.as_str(), "rockspec" | "src" | "all") || *a == platform)
+            .filter(|a| crate::packages::index::usable_arch(a))
             .map(|a| {
                 (
                     server.file_url(&file_name(&entry.name, &entry.version, a)),
