@@ -155,6 +155,22 @@ pub fn portable_text(text: &str) -> String {
     doc.to_string()
 }
 
+/// A list value as `config set` takes it: a TOML array (`["a", "b"]`) or comma-separated
+/// words (`a, b`).
+fn list_items(value: &str) -> Vec<String> {
+    match value.trim().parse::<toml_edit::Value>() {
+        Ok(toml_edit::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => value
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    }
+}
+
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
 pub const KEYS: [&str; 14] = [
     "servers",
@@ -400,17 +416,7 @@ fn set_in(doc: &mut DocumentMut, key: &str, parts: Vec<&str>, value: &str) -> Re
     let absolute;
     let value = if key == "ca-certs" {
         let cwd = std::env::current_dir().unwrap_or_default();
-        let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
-            Ok(toml_edit::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            _ => value
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        };
+        let items = list_items(value);
         let mut array = toml_edit::Array::new();
         for i in items {
             array.push(cwd.join(i).display().to_string());
@@ -424,17 +430,7 @@ fn set_in(doc: &mut DocumentMut, key: &str, parts: Vec<&str>, value: &str) -> Re
         let is_list = LIST_KEYS.contains(&key) || (parts.len() == 3 && parts[2] == "packages");
         let item =
             if is_list {
-                let items: Vec<String> = match value.trim().parse::<toml_edit::Value>() {
-                    Ok(toml_edit::Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect(),
-                    _ => value
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                };
+                let items = list_items(value);
                 let mut array = toml_edit::Array::new();
                 for i in items {
                     array.push(i);
