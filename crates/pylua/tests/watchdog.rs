@@ -1,11 +1,13 @@
 //! The watchdog under stress: thousands of runs with deadlines of a few milliseconds, on
 //! several threads at once, each thread with its own VMs, running code that keeps the VM
 //! busy in every way it can be (coroutines, deep recursion, string building, the collector,
-//! the pattern matcher). The stop reaches each VM on its own thread as a signal; every run
-//! must end normally or with the timeout error, and none may crash or run on.
+//! the pattern matcher). The watchdog records the timeout and the VM stops itself at its
+//! next check; every run must end normally or with the timeout error, and none may crash or
+//! run on.
 //!
-//! Plus the cases around the signal: a thread that blocks it, and a timed run nested inside
-//! another's output callback.
+//! Plus: a thread that blocks every signal, a timed run nested inside another's output
+//! callback, and runs that start right after one that timed out (a timeout belongs to its
+//! own run).
 
 use pylua::runtime::{ErrorKind, Limits, Output, Sandbox, Vm};
 use serde_json::json;
@@ -151,7 +153,7 @@ fn a_thread_that_blocks_every_signal_still_meets_its_timeout() {
             .build()
             .unwrap();
         let kind = vm.eval("while true do end").unwrap_err().kind;
-        // And the polling does not outlive the run.
+        // And the stop does not outlive the run.
         assert_eq!(vm.eval("return 1 + 1").unwrap(), vec![json!(2)]);
         kind
     });
@@ -196,4 +198,47 @@ fn a_timed_run_nested_in_another_stops_each_in_turn() {
         (outer, inner),
         (ErrorKind::Timeout, vec![ErrorKind::Timeout])
     );
+}
+
+#[test]
+fn a_timeout_stops_its_own_run_and_never_the_next() {
+    within(Duration::from_secs(120), || {
+        let timeout = Duration::from_millis(2);
+        let mut vm = Vm::builder()
+            .limits(Limits::new().timeout(timeout))
+            .build()
+            .unwrap();
+        vm.exec(
+            "function spin(s) local t = os.clock() + s while os.clock() < t do end return true end",
+            "lib",
+        )
+        .unwrap();
+        let mut timed_out = 0;
+        for round in 0..300 {
+            // Ends around its deadline (0.8 to 1.5 times it): stopped or not...
+            let spin = timeout.as_secs_f64() * (0.8 + (round % 8) as f64 * 0.1);
+            match vm.call("spin", &[json!(spin)]) {
+                Ok(_) => {}
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::Timeout, "round {round}: {e}");
+                    timed_out += 1;
+                }
+            }
+            // ...but the runs right after it, well within their own timeout, are never
+            // stopped by it.
+            for _ in 0..20 {
+                assert_eq!(
+                    vm.call("spin", &[json!(0.0)]).unwrap(),
+                    vec![json!(true)],
+                    "round {round}"
+                );
+            }
+        }
+        assert!(timed_out > 0, "no run met its timeout");
+        // A run that really runs on is stopped, between its timeout and a small multiple.
+        let start = Instant::now();
+        let err = vm.eval("while true do end").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert!(start.elapsed() >= timeout, "{:?}", start.elapsed());
+    });
 }

@@ -1,41 +1,49 @@
-//! How limits are enforced inside one Lua state: an allocator that counts bytes, a count hook
-//! that stops a script, and one shared watchdog thread that has that hook armed when a
-//! deadline passes.
+//! How limits are enforced inside one Lua state: an allocator that counts bytes, a VM that
+//! counts its own instructions, and one shared watchdog thread that reads each VM's deadline.
 //!
 //! Why this shape:
-//! * A count hook makes Lua 5.4 trace every instruction (about 2× slower) whatever its
-//!   interval, so the main thread only carries one when an instruction limit is set. For a
-//!   timeout the hook is installed at the deadline, which costs nothing until then.
+//! * Lua's count hook makes the VM trace every instruction (about 2× slower) whatever its
+//!   interval. So the VM counts instead (the patched `lvm.c`, see `build.rs`): every Lua
+//!   thread counts down at calls, returns and backward jumps, and when its countdown runs out
+//!   it calls [`pylua_vm_tick`], which charges the run's instruction budget, raises a limit
+//!   that fired, and gives the next interval: [`INTERVAL`] under any limit, so coroutines and
+//!   the main thread alike notice a fired limit within about that many instructions, and
+//!   practically never without limits. No hook is set until a limit fires.
+//! * A timeout costs a run two stores and an uncontended lock: each guard keeps its run's
+//!   deadline, and the watchdog, which learnt of the guard once (its VM's first timed run),
+//!   sleeps until the earliest deadline it knows. A run wakes it only when its deadline is
+//!   earlier than that; when the deadline passes, the watchdog records the timeout (under
+//!   the lock that ending a run takes, so a run that is over is never stopped) and the VM's
+//!   next tick raises it. No signal, no per-run registration.
 //! * Lua allows `lua_sethook` asynchronously only from a signal handler on the thread running
-//!   the state (as `lua.c` does on Ctrl-C): from another thread it would race the VM over
-//!   the `CallInfo` list it walks. So the watchdog sets the abort flag and sends a real-time
-//!   signal ([`stop_signal`]) to the thread running the VM, recorded when the run started;
-//!   the handler, on that thread, installs the hook. The signal is sent under the lock that
-//!   ending a run takes, so no thread is signalled for a run that is over. A thread that
-//!   blocks that signal, or a process where no real-time signal is free, gets a polling hook
-//!   on the main thread for its timed runs instead (slower, but the limit holds).
-//! * A hook is per Lua thread, and a watchdog cannot know which coroutine is running, so when
-//!   any limit is set each coroutine gets a count hook when it is created (the sandbox wraps
-//!   `coroutine.create`/`wrap`); it polls the abort flag every [`INTERVAL`] instructions.
-//! * Once a limit fires it stays fired until the run returns to the host: the hook re-arms
-//!   itself to fire on every instruction, so `pcall`, `xpcall` handlers and coroutines that
-//!   catch the error meet it again at their next instruction and the error unwinds to the top.
-//!   The host reads the reason from the flag, never from the (catchable) message.
+//!   the state (as `lua.c` does on Ctrl-C): an interrupt ([`super::Interrupter`]) sends
+//!   [`stop_signal`] to the thread running the VM, whose handler arms the hook.
+//! * Once a limit fires it stays fired until the run returns to the host: the main thread's
+//!   hook fires on every instruction, and every tick raises again, so `pcall`, `xpcall`
+//!   handlers and coroutines that catch the error meet it again and the error unwinds to
+//!   the top. The host reads the reason from the flag, never from the (catchable) message.
 
 use super::arena::Arena;
 use mlua::ffi;
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed},
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst},
 };
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// Instructions between two checks of a hooked thread.
+/// Instructions (as the VM counts them) between two ticks of a thread under limits.
 pub(crate) const INTERVAL: c_int = 1000;
+
+/// The interval of a thread without limits: a tick every billion or so instructions.
+const IDLE_INTERVAL: c_int = 1 << 30;
+
+extern "C" {
+    /// Sets a thread's countdown to the next tick (the patched `lvm.c`, see `build.rs`).
+    fn pylua_vm_set_countdown(state: *mut ffi::lua_State, n: c_int);
+}
 
 /// Why a run was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +55,17 @@ pub(crate) enum Abort {
     Memory = 3,
     /// Not a limit: an [`super::Interrupter`] asked the run to stop.
     Interrupted = 4,
+}
+
+/// The reason bits of [`Guard::abort`].
+const REASON: u64 = 0xff;
+/// Set in [`Guard::abort`] while a timed run is in progress.
+const IN_RUN: u64 = 0x100;
+/// One timed run more, in [`Guard::abort`].
+const NEXT_RUN: u64 = 0x200;
+
+fn reason(word: u64) -> Abort {
+    Abort::from_u8((word & REASON) as u8)
 }
 
 impl Abort {
@@ -73,7 +92,10 @@ impl Abort {
 /// The limit state of one Lua state. It is the `ud` of the counting allocator, which is how
 /// the hook (given only a `lua_State`) finds it.
 pub(crate) struct Guard {
-    abort: AtomicU8,
+    /// Why the run must stop (the low byte, an [`Abort`]), whether a timed run is in
+    /// progress ([`IN_RUN`]) and which one (the bits above, one more for each timed run):
+    /// the watchdog stops a run only if this word has not changed since it saw the run start.
+    abort: AtomicU64,
     /// 0 means unlimited.
     memory_limit: AtomicUsize,
     used: AtomicUsize,
@@ -83,12 +105,15 @@ pub(crate) struct Guard {
     /// limit when the retry fails too, or when the next instruction runs with it unresolved.
     refused: (AtomicUsize, AtomicUsize),
     pending: AtomicBool,
-    /// Instructions left in this run; only meaningful when `count_instructions`.
+    /// Instructions left in this run; only meaningful with an instruction limit.
     budget: AtomicI64,
     instruction_limit: Option<u64>,
-    /// Whether this run's main thread polls the abort flag, because the watchdog cannot
-    /// signal the thread running it (see the module docs).
-    polling_main: AtomicBool,
+    /// Whether any limit is set: then threads tick every [`INTERVAL`].
+    watched: bool,
+    /// How long one run may take.
+    timeout: Option<Duration>,
+    /// Whether the watchdog knows this guard.
+    watching: AtomicBool,
     main: AtomicPtr<ffi::lua_State>,
     /// Where the state's memory comes from; used by the allocator alone.
     arena: Arena,
@@ -103,16 +128,18 @@ unsafe impl Send for Guard {}
 
 impl Guard {
     /// A guard for a state that does not exist yet; [`Guard::new_state`] creates it.
-    pub(crate) fn new(memory_limit: Option<usize>, instruction_limit: Option<u64>) -> Arc<Guard> {
+    pub(crate) fn new(limits: &super::Limits) -> Arc<Guard> {
         Arc::new(Guard {
-            abort: AtomicU8::new(0),
-            memory_limit: AtomicUsize::new(memory_limit.unwrap_or(0)),
+            abort: AtomicU64::new(0),
+            memory_limit: AtomicUsize::new(limits.memory.unwrap_or(0)),
             used: AtomicUsize::new(0),
             refused: (AtomicUsize::new(0), AtomicUsize::new(0)),
             pending: AtomicBool::new(false),
             budget: AtomicI64::new(0),
-            instruction_limit,
-            polling_main: AtomicBool::new(false),
+            instruction_limit: limits.instructions,
+            watched: !limits.is_unlimited(),
+            timeout: limits.timeout,
+            watching: AtomicBool::new(false),
             main: AtomicPtr::new(std::ptr::null_mut()),
             arena: Arena::new(),
         })
@@ -145,40 +172,48 @@ impl Guard {
     }
 
     /// Prepares for a new top-level run: clears a fired limit, refills the instruction
-    /// budget and puts the main thread's hook back to its resting configuration.
+    /// budget, takes the main thread's hook off and starts its countdown.
     pub(crate) fn reset_run(&self) {
-        self.abort.store(Abort::None as u8, Relaxed);
+        self.abort.fetch_and(!REASON, Relaxed);
         self.pending.store(false, Relaxed);
-        self.polling_main.store(false, Relaxed);
         if let Some(limit) = self.instruction_limit {
             self.budget
                 .store(limit.min(i64::MAX as u64) as i64, Relaxed);
         }
+        let main = self.main.load(Relaxed);
         // SAFETY: `main` is the live state this guard was made for (`new_state`), and this
-        // runs on the thread using the VM, between runs.
-        unsafe { self.rest(self.main.load(Relaxed)) };
-    }
-
-    /// Makes this run's main thread poll the abort flag, for a run the watchdog cannot
-    /// signal (see the module docs).
-    fn poll_main(&self) {
-        self.polling_main.store(true, Relaxed);
-        // SAFETY: called on the thread about to run the VM, before the run starts.
-        unsafe { self.rest(self.main.load(Relaxed)) };
-    }
-
-    /// The hook a thread carries while nothing has fired: the main thread counts
-    /// instructions only under an instruction limit (or polls when it cannot be signalled);
-    /// coroutines always poll.
-    fn resting_count(&self, state: *mut ffi::lua_State) -> Option<c_int> {
-        match self.instruction_limit {
-            Some(limit) => Some(limit.clamp(1, INTERVAL as u64) as c_int),
-            None if state == self.main.load(Relaxed) && !self.polling_main.load(Relaxed) => None,
-            None => Some(INTERVAL),
+        // runs on the thread using the VM, between runs; the countdown is a plain field.
+        unsafe {
+            self.rest(main);
+            pylua_vm_set_countdown(main, self.interval());
         }
     }
 
-    /// Puts `state`'s hook back to its resting configuration.
+    /// Ends a run that stopped for `fired`: only a fired limit, a refused allocation left
+    /// waiting or an instruction budget to refill need [`Guard::reset_run`]'s work.
+    pub(crate) fn end_run(&self, fired: Abort) {
+        if fired != Abort::None || self.pending.load(Relaxed) {
+            self.reset_run();
+        } else if let Some(limit) = self.instruction_limit {
+            self.budget
+                .store(limit.min(i64::MAX as u64) as i64, Relaxed);
+            // SAFETY: as in `reset_run`: the live main thread, between runs, on its thread.
+            unsafe { pylua_vm_set_countdown(self.main.load(Relaxed), self.interval()) };
+        }
+    }
+
+    /// Instructions until a thread's next tick.
+    fn interval(&self) -> c_int {
+        if !self.watched {
+            return IDLE_INTERVAL;
+        }
+        match self.instruction_limit {
+            Some(_) => self.budget.load(Relaxed).clamp(1, INTERVAL as i64) as c_int,
+            None => INTERVAL,
+        }
+    }
+
+    /// Takes `state`'s hook off (the VM's own count watches it) unless a limit fired.
     ///
     /// # Safety
     /// `state` must be a thread of this guard's state, and the caller must be the thread
@@ -186,20 +221,11 @@ impl Guard {
     unsafe fn rest(&self, state: *mut ffi::lua_State) {
         // SAFETY: the caller's contract: `state` is live and ours to change.
         unsafe {
-            match self.resting_count(state) {
-                Some(count) => {
-                    if ffi::lua_gethook(state).is_none() || ffi::lua_gethookcount(state) != count {
-                        ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, count);
-                    }
-                }
-                None => {
-                    if ffi::lua_gethook(state).is_some() {
-                        ffi::lua_sethook(state, None, 0, 0);
-                        // A limit may have fired in between: never lose it.
-                        if self.fired() != Abort::None {
-                            self.arm_main();
-                        }
-                    }
+            if ffi::lua_gethook(state).is_some() {
+                ffi::lua_sethook(state, None, 0, 0);
+                // A limit may have fired in between: never lose it.
+                if self.fired() != Abort::None {
+                    self.arm_main();
                 }
             }
         }
@@ -225,7 +251,7 @@ impl Guard {
 
     /// Why the last run was stopped, if it was.
     pub(crate) fn fired(&self) -> Abort {
-        Abort::from_u8(self.abort.load(Acquire))
+        reason(self.abort.load(Acquire))
     }
 
     /// Bytes the state holds now.
@@ -236,9 +262,9 @@ impl Guard {
     /// Records why the run must stop (the first reason wins). Safe from any thread: the
     /// hooks, the pattern matcher and the allocator read the flag.
     fn record(&self, why: Abort) {
-        let _ = self
-            .abort
-            .compare_exchange(Abort::None as u8, why as u8, AcqRel, Relaxed);
+        let _ = self.abort.fetch_update(AcqRel, Acquire, |word| {
+            (reason(word) == Abort::None).then_some(word | why as u64)
+        });
     }
 
     /// [`Guard::fire`], for the interrupt module.
@@ -260,23 +286,6 @@ impl Guard {
         // SAFETY: the caller's contract.
         unsafe { self.arm_main() };
     }
-}
-
-/// Gives a new coroutine the polling hook (see the module docs). A Lua C function:
-/// `arm(thread)`, installed by the sandbox around `coroutine.create` and `coroutine.wrap`.
-///
-/// # Safety
-/// Only as a Lua C function: `state` is the calling thread of a live state.
-pub(crate) unsafe extern "C-unwind" fn arm_coroutine(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: argument 1 is read without pushing; a thread argument is a live coroutine of
-    // this state, not running (it was just created), so setting its hook races nothing.
-    unsafe {
-        let co = ffi::lua_tothread(state, 1);
-        if !co.is_null() {
-            ffi::lua_sethook(co, Some(limit_hook), ffi::LUA_MASKCOUNT, INTERVAL);
-        }
-    }
-    0
 }
 
 /// `aborted()`: true while a fired limit is unwinding the run. A Lua C function the sandbox
@@ -356,8 +365,9 @@ unsafe fn guard_of(state: *mut ffi::lua_State) -> Option<&'static Guard> {
     }
 }
 
-/// The count hook shared by every thread of a guarded state. It must not hold values with
-/// destructors: `lua_error` leaves it by `longjmp`.
+/// The count hook a guarded state's main thread carries once a limit fired (or a refused
+/// allocation waits): it raises the limit at every instruction. It must not hold values
+/// with destructors: `lua_error` leaves it by `longjmp`.
 ///
 /// # Safety
 /// Only as a Lua hook.
@@ -369,14 +379,6 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
             ffi::lua_sethook(state, None, 0, 0);
             return;
         };
-        let count = ffi::lua_gethookcount(state);
-        if guard.instruction_limit.is_some() && guard.abort.load(Relaxed) == 0 {
-            let left = guard.budget.load(Relaxed) - count as i64;
-            guard.budget.store(left, Relaxed);
-            if left <= 0 {
-                guard.fire(Abort::Instructions);
-            }
-        }
         if guard.pending.load(Relaxed) {
             // Code runs again while a refused allocation was never satisfied: Lua raised
             // "not enough memory" and someone caught it.
@@ -385,7 +387,7 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
         let why = guard.fired();
         if why != Abort::None {
             // Stay armed on this thread: whoever catches the error meets it again.
-            if count != 1 {
+            if ffi::lua_gethookcount(state) != 1 {
                 ffi::lua_sethook(state, Some(limit_hook), ffi::LUA_MASKCOUNT, 1);
             }
             let msg = why.message();
@@ -393,6 +395,49 @@ unsafe extern "C-unwind" fn limit_hook(state: *mut ffi::lua_State, _ar: *mut ffi
             ffi::lua_error(state);
         }
         guard.rest(state);
+    }
+}
+
+/// Called by the VM (the patched `lvm.c`, see `build.rs`) when a thread's countdown runs
+/// out, with the instructions it counted since the last tick: charges them to the run's
+/// budget, raises a limit that fired (the instruction limit, a timeout the watchdog
+/// recorded, memory, an interrupt) and returns the next interval. A thread of a state
+/// without a guard (one a host made itself) is left alone. It must not hold values with
+/// destructors: `lua_error` leaves it by `longjmp`.
+///
+/// # Safety
+/// Only from the VM, with `state` the thread it runs and its stack in order for an error
+/// (the VM saves its state first).
+#[no_mangle]
+pub unsafe extern "C-unwind" fn pylua_vm_tick(state: *mut ffi::lua_State, used: c_int) -> c_int {
+    // SAFETY: `state` is the running thread (the caller's contract). Pushing the message is
+    // checked first; without the slot the armed hook raises at the next instruction.
+    unsafe {
+        let Some(guard) = guard_of(state) else {
+            return IDLE_INTERVAL;
+        };
+        if guard.instruction_limit.is_some() && guard.fired() == Abort::None {
+            let left = guard.budget.load(Relaxed) - i64::from(used.max(0));
+            guard.budget.store(left, Relaxed);
+            if left <= 0 {
+                guard.fire(Abort::Instructions);
+            }
+        }
+        if guard.pending.load(Relaxed) {
+            guard.fire(Abort::Memory);
+        }
+        let why = guard.fired();
+        if why != Abort::None {
+            // The main thread's hook keeps raising it after this (`fire`, `arm_main`).
+            guard.arm_main();
+            if ffi::lua_checkstack(state, 1) != 0 {
+                let msg = why.message();
+                ffi::lua_pushlstring(state, msg.as_ptr().cast(), msg.len());
+                ffi::lua_error(state);
+            }
+            return 1;
+        }
+        guard.interval()
     }
 }
 
@@ -451,22 +496,20 @@ unsafe extern "C-unwind" fn counting_alloc(
 
 thread_local! {
     /// The guard of the innermost run in progress on this thread (null: none, or a process
-    /// VM's run), set by [`enter`] for every run (interrupts need it) and by
-    /// [`arm_deadline`] for timed ones. Read by the signal handler: a plain `Cell` of a
+    /// VM's run), set by [`enter`] for every run. Read by the signal handler: a plain `Cell` of a
     /// pointer, with no destructor and a constant initialiser, so reading it allocates
     /// nothing and registers nothing.
     static RUNNING: Cell<*const Guard> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The real-time signal the watchdog sends to stop a run, installed on first use; `None`
+/// The real-time signal an interrupt sends to stop a run, installed on first use; `None`
 /// when no real-time signal is free.
 ///
 /// It is the highest-numbered real-time signal whose disposition is still the default
 /// (nobody else handles it), scanning down from `SIGRTMAX`, installed with `SA_RESTART`
 /// (interrupted system calls go on) and `SA_SIGINFO`. A host must not block it in threads
-/// that run VMs with a timeout, nor take it over afterwards: a run on a thread that blocks
-/// it falls back to polling (see [`arm_deadline`]), and a replaced handler means timeouts
-/// that never fire.
+/// that run VMs, nor take it over afterwards: an interrupt then reaches a VM under limits
+/// only at its next tick, and one without limits not at all.
 pub(crate) fn stop_signal() -> Option<c_int> {
     *STOP_SIGNAL.get_or_init(install_stop_handler)
 }
@@ -548,8 +591,7 @@ extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context:
         return;
     }
     // SAFETY: `RUNNING` points at the guard of a run in progress on this thread, which
-    // holds an `Arc` of it until after `RUNNING` is restored (`Deadline::drop`,
-    // `interrupt::Running::drop`).
+    // holds an `Arc` of it until after `RUNNING` is restored (`interrupt::Running::drop`).
     let guard = unsafe { &*guard };
     if super::interrupt::requested_here() {
         guard.record(Abort::Interrupted);
@@ -561,159 +603,75 @@ extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context:
     }
 }
 
-/// Whether `sig` is blocked in the calling thread, asked of the kernel at most once per
-/// [`MASK_RECHECK`] per thread: the question is a system call (about 300 ns here), most of
-/// what arming a deadline cost, and a thread's mask rarely changes. A host that blocks the
-/// signal on a thread that ran a timed VM less than that long ago loses the polling
-/// fallback for that run (the module docs ask hosts not to block it at all).
-fn blocked_here_cached(sig: c_int, now: Instant) -> bool {
-    thread_local! {
-        static MASK: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
-    }
-    MASK.with(|mask| match mask.get() {
-        Some((asked, blocked)) if now.saturating_duration_since(asked) < MASK_RECHECK => blocked,
-        _ => {
-            let blocked = blocked_here(sig);
-            mask.set(Some((now, blocked)));
-            blocked
-        }
-    })
-}
-
-/// How long a thread's answer to [`blocked_here`] is reused.
-const MASK_RECHECK: Duration = Duration::from_millis(1);
-
-/// Whether `sig` is blocked in the calling thread.
-fn blocked_here(sig: c_int) -> bool {
-    // SAFETY: with a null new set, `pthread_sigmask` only reads the thread's mask into a
-    // zeroed `sigset_t`.
-    unsafe {
-        let mut mask: libc::sigset_t = std::mem::zeroed();
-        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) == 0
-            && libc::sigismember(&mask, sig) == 1
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// The watchdog: one thread for all VMs, sleeping until the earliest deadline.
+// The watchdog: one thread for all VMs, sleeping until the earliest deadline it knows.
 
 struct Watchdog {
-    timers: Mutex<Timers>,
+    /// Every guard that ran with a timeout and may still be alive.
+    guards: Mutex<Vec<Watched>>,
     wake: Condvar,
+    /// Whether the watchdog sleeps until a run wakes it (no timed run was in progress when
+    /// it last looked). A run that starts reads it, after publishing itself.
+    idle: AtomicBool,
 }
 
-#[derive(Default)]
-struct Timers {
-    next_id: u64,
-    pending: BTreeMap<(Instant, u64), Timer>,
-    /// What the watchdog sleeps until: `None` while it is awake, `Some(None)` while it waits
-    /// for any timer. A new deadline wakes it only when it is earlier than that, so a host
-    /// running many short snippets under one timeout wakes it about once per timeout, not
-    /// once per snippet.
-    asleep_until: Option<Option<Instant>>,
+/// A guard as the watchdog follows it.
+struct Watched {
+    guard: Weak<Guard>,
+    /// The guard's word when its run in progress was first seen (0: none seen).
+    seen: u64,
+    /// When that was.
+    since: Instant,
 }
 
-/// One run's deadline, as the watchdog keeps it.
-struct Timer {
-    guard: Arc<Guard>,
-    /// The thread running the VM and the signal that stops it; `None` when the run polls.
-    thread: Option<(libc::pthread_t, c_int)>,
+/// A timed run in progress; dropping it ends the run for the watchdog.
+pub(crate) struct TimedRun<'a> {
+    guard: &'a Guard,
 }
 
-impl Timer {
-    /// Stops the run: the flag first, then the signal whose handler reads it. Called under
-    /// the timers lock, which the run's end takes too ([`Deadline`]'s drop), so the thread
-    /// signalled is still running this run.
-    fn expire(self) {
-        self.guard.record(Abort::Timeout);
-        if let Some((thread, sig)) = self.thread {
-            // SAFETY: the thread is alive: it is inside the run, which cannot end (drop its
-            // `Deadline`) while the lock held here is. Its handler for `sig` is installed.
-            unsafe { libc::pthread_kill(thread, sig) };
-        }
-    }
-}
-
-/// A registered deadline, for the run in progress on this thread; dropping it disarms the
-/// timer and restores the thread's record of the run it was nested in (a `Deadline` is not
-/// `Send`: it belongs to the thread that armed it).
-pub(crate) struct Deadline {
-    key: (Instant, u64),
-    /// Keeps alive the guard `RUNNING` points at until it points elsewhere.
-    _guard: Arc<Guard>,
-    /// What `RUNNING` held before this run: the run this one is nested in, if any.
-    outer: *const Guard,
-}
-
-impl Drop for Deadline {
+impl Drop for TimedRun<'_> {
     fn drop(&mut self) {
-        {
-            // Under the lock, so once this returns the watchdog cannot fire for this run.
-            let dog = watchdog();
-            let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
-            timers.pending.remove(&self.key);
-        }
-        RUNNING.with(|running| running.set(self.outer));
-        // The outer run may be this one's own (entered by `interrupt::begin`): its end is
-        // handled there.
-        if !self.outer.is_null() && self.outer != Arc::as_ptr(&self._guard) {
-            // SAFETY: the outer run is still in progress on this thread and holds its guard.
-            let outer = unsafe { &*self.outer };
-            // Its deadline may have passed while this run ran: the signal then found this
-            // run's guard and did nothing, so arm the outer run's hook now, on its thread.
-            if outer.fired() != Abort::None {
-                // SAFETY: on the thread running the outer VM, whose state is alive.
-                unsafe { outer.arm_main() };
-            }
-        }
+        // From now on the word differs from the one the watchdog saw: it stops nothing.
+        self.guard.abort.fetch_and(!IN_RUN, Release);
     }
 }
 
-/// Arms a timer that stops `guard`'s run, which the calling thread is about to start,
-/// `timeout` after `now`. Keep the returned value until the run ends.
-///
-/// The watchdog will signal this thread ([`stop_signal`]); when it cannot (no free signal,
-/// or this thread blocks it) the run's main thread polls the abort flag instead.
-pub(crate) fn arm_deadline(guard: &Arc<Guard>, now: Instant, timeout: Duration) -> Deadline {
-    let at = now + timeout;
-    // Written before the timer exists, so the handler finds it, and so this thread's slot
-    // is in use before any signal: the handler never makes the first access (which, in a
-    // dynamically loaded library, may allocate).
-    let outer = RUNNING.with(|running| running.replace(Arc::as_ptr(guard)));
-    let thread = match stop_signal() {
-        Some(sig) if !blocked_here_cached(sig, now) => {
-            // SAFETY: `pthread_self` has no preconditions.
-            Some((unsafe { libc::pthread_self() }, sig))
+impl Guard {
+    /// Marks the start of a run with a timeout, which the calling thread is about to begin.
+    /// Keep the returned value until the run ends.
+    pub(crate) fn start_timer(self: &Arc<Self>) -> TimedRun<'_> {
+        let dog = watchdog();
+        if !self.watching.load(Relaxed) {
+            self.watching.store(true, Relaxed);
+            dog.watch(self);
         }
-        _ => {
-            guard.poll_main();
-            None
+        // A new run (the count keeps the reason an interrupt may have recorded already),
+        // published before the watchdog's `idle` is read, as the watchdog publishes `idle`
+        // before it looks at the guards again: one of the two sees the other.
+        self.abort.fetch_add(NEXT_RUN | IN_RUN, SeqCst);
+        if dog.idle.load(SeqCst) {
+            // Taking the lock waits until the watchdog sleeps (it holds the lock until then).
+            let _guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
+            dog.wake.notify_one();
         }
-    };
-    let dog = watchdog();
-    let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
-    timers.next_id += 1;
-    let key = (at, timers.next_id);
-    // Wake the watchdog only if it sleeps past this deadline: an awake one looks at the
-    // timers before it sleeps again.
-    let wake = match timers.asleep_until {
-        Some(None) => true,
-        Some(Some(until)) => at < until,
-        None => false,
-    };
-    let timer = Timer {
-        guard: Arc::clone(guard),
-        thread,
-    };
-    timers.pending.insert(key, timer);
-    drop(timers);
-    if wake {
-        dog.wake.notify_one();
+        TimedRun { guard: self }
     }
-    Deadline {
-        key,
-        _guard: Arc::clone(guard),
-        outer,
+}
+
+impl Watchdog {
+    fn watch(&self, guard: &Arc<Guard>) {
+        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        if guards.len().is_power_of_two() {
+            guards.retain(|g| g.guard.strong_count() > 0);
+        }
+        guards.push(Watched {
+            guard: Arc::downgrade(guard),
+            seen: 0,
+            since: Instant::now(),
+        });
+        drop(guards);
+        self.idle.store(false, SeqCst);
+        self.wake.notify_one();
     }
 }
 
@@ -721,8 +679,9 @@ fn watchdog() -> &'static Watchdog {
     static DOG: OnceLock<&'static Watchdog> = OnceLock::new();
     DOG.get_or_init(|| {
         let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            timers: Mutex::new(Timers::default()),
+            guards: Mutex::new(Vec::new()),
             wake: Condvar::new(),
+            idle: AtomicBool::new(false),
         }));
         std::thread::Builder::new()
             .name("pylua-watchdog".into())
@@ -732,28 +691,68 @@ fn watchdog() -> &'static Watchdog {
     })
 }
 
-fn watch(dog: &'static Watchdog) {
-    let mut timers = dog.timers.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let now = Instant::now();
-        match timers.pending.first_key_value() {
-            None => {
-                timers.asleep_until = Some(None);
-                timers = dog.wake.wait(timers).unwrap_or_else(|e| e.into_inner());
-            }
-            Some((&(at, _), _)) if at <= now => {
-                let (_, timer) = timers.pending.pop_first().expect("first entry exists");
-                timer.expire();
-            }
-            Some((&(at, _), _)) => {
-                timers.asleep_until = Some(Some(at));
-                timers = dog
-                    .wake
-                    .wait_timeout(timers, at - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+/// Stops the runs that have been in progress for their whole timeout, and returns when to
+/// look again (`None`: no run is in progress). A run is stopped between its timeout and an
+/// eighth of it later: first seen at most that long after it started (the watchdog looks
+/// that often while runs are in progress), stopped a whole timeout after it was seen.
+fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
+    let mut next: Option<Instant> = None;
+    guards.retain_mut(|watched| {
+        let Some(guard) = watched.guard.upgrade() else {
+            return false;
+        };
+        let word = guard.abort.load(SeqCst);
+        let timeout = guard.timeout.unwrap_or(Duration::MAX);
+        if word & IN_RUN == 0 || reason(word) != Abort::None {
+            watched.seen = 0;
+            return true;
         }
-        timers.asleep_until = None;
+        if word != watched.seen {
+            watched.seen = word;
+            watched.since = now;
+        } else if now.saturating_duration_since(watched.since) >= timeout {
+            // Only if the word is still the one seen: the same run, nothing recorded yet.
+            let _ =
+                guard
+                    .abort
+                    .compare_exchange(word, word | Abort::Timeout as u64, AcqRel, Relaxed);
+            watched.seen = 0;
+            return true;
+        }
+        let step = (timeout / 8).max(Duration::from_micros(50));
+        let at = (watched.since + timeout).min(now + step);
+        next = Some(next.map_or(at, |n| n.min(at)));
+        true
+    });
+    next
+}
+
+fn watch(dog: &'static Watchdog) {
+    let mut guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let next = match sweep(&mut guards, Instant::now()) {
+            Some(next) => Some(next),
+            None => {
+                // A run that missed `idle` published itself before reading it (see
+                // `start_timer`): look again before sleeping for good.
+                dog.idle.store(true, SeqCst);
+                let again = sweep(&mut guards, Instant::now());
+                if again.is_some() {
+                    dog.idle.store(false, SeqCst);
+                }
+                again
+            }
+        };
+        guards = match next {
+            None => dog.wake.wait(guards).unwrap_or_else(|e| e.into_inner()),
+            Some(at) => {
+                let wait = at.saturating_duration_since(Instant::now());
+                dog.wake
+                    .wait_timeout(guards, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+        dog.idle.store(false, SeqCst);
     }
 }

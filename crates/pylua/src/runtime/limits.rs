@@ -11,15 +11,19 @@ use std::time::Duration;
 pub struct Limits {
     /// Bytes the Lua state may hold in total (its heap, strings and tables included).
     pub memory: Option<usize>,
-    /// Lua VM instructions one run may execute (checked every 1000 instructions).
+    /// Lua VM instructions one run may execute, as the VM counts them: each call counts 1,
+    /// each return the instructions on the way to it from the function's start, each loop
+    /// iteration its body's length. Straight-line code is counted as it ran, a branch not
+    /// taken as if it had been: close to the instructions executed, and never far below.
+    /// Checked about every 1000; counting costs a few percent at most (no hook).
     pub instructions: Option<u64>,
     /// Wall-clock time one run may take.
     ///
-    /// A shared watchdog thread stops the run by sending a real-time signal to the thread
-    /// running it (the highest one no one else handles, chosen on first use), whose handler
-    /// arms Lua's hook: a run costs nothing extra until its deadline. A host should not block
-    /// that signal where VMs run; a run on a thread that blocks it still stops, by polling,
-    /// which makes its Lua code about twice as slow.
+    /// A shared watchdog thread, which learns of the VM once, looks at it while a run is in
+    /// progress (about every eighth of the timeout) and records the timeout once the same
+    /// run has been in progress for the whole of it; the VM stops at its next check (every
+    /// 1000 or so instructions, and inside pattern matches). A run costs two atomic
+    /// operations; a timeout fires up to an eighth of itself late, never early.
     pub timeout: Option<Duration>,
 }
 

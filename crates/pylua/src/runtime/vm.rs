@@ -116,7 +116,7 @@ fn next_id() -> u64 {
 fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<Guard>), VmError> {
     let limits = config.limits;
     let limited = !limits.is_unlimited();
-    let guard = Guard::new(limits.memory, limits.instructions);
+    let guard = Guard::new(&limits);
     // The strict policy refuses `__gc` and has no `io`: nothing to do when its state closes.
     let must_close = config.sandbox != Sandbox::Strict;
     // SAFETY: the state is dropped before the guard, here and in `Vm`.
@@ -177,10 +177,8 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
                 ffi::lua_pushnil(s);
             }
             if limited {
-                ffi::lua_pushcfunction(s, guard::arm_coroutine);
                 ffi::lua_pushcfunction(s, guard::aborted);
             } else {
-                ffi::lua_pushnil(s);
                 ffi::lua_pushnil(s);
             }
             match luasocket_cpath {
@@ -189,7 +187,7 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
                 }
                 None => ffi::lua_pushnil(s),
             }
-            ffi::lua_call(s, 7, 0);
+            ffi::lua_call(s, 6, 0);
             for (key, extra) in [(c"path", path), (c"cpath", cpath)] {
                 if let Some(extra) = extra {
                     ffi::lua_getglobal(s, c"package".as_ptr());
@@ -760,20 +758,16 @@ impl Vm {
             self.start_collector();
         }
         let running = interrupt::begin(&self.interrupts, Some(&self.guard));
-        let now = Instant::now();
         if let Some(net) = &self.config.net {
+            let now = Instant::now();
             net.begin_run(self.config.limits.timeout.map(|t| now + t));
         }
-        let deadline = self
-            .config
-            .limits
-            .timeout
-            .map(|t| guard::arm_deadline(&self.guard, now, t));
+        let timer = self.config.limits.timeout.map(|_| self.guard.start_timer());
         let result = self.state.with_state(f);
-        drop(deadline);
+        drop(timer);
         drop(running);
         let fired = self.guard.fired();
-        self.guard.reset_run();
+        self.guard.end_run(fired);
         if fired == Abort::Memory {
             // Give the failed run's garbage back now, so the next run starts with room.
             // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); a full collection raises nothing (finalizers run protected).
@@ -903,7 +897,7 @@ mod prelude_tests {
         let none = prelude_source(Sandbox::None, false);
         assert!(strict.contains("G.string.dump = nil") && !strict.contains("searchpath"));
         assert!(standard.contains("searchpath") && !standard.contains("G.string.dump"));
-        assert!(standard.contains("co.create") && !strict.contains("co.create"));
+        assert!(standard.contains("aborted()") && !strict.contains("aborted()"));
         assert!(!none.contains("G.load =") && none.contains("G.io.write"));
         for sandbox in [Sandbox::None, Sandbox::Standard, Sandbox::Strict] {
             for limited in [false, true] {

@@ -1,15 +1,15 @@
 -- Runs once in every new VM, before any user code: installs the sandbox policy (policy.lua,
 -- compiled ahead of this file as `apply_policy`) and, when the VM has limits, what they need.
 -- The host passes: the policy name, the captured print and write functions, the path checker
--- (standard policy), when the VM has limits the coroutine arming function and the
--- `aborted` flag reader (see runtime/guard.rs), and the templates LuaSocket's C modules load
--- from (standard policy with --allow-luasocket; nil otherwise). Under limits the VM's `string` library is
+-- (standard policy), when the VM has limits the `aborted` flag reader (see runtime/guard.rs),
+-- and the templates LuaSocket's C modules load from (standard policy with
+-- --allow-luasocket; nil otherwise). Under limits the VM's `string` library is
 -- already the interruptible build of Lua's own (see runtime/guard.rs), opened by the host.
 --
 -- `--@ NAME` lines split the file into sections; each (policy, limits) pair compiles only
 -- the sections it needs (sandbox.rs).
 --@ all
-local policy, print, write, allowed, arm, aborted, luasocket_cpath = ...
+local policy, print, write, allowed, aborted, luasocket_cpath = ...
 local G = _G
 local select, error, load, loadfile = select, error, load, loadfile
 
@@ -32,20 +32,6 @@ do
       if aborted() then return ... end
       return handler(...)
     end, ...)
-  end
-  -- Every coroutine gets the limit hook (see runtime/guard.rs).
-  local co = G.coroutine
-  local create, resume, status, close = co.create, co.resume, co.status, co.close
-  co.create = function(f) local c = create(f) arm(c) return c end
-  co.wrap = function(f)
-    local c = create(f)
-    arm(c)
-    local function finish(ok, ...)
-      if ok then return ... end
-      if close and status(c) == "dead" then close(c) end
-      error((...), 0)
-    end
-    return function(...) return finish(resume(c, ...)) end
   end
   if G.debug and G.debug.sethook then
     G.debug.sethook = function()
