@@ -9,9 +9,27 @@ mod common;
 
 use common::{CLOSE_LOOP, RUNAWAY_LOOPS};
 
-/// The runaway loops plus the Lua 5.4-only one.
+/// Loops the VM counts in other places than `while`'s backward jump (see build.rs): each
+/// must meet the instruction limit too.
+const OTHER_LOOPS: &[(&str, &str)] = &[
+    ("goto", "::top:: goto top"),
+    ("repeat", "repeat until false"),
+    ("numeric for", "for i = 1, math.maxinteger do end"),
+    ("float for", "for i = 1, math.huge do end"),
+    ("generic for", "for _ in function() return 1 end do end"),
+    ("tail calls", "local function f() return f() end return f()"),
+    (
+        "calls in a loop condition",
+        "local function t() return true end while t() do end",
+    ),
+];
+
+/// The runaway loops plus the Lua 5.4-only ones.
 fn loops() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    RUNAWAY_LOOPS.iter().chain(std::iter::once(&CLOSE_LOOP))
+    RUNAWAY_LOOPS
+        .iter()
+        .chain(std::iter::once(&CLOSE_LOOP))
+        .chain(OTHER_LOOPS)
 }
 
 fn limited(limits: Limits, sandbox: Sandbox) -> Vm {
@@ -75,6 +93,15 @@ fn instruction_budget_is_per_run_and_roughly_exact() {
         .eval("local s = 0 for i = 1, 50000 do s = s + i end return s")
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InstructionLimit);
+    // Calls count too: about 7 instructions per iteration here (4 in the loop, 3 in `f`).
+    let calls =
+        "local function f(x) return x + 1 end local s = 0 for i = 1, N do s = f(s) end return s";
+    let run = |vm: &mut Vm, n: u32| vm.eval(&calls.replace('N', &n.to_string()));
+    assert_eq!(run(&mut vm, 4000).unwrap(), vec![json!(4000)]);
+    assert_eq!(
+        run(&mut vm, 12000).unwrap_err().kind,
+        ErrorKind::InstructionLimit
+    );
 }
 
 #[test]

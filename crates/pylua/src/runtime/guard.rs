@@ -631,8 +631,11 @@ pub(crate) struct TimedRun<'a> {
 
 impl Drop for TimedRun<'_> {
     fn drop(&mut self) {
-        // From now on the word differs from the one the watchdog saw: it stops nothing.
-        self.guard.abort.fetch_and(!IN_RUN, Release);
+        // From now on the word differs from the one the watchdog saw: it stops nothing. A
+        // plain store: a timeout the watchdog records in between, or an interrupt, comes
+        // after the run's end and is rightly dropped.
+        let word = self.guard.abort.load(Relaxed);
+        self.guard.abort.store(word & !IN_RUN, Release);
     }
 }
 

@@ -26,7 +26,7 @@ use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::sync::atomic::{
     AtomicBool, AtomicI32,
-    Ordering::{Relaxed, SeqCst},
+    Ordering::{Relaxed, Release, SeqCst},
 };
 use std::sync::Arc;
 
@@ -193,7 +193,9 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         // A nested run of the same VM on this thread gives the thread back to the outer one.
-        self.cell.thread.store(self.outer_thread, SeqCst);
+        // No fence needed: an interrupter that still reads this run's thread signals a
+        // thread whose handler then finds no request for its own run, and does nothing.
+        self.cell.thread.store(self.outer_thread, Release);
         if self.outer_thread == 0 {
             self.cell.requested.store(false, Relaxed);
         }
