@@ -5,6 +5,7 @@ limits, the packages of a rocks tree on its search paths, and the curator's pack
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -14,6 +15,19 @@ from .utils import curator
 
 Size = Union[int, str]
 Seconds = Union[int, float, str]
+
+
+_DIRECT = ("execute", "eval", "call", "function", "interrupt")
+_direct_by_class: Dict[type, tuple] = {}
+
+
+def _direct_methods(cls: type) -> tuple:
+    """The hot methods a class does not override, which instances take from the core."""
+    found = _direct_by_class.get(cls)
+    if found is None:
+        found = tuple(m for m in _DIRECT if getattr(cls, m) is getattr(LuaProcess, m))
+        _direct_by_class[cls] = found
+    return found
 
 
 class Globals:
@@ -105,15 +119,14 @@ class LuaProcess:
                               allow_net=list(allow_net or []), deny_net=list(deny_net or []),
                               allow_http=allow_http, net_limits=net_limits,
                               allow_luasocket=allow_luasocket)
-        self._vm = _core.Vm(**self._settings)
-        self.globals = Globals(self._vm)
+        vm = self._vm = _core.Vm(**self._settings)
+        self.globals = Globals(vm)
         # The hot methods straight from the core, unless a subclass overrides them: a call
         # then costs no Python frame (the methods below document them for help()).
-        cls = type(self)
-        for method in ("execute", "eval", "call", "function", "interrupt"):
-            if getattr(cls, method) is getattr(LuaProcess, method):
-                setattr(self, method, getattr(self._vm, method))
-        self.log.debug("started %s (%s, sandbox %s)", name, self._vm.release, sandbox)
+        for method in _direct_methods(type(self)):
+            setattr(self, method, getattr(vm, method))
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("started %s (%s, sandbox %s)", name, vm.release, sandbox)
 
     # -- running code ---------------------------------------------------------------------
 
