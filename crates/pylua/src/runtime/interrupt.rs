@@ -6,7 +6,7 @@
 //! * The stop must be delivered on the VM's own thread (see `guard.rs`): Lua lets only a
 //!   signal handler interrupting that thread install the hook asynchronously. So a run
 //!   publishes the kernel id of its thread while it lasts, and [`Interrupter::interrupt`]
-//!   sets a flag and sends the watchdog's signal ([`super::guard::stop_signal`]) to that
+//!   sets a flag and sends the stop signal ([`super::guard::stop_signal`]) to that
 //!   thread; the handler there sees the flag and arms the hook, exactly as for a timeout.
 //!   A process VM's thread is blocked in `poll`, which the same signal wakes with `EINTR`.
 //! * The signal goes by `tgkill` to a kernel thread id, not by `pthread_kill` to a
