@@ -385,7 +385,7 @@ pub mod verify;
 mod writers;
 
 use transaction::recover;
-pub use transaction::{StagedRock, Transaction};
+pub use transaction::{set_deploy_modes, StagedRock, Transaction};
 
 #[cfg(test)]
 mod tests {
@@ -407,6 +407,7 @@ mod tests {
             stage,
             rockspec_text: format!("package = '{name}'\nversion = '{version}'\n"),
             launcher: "pylua run".into(),
+            modes_deployed: false,
         }
     }
 

@@ -18,7 +18,7 @@ pub(super) fn rock_manifest(staged: &StagedRock, rockspec_name: &str) -> Result<
         for entry in entries.filter_map(Result::ok) {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
+            if super::transaction::is_dir(&entry) {
                 if let Some(t) = tree_of(&path) {
                     map.insert(name, t);
                 }
