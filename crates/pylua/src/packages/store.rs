@@ -3,7 +3,8 @@
 //! rock's sha256 and, for a build, the target Lua, headers, compiler and flags (see
 //! [`Store::key`]). An entry holds `files/` (the staging layout: `lua/`, `lib/`, `bin/`,
 //! `conf/`, `rock/`) with the modes LuaRocks deploys, and `entry.json` (the rockspec, the
-//! modules and commands, and a record of every file). Installs link from it into a tree's
+//! modules and commands, and a record of every file, with the md5 a tree's `rock_manifest`
+//! lists, so an install reads no file it links). Installs link from it into a tree's
 //! staging directory ([`crate::packages::link`]), and the tree's transaction moves them in.
 //!
 //! Entries are written whole in a temporary directory and renamed into place, so a reader
@@ -24,8 +25,9 @@
 //! clock, a few milliseconds, as the entry was stored). An altered entry is discarded (renamed away, then unlinked: the tree
 //! that edited its copy keeps it) and rebuilt from the download cache, never spread.
 
-use super::cache::sha256_hex;
+use super::cache::{hex, sha256_hex};
 use super::link::{LinkMode, Linker};
+use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -69,6 +71,7 @@ struct FileRecord {
     mtime: i64,
     mtime_ns: i64,
     mode: u32,
+    md5: String,
 }
 
 /// What [`Store::link_into`] found.
@@ -76,8 +79,9 @@ struct FileRecord {
 pub enum Lookup {
     /// No entry for the key.
     Missing,
-    /// The entry's files are linked into the destination.
-    Linked(Entry),
+    /// The entry's files are linked into the destination; with the md5 (hex) of each, by
+    /// path relative to it.
+    Linked(Entry, BTreeMap<String, String>),
     /// The entry is damaged or was changed after it was written (the reason says which
     /// file and how); the caller discards it and builds again.
     Altered(String),
@@ -149,7 +153,8 @@ impl Store {
             }
             linker.place(&from, &dest.join(&f.path), f.mode)?;
         }
-        Ok(Lookup::Linked(record.entry))
+        let md5 = record.files.into_iter().map(|f| (f.path, f.md5)).collect();
+        Ok(Lookup::Linked(record.entry, md5))
     }
 
     /// Moves the staging directory `stage` (its files already with their deployed modes) into
@@ -234,7 +239,9 @@ fn walk(dir: &Path, rel: &str, record: &mut Record) -> io::Result<()> {
             record.dirs.push(path.clone());
             walk(&e.path(), &path, record)?;
         } else if meta.is_file() {
-            record.files.push(file_record(path, &meta));
+            let mut file = file_record(path, &meta);
+            file.md5 = hex(&Md5::digest(fs::read(e.path())?));
+            record.files.push(file);
         }
     }
     Ok(())
@@ -249,6 +256,7 @@ fn file_record(path: String, meta: &fs::Metadata) -> FileRecord {
         mtime: meta.mtime(),
         mtime_ns: meta.mtime_nsec(),
         mode: meta.mode() & 0o7777,
+        md5: String::new(),
     }
 }
 
@@ -265,6 +273,7 @@ fn file_record(path: String, meta: &fs::Metadata) -> FileRecord {
         mtime: since.as_secs() as i64,
         mtime_ns: i64::from(since.subsec_nanos()),
         mode: 0o644,
+        md5: String::new(),
     }
 }
 
@@ -340,7 +349,11 @@ mod tests {
 
         let linked = dir.path().join("linked");
         match store.link_into(&key, &linked, LinkMode::Hardlink).unwrap() {
-            Lookup::Linked(e) => assert_eq!(e, entry()),
+            Lookup::Linked(e, md5) => {
+                assert_eq!(e, entry());
+                assert_eq!(md5["lua/pkg/init.lua"], hex(&Md5::digest(b"return {}")));
+                assert_eq!(md5.len(), 2);
+            }
             other => panic!("{other:?}"),
         }
         let stored = store.entry_dir(&key).join("files/lib/core.so");
@@ -351,7 +364,7 @@ mod tests {
         let copied = dir.path().join("copied");
         assert!(matches!(
             store.link_into(&key, &copied, LinkMode::Copy).unwrap(),
-            Lookup::Linked(_)
+            Lookup::Linked(..)
         ));
         let meta = fs::metadata(copied.join("lib/core.so")).unwrap();
         assert_ne!(meta.ino(), fs::metadata(&stored).unwrap().ino());
@@ -371,7 +384,7 @@ mod tests {
         let tree = dir.path().join("tree");
         assert!(matches!(
             store.link_into(&key, &tree, LinkMode::Hardlink).unwrap(),
-            Lookup::Linked(_)
+            Lookup::Linked(..)
         ));
         // Same size, new content: only the modification time tells (after a tick of the
         // kernel's coarse clock, as any edit by a person is).

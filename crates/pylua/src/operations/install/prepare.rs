@@ -36,7 +36,10 @@ pub(super) fn prepare(
         .map_err(|e| e.to_string())?;
     let stage = work.join("stage");
     let bounds = options.servers.unpack;
-    let (entry, sha) = match &job.origin {
+    // Stages linked from the store have their modes and digests; a build in place gets
+    // its modes here (so the tree never changes a file's mode: with hard links that would
+    // reach the store), and its digests when the tree writes its rock_manifest.
+    let (entry, sha, md5) = match &job.origin {
         Origin::Remote {
             url,
             sha256,
@@ -58,22 +61,23 @@ pub(super) fn prepare(
                 fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
                 let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
                 let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
-                (entry_of(text, built), Some(sha))
+                set_deploy_modes(&stage);
+                (entry_of(text, built), Some(sha), Digests::new())
             } else {
                 let store = Store::new(fetcher.root());
                 let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
                 let mode = options.servers.link_mode;
-                let entry = match link_stored(&store, &key, &stage, mode)? {
-                    Some(entry) => entry,
+                let (entry, md5) = match link_stored(&store, &key, &stage, mode)? {
+                    Some(linked) => linked,
                     None => {
                         let entry = unpack_rock(
                             job, url, &fetched, &work, &stage, fetcher, bounds, options,
                         )?;
-                        store_and_link(&store, &key, &stage, &entry, mode)?;
-                        entry
+                        let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
+                        (entry, md5)
                     }
                 };
-                (entry, Some(fetched.sha256))
+                (entry, Some(fetched.sha256), md5)
             }
         }
         Origin::LocalRockspec(path) => {
@@ -85,12 +89,10 @@ pub(super) fn prepare(
             fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
             let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None, bounds)?;
             let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
-            (entry_of(text, built), Some(sha))
+            set_deploy_modes(&stage);
+            (entry_of(text, built), Some(sha), Digests::new())
         }
     };
-    // Stored stages have their modes already; a fresh build gets them here, so the tree
-    // never has to change a file's mode (with hard links that would reach the store).
-    set_deploy_modes(&stage);
     let rockspec = Rockspec::parse(&entry.rockspec, &label).map_err(|e| e.to_string())?;
     let dependencies = rockspec
         .dependencies
@@ -116,10 +118,14 @@ pub(super) fn prepare(
             rockspec_text: entry.rockspec,
             launcher: options.launcher.clone(),
             modes_deployed: true,
+            md5,
         },
         sha,
     ))
 }
+
+/// md5 (hex) of staged files by path relative to the stage.
+type Digests = BTreeMap<String, String>;
 
 fn entry_of(rockspec: String, built: Built) -> Entry {
     Entry {
@@ -156,10 +162,10 @@ fn link_stored(
     key: &str,
     stage: &Path,
     mode: LinkMode,
-) -> Result<Option<Entry>, String> {
+) -> Result<Option<(Entry, Digests)>, String> {
     let fail = |e: std::io::Error| format!("{}: {e}", store.entry_dir(key).display());
     match store.link_into(key, stage, mode).map_err(fail)? {
-        Lookup::Linked(entry) => Ok(Some(entry)),
+        Lookup::Linked(entry, md5) => Ok(Some((entry, md5))),
         Lookup::Missing => Ok(None),
         Lookup::Altered(why) => {
             tracing::warn!(
@@ -173,21 +179,21 @@ fn link_stored(
 }
 
 /// Puts a freshly filled `stage` into the store and links it back; a store that cannot be
-/// written only costs a rebuild later, and the stage is then used as it is.
+/// written only costs a rebuild later, and the stage is then used as it is (no digests).
 fn store_and_link(
     store: &Store,
     key: &str,
     stage: &Path,
     entry: &Entry,
     mode: LinkMode,
-) -> Result<(), String> {
+) -> Result<Digests, String> {
     set_deploy_modes(stage);
     if let Err(e) = store.insert(key, stage, entry) {
         tracing::debug!(error = %e, "cannot write the package store; installing from the stage");
-        return Ok(());
+        return Ok(Digests::new());
     }
     match link_stored(store, key, stage, mode)? {
-        Some(_) => Ok(()),
+        Some((_, md5)) => Ok(md5),
         None => Err(format!(
             "{}: the stored package vanished while it was being installed (another pylua cleaning the cache?); try again",
             store.entry_dir(key).display()

@@ -408,6 +408,7 @@ mod tests {
             rockspec_text: format!("package = '{name}'\nversion = '{version}'\n"),
             launcher: "pylua run".into(),
             modes_deployed: false,
+            md5: BTreeMap::new(),
         }
     }
 

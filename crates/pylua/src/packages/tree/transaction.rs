@@ -21,6 +21,9 @@ pub struct StagedRock {
     /// ([`set_deploy_modes`]): the transaction leaves them alone. Set for stages linked from
     /// the package store, whose files may be hard links a `chmod` would change in the store.
     pub modes_deployed: bool,
+    /// The md5 (hex) of staged files by path relative to `stage`, where known (the store
+    /// records them): the `rock_manifest` takes them instead of reading the files.
+    pub md5: BTreeMap<String, String>,
 }
 
 /// A set of installs and removals applied all at once.
