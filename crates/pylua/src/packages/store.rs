@@ -221,7 +221,8 @@ impl Store {
 }
 
 /// Records the directories and regular files under `dir` (links and other kinds are not
-/// stored, as [`super::build::copy_tree`] does not copy them).
+/// stored, as [`super::build::copy_tree`] does not copy them; empty directories only under
+/// `rock/`).
 fn walk(dir: &Path, rel: &str, record: &mut Record) -> io::Result<()> {
     let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -236,8 +237,15 @@ fn walk(dir: &Path, rel: &str, record: &mut Record) -> io::Result<()> {
         };
         let meta = fs::symlink_metadata(e.path())?;
         if meta.is_dir() {
+            let before = (record.dirs.len(), record.files.len());
             record.dirs.push(path.clone());
             walk(&e.path(), &path, record)?;
+            // An empty lua/, lib/, bin/ or conf/ installs nothing: not linked, not
+            // created; the rock's own directory keeps its empty directories, as LuaRocks.
+            let empty = (record.dirs.len() - 1, record.files.len()) == before;
+            if empty && path != "rock" && !path.starts_with("rock/") {
+                record.dirs.pop();
+            }
         } else if meta.is_file() {
             let mut file = file_record(path, &meta);
             file.md5 = hex(&Md5::digest(fs::read(e.path())?));

@@ -49,6 +49,10 @@ impl Transaction<'_> {
         let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new(); // staged → destination
         let mut removals: Vec<PathBuf> = Vec::new();
         let mut checked = CheckedDirs::default();
+        // Directories this change puts into the tree: each is moved whole by the first
+        // package that has it (one rename, journaled as one new path); later packages
+        // with files there add theirs one by one.
+        let mut claimed: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
 
         for old in &self.remove {
             for rel in old.modules.values() {
@@ -111,7 +115,9 @@ impl Transaction<'_> {
                 }
             }
             let wrappers = staged.stage.join("wrappers");
-            fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
+            if !rock.commands.is_empty() {
+                fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
+            }
             for cmd in rock.commands.keys() {
                 // Relative to the tree, so a tree works (and hashes the same) wherever it is.
                 let script = format!(
@@ -130,9 +136,19 @@ impl Transaction<'_> {
                 set_deploy_modes(&staged.stage);
             }
             let mut files = Vec::new();
-            collect_files(&staged.stage.join("lua"), &tree.lua_dir(), &mut files);
-            collect_files(&staged.stage.join("lib"), &tree.lib_dir(), &mut files);
-            collect_files(&wrappers, &tree.bin_dir(), &mut files);
+            collect_moves(
+                &staged.stage.join("lua"),
+                &tree.lua_dir(),
+                &mut claimed,
+                &mut files,
+            );
+            collect_moves(
+                &staged.stage.join("lib"),
+                &tree.lib_dir(),
+                &mut claimed,
+                &mut files,
+            );
+            collect_moves(&wrappers, &tree.bin_dir(), &mut claimed, &mut files);
             for (from, to) in files {
                 if to.exists() && !removals.contains(&to) {
                     let owner = installed
@@ -457,8 +473,15 @@ pub(super) fn is_dir(entry: &fs::DirEntry) -> bool {
     }
 }
 
-/// Every file under `from` paired with its place under `to`.
-fn collect_files(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+/// What to move from `from` to `to`: every file paired with its place, except that a
+/// directory the tree does not have (and no earlier package of this change claimed) moves
+/// whole — fewer renames, and no empty directories left to delete after the commit.
+fn collect_moves(
+    from: &Path,
+    to: &Path,
+    claimed: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) {
     let Ok(entries) = fs::read_dir(from) else {
         return;
     };
@@ -466,7 +489,12 @@ fn collect_files(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
         let path = entry.path();
         let dest = to.join(entry.file_name());
         if is_dir(&entry) {
-            collect_files(&path, &dest, out);
+            let new = claimed.insert(dest.clone()) && fs::symlink_metadata(&dest).is_err();
+            if new {
+                out.push((path, dest));
+            } else {
+                collect_moves(&path, &dest, claimed, out);
+            }
         } else {
             out.push((path, dest));
         }
