@@ -163,6 +163,7 @@ impl Store {
     /// is where it was. Another process storing the same key first is a success.
     pub fn insert(&self, key: &str, stage: &Path, entry: &Entry) -> io::Result<()> {
         fs::create_dir_all(&self.root)?;
+        self.sweep();
         let tmp = self.root.join(format!(".tmp-{}-{key}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir(&tmp)?;
@@ -206,6 +207,26 @@ impl Store {
         }
     }
 
+    /// Removes what processes killed while writing or discarding an entry left behind:
+    /// `.tmp-PID-…` and `.discarded-PID-…` directories of processes that are gone. Only
+    /// when something is stored (a warm install never lists the store).
+    fn sweep(&self) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(".tmp-")
+                .or_else(|| name.strip_prefix(".discarded-"))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !alive(pid)) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Takes the entry for `key` out of the store: renamed away first (so no reader links a
     /// half-deleted entry), then unlinked — trees holding links to its files keep them.
     pub fn discard(&self, key: &str) {
@@ -218,6 +239,14 @@ impl Store {
             let _ = fs::remove_dir_all(&trash);
         }
     }
+}
+
+/// Whether a process with this id runs (on systems without `/proc`, assumed so: nothing
+/// another process may still be writing is removed).
+fn alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Records the directories and regular files under `dir` (links and other kinds are not
@@ -423,6 +452,25 @@ mod tests {
                 .unwrap(),
             Lookup::Altered(_)
         ));
+    }
+
+    #[test]
+    fn leftovers_of_killed_processes_are_swept_when_storing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(&dir.path().join("cache"));
+        let root = dir.path().join("cache/store");
+        // No process has id 0x7fffffff (above the kernel's pid limit); ours runs.
+        let dead = root.join(format!(".tmp-{}-abc/files", 0x7fff_ffff));
+        let discarded = root.join(format!(".discarded-{}-abc", 0x7fff_ffff));
+        let ours = root.join(format!(".tmp-{}-other", std::process::id()));
+        for d in [&dead, &discarded, &ours] {
+            fs::create_dir_all(d).unwrap();
+        }
+        store
+            .insert(&Store::key("z"), &stage(dir.path()), &entry())
+            .unwrap();
+        assert!(!dead.parent().unwrap().exists() && !discarded.exists());
+        assert!(ours.exists(), "a running process's directory stays");
     }
 
     #[test]
