@@ -239,6 +239,11 @@ enum Command {
         /// Parallel fetch and build jobs (default: the number of CPUs).
         #[arg(long, short = 'j')]
         jobs: Option<usize>,
+        /// How installed files are made from the package store in the cache: auto (reflink,
+        /// else hard link, else copy), reflink, hardlink or copy (default: `link-mode` in
+        /// config.toml, else auto).
+        #[arg(long, value_name = "MODE", value_parser = project_cmd::parse_link_mode)]
+        link_mode: Option<pylua::packages::link::LinkMode>,
         #[command(flatten)]
         servers: packages::ServerArgs,
         #[command(flatten)]
@@ -689,9 +694,10 @@ where
             packages: list,
             dry_run,
             jobs,
+            link_mode,
             servers,
             tree,
-        } => packages::install(&servers, &tree, &list, dry_run, jobs),
+        } => packages::install(&servers, &tree, &list, dry_run, jobs, link_mode),
         Command::Remove {
             packages: list,
             force,

@@ -8,6 +8,7 @@ use pylua::operations::install::{
 };
 use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
+use pylua::packages::link::LinkMode;
 use pylua::packages::tree::Tree;
 use pylua::paths::Paths;
 use serde::Serialize;
@@ -209,6 +210,7 @@ pub fn install(
     packages: &[String],
     dry_run: bool,
     jobs: Option<usize>,
+    link_mode: Option<LinkMode>,
 ) -> ExitCode {
     if dry_run {
         let options = match args.options() {
@@ -228,10 +230,13 @@ pub fn install(
             }
         });
     }
-    let options = match args.options() {
+    let mut options = match args.options() {
         Ok(o) => o,
         Err(code) => return code,
     };
+    if let Some(mode) = link_mode {
+        options.link_mode = mode;
+    }
     let external = args.external();
     let root = tree.tree_for("5.4").root().to_path_buf();
     let destination = match destination(

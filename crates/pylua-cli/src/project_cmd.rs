@@ -9,6 +9,7 @@ use pylua::config::Config;
 use pylua::interpreters::LuaVersion;
 use pylua::operations::install::Progress;
 use pylua::operations::project::{self as ops, EnvOptions, LockMode, Outcome, ProjectError};
+use pylua::packages::link::LinkMode;
 use pylua::project::{Project, PROJECT_FILE};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -30,12 +31,22 @@ pub struct EnvArgs {
     /// Parallel fetch and build jobs (default: the number of CPUs).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// How installed files are made from the package store in the cache: auto (reflink,
+    /// else hard link, else copy), reflink, hardlink or copy (default: `link-mode` in
+    /// config.toml, else auto).
+    #[arg(long, value_name = "MODE", value_parser = parse_link_mode)]
+    pub link_mode: Option<LinkMode>,
     /// The project's directory (default: the nearest one upwards holding a pylua.toml).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--link-mode`'s value.
+pub fn parse_link_mode(text: &str) -> Result<LinkMode, String> {
+    text.parse()
 }
 
 impl EnvArgs {
@@ -51,9 +62,12 @@ impl EnvArgs {
 
     pub fn options<'a>(
         &self,
-        config: Config,
+        mut config: Config,
         progress: Option<&'a (dyn Fn(Progress) + Sync)>,
     ) -> EnvOptions<'a> {
+        if self.link_mode.is_some() {
+            config.link_mode = self.link_mode;
+        }
         EnvOptions {
             mode: self.mode(),
             offline: self.offline,

@@ -17,6 +17,7 @@
 //! unpack-max-ratio = 200          # … per byte of archive, beyond the first 8 MiB
 //! usage-analytics = false         # do not record which modules projects require (.pylua/usage/)
 //! ca-certs = ["/etc/company/ca.pem"]  # CAs trusted besides the system's (PEM files)
+//! link-mode = "auto"              # installed files from the package store: auto, reflink, hardlink, copy
 //!
 //! [server-auth."https://rocks.example.com"]   # HTTP Basic auth for URLs under this one
 //! username = "ci"
@@ -75,6 +76,14 @@ pub struct Config {
     /// CA certificates trusted besides the system's: PEM files (absolute paths).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_certs: Vec<PathBuf>,
+    /// How installs make tree files from the package store (see [`crate::packages::link`]);
+    /// `auto` when unset.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "config_link_mode"
+    )]
+    pub link_mode: Option<crate::packages::link::LinkMode>,
     /// Credentials for rocks servers, by URL prefix (see [`crate::http`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub server_auth: BTreeMap<String, ServerAuthEntry>,
@@ -116,6 +125,15 @@ fn config_lua<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<crate::interpreters::LuaVersion>, D::Error> {
     crate::project::file::lua_version_at("lua", d).map(Some)
+}
+
+fn config_link_mode<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::packages::link::LinkMode>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("key 'link-mode': {e}")))
 }
 
 impl Size {
@@ -172,7 +190,7 @@ fn list_items(value: &str) -> Vec<String> {
 }
 
 /// The keys `get`, `set` and `unset` know (`profiles.NAME.FIELD` too).
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "servers",
     "cache-dir",
     "lua",
@@ -185,6 +203,7 @@ pub const KEYS: [&str; 14] = [
     "unpack-max-ratio",
     "usage-analytics",
     "ca-certs",
+    "link-mode",
     "server-auth",
     "profiles",
 ];
@@ -633,6 +652,13 @@ mod tests {
         assert_eq!(c.get("lua").as_deref(), Some("5.1"));
         let e = Config::parse("lua = '5.9'\n", p).unwrap_err().to_string();
         assert_eq!(e, "/etc/pylua/config.toml: key 'lua': unknown Lua version '5.9': expected 5.1, 5.2, 5.3, 5.4 or luajit (line 1, column 7)");
+        let c = Config::parse("link-mode = 'hardlink'\n", p).unwrap();
+        assert_eq!(c.link_mode, Some(crate::packages::link::LinkMode::Hardlink));
+        assert_eq!(c.get("link-mode").as_deref(), Some("hardlink"));
+        let e = Config::parse("link-mode = 'symlink'\n", p)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "/etc/pylua/config.toml: key 'link-mode': expected one of auto, reflink, hardlink, copy, found \"symlink\" (line 1, column 13)");
         let e = Config::parse("servers = 'x'\n", p).unwrap_err().to_string();
         assert!(
             e.contains("/etc/pylua/config.toml: invalid TOML at line 1") && e.contains("sequence"),

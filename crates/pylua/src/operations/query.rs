@@ -26,6 +26,9 @@ pub struct ServerOptions {
     pub offline: bool,
     /// Bounds on what one downloaded archive may unpack to (`unpack-*` in `config.toml`).
     pub unpack: crate::packages::archive::Bounds,
+    /// How installs make tree files from the package store in the cache (`link-mode` in
+    /// `config.toml`, `--link-mode`).
+    pub link_mode: crate::packages::link::LinkMode,
 }
 
 impl Default for ServerOptions {
@@ -38,6 +41,7 @@ impl Default for ServerOptions {
             cache_dir: None,
             offline: false,
             unpack: crate::packages::archive::Bounds::default(),
+            link_mode: crate::packages::link::LinkMode::default(),
         }
     }
 }
@@ -77,8 +81,8 @@ impl QueryError {
 }
 
 impl ServerOptions {
-    /// The configured servers (`extra` first, `only` instead when given), cache and unpack
-    /// bounds, for packages of `lua` (None: the embedded 5.4).
+    /// The configured servers (`extra` first, `only` instead when given), cache, unpack
+    /// bounds and link mode, for packages of `lua` (None: the embedded 5.4).
     pub fn from_config(
         config: &crate::config::Config,
         lua: Option<crate::interpreters::LuaVersion>,
@@ -94,6 +98,7 @@ impl ServerOptions {
             cache_dir: config.cache_dir.clone(),
             offline,
             unpack: config.unpack_bounds(),
+            link_mode: config.link_mode.unwrap_or_default(),
         }
     }
 

@@ -18,6 +18,7 @@ pub(super) fn configured_servers(env: &EnvOptions) -> ServerOptions {
         cache_dir: env.cache_dir.clone().or(env.config.cache_dir.clone()),
         offline: env.offline,
         unpack: env.config.unpack_bounds(),
+        link_mode: env.config.link_mode.unwrap_or_default(),
         ..ServerOptions::default()
     }
 }

@@ -82,6 +82,7 @@ pub(super) fn server_options(file: &ProjectFile, options: &EnvOptions) -> Server
             .or_else(|| options.config.cache_dir.clone()),
         offline: options.offline,
         unpack: options.config.unpack_bounds(),
+        link_mode: options.config.link_mode.unwrap_or_default(),
     }
 }
 

@@ -385,7 +385,7 @@ pub mod verify;
 mod writers;
 
 use transaction::recover;
-pub use transaction::{StagedRock, Transaction};
+pub use transaction::{set_deploy_modes, StagedRock, Transaction};
 
 #[cfg(test)]
 mod tests {
@@ -393,8 +393,9 @@ mod tests {
 
     fn staged(dir: &Path, name: &str, version: &str, module: &str, body: &str) -> StagedRock {
         let stage = dir.join(format!("stage-{name}-{version}"));
-        fs::create_dir_all(stage.join("lua")).unwrap();
-        fs::write(stage.join("lua").join(format!("{module}.lua")), body).unwrap();
+        let file = stage.join("lua").join(format!("{module}.lua"));
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, body).unwrap();
         StagedRock {
             rock: InstalledRock {
                 name: name.into(),
@@ -407,6 +408,8 @@ mod tests {
             stage,
             rockspec_text: format!("package = '{name}'\nversion = '{version}'\n"),
             launcher: "pylua run".into(),
+            modes_deployed: false,
+            md5: BTreeMap::new(),
         }
     }
 
@@ -463,6 +466,39 @@ mod tests {
         txn.commit().unwrap();
         assert!(tree.installed().unwrap().is_empty());
         assert!(!tree.lua_dir().join("alpha.lua").exists());
+    }
+
+    #[test]
+    fn packages_sharing_a_new_directory_in_one_change_both_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path().join("tree"), "5.4");
+        let lock = tree.lock().unwrap();
+        let mut txn = tree.transaction(&lock);
+        let work = tree.staging_dir(&lock, "a").unwrap();
+        // `shared/` is new to the tree: the first package moves it whole, the second
+        // adds its file into it.
+        txn.add(staged(&work, "one", "1.0-1", "shared/one", "return 1"));
+        txn.add(staged(&work, "two", "1.0-1", "shared/two", "return 2"));
+        txn.commit().unwrap();
+        let shared = tree.lua_dir().join("shared");
+        assert_eq!(
+            fs::read_to_string(shared.join("one.lua")).unwrap(),
+            "return 1"
+        );
+        assert_eq!(
+            fs::read_to_string(shared.join("two.lua")).unwrap(),
+            "return 2"
+        );
+        assert!(!tree.root().join(TXN_DIR).exists());
+        let installed = tree.installed().unwrap();
+        let mut txn = tree.transaction(&lock);
+        txn.remove(installed["one"].clone());
+        txn.commit().unwrap();
+        assert!(!shared.join("one.lua").exists());
+        assert_eq!(
+            fs::read_to_string(shared.join("two.lua")).unwrap(),
+            "return 2"
+        );
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub struct StagedRock {
     /// How a command is started: the interpreter line for bin wrappers, which may use
     /// `"$TREE"` (the tree's root).
     pub launcher: String,
+    /// The staged files already have the modes they are deployed with
+    /// ([`set_deploy_modes`]): the transaction leaves them alone. Set for stages linked from
+    /// the package store, whose files may be hard links a `chmod` would change in the store.
+    pub modes_deployed: bool,
+    /// The md5 (hex) of staged files by path relative to `stage`, where known (the store
+    /// records them): the `rock_manifest` takes them instead of reading the files.
+    pub md5: BTreeMap<String, String>,
 }
 
 /// A set of installs and removals applied all at once.
@@ -41,12 +48,17 @@ impl Transaction<'_> {
         let mut installed = tree.installed()?;
         let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new(); // staged → destination
         let mut removals: Vec<PathBuf> = Vec::new();
+        let mut checked = CheckedDirs::default();
+        // Directories this change puts into the tree: each is moved whole by the first
+        // package that has it (one rename, journaled as one new path); later packages
+        // with files there add theirs one by one.
+        let mut claimed: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
 
         for old in &self.remove {
             for rel in old.modules.values() {
                 for base in [tree.lua_dir(), tree.lib_dir()] {
                     let p = base.join(rel);
-                    if !within(&tree.root, &p) {
+                    if !checked.within(&tree.root, &p) {
                         return Err(TreeError::Conflict(format!(
                             "{} {}: its file {} lies outside the tree or behind a symbolic link; refusing to remove it",
                             old.name,
@@ -77,20 +89,35 @@ impl Transaction<'_> {
             let rock_stage = staged.stage.join("rock");
             fs::create_dir_all(&rock_stage).map_err(|e| io_err(&rock_stage, e))?;
             let rockspec_name = format!("{}-{}.rockspec", rock.name, rock.version);
-            fs::write(rock_stage.join(&rockspec_name), &staged.rockspec_text)
-                .map_err(|e| io_err(&rock_stage, e))?;
+            // Staged files may be hard links into the package store: pylua writes only new
+            // files here, replacing (never rewriting) one that is there.
+            replace_file(&rock_stage.join(&rockspec_name), &staged.rockspec_text)?;
+            // A prebuilt rock brings its own rock_manifest, which LuaRocks keeps as it is;
+            // else it is written from the staged files (before bin/ moves below).
+            let kept = rock_stage.join("rock_manifest");
+            let new_rock_manifest = if fs::symlink_metadata(&kept).is_ok_and(|m| m.is_file()) {
+                None
+            } else {
+                Some(rock_manifest(staged, &rockspec_name)?)
+            };
             // Scripts live in the rock's directory; the tree's bin/ gets wrappers.
             // Configuration files are kept in the rock's directory too.
             for dir in ["bin", "conf"] {
                 let from = staged.stage.join(dir);
                 let has_files = fs::read_dir(&from).is_ok_and(|mut d| d.next().is_some());
                 if has_files {
-                    crate::packages::build::copy_tree(&from, &rock_stage.join(dir))
-                        .map_err(|e| io_err(&from, e))?;
+                    let to = rock_stage.join(dir);
+                    // A rename keeps links (and costs one call); a rock that also carries
+                    // such a directory gets the staged files added to its copy.
+                    if fs::rename(&from, &to).is_err() {
+                        move_files(&from, &to).map_err(|e| io_err(&from, e))?;
+                    }
                 }
             }
             let wrappers = staged.stage.join("wrappers");
-            fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
+            if !rock.commands.is_empty() {
+                fs::create_dir_all(&wrappers).map_err(|e| io_err(&wrappers, e))?;
+            }
             for cmd in rock.commands.keys() {
                 // Relative to the tree, so a tree works (and hashes the same) wherever it is.
                 let script = format!(
@@ -102,20 +129,26 @@ impl Transaction<'_> {
                 fs::write(&w, text).map_err(|e| io_err(&w, e))?;
                 crate::packages::build::set_executable(&w);
             }
-            // A prebuilt rock brings its own rock_manifest, which LuaRocks keeps as it is.
-            let kept = rock_stage.join("rock_manifest");
-            if !fs::symlink_metadata(&kept).is_ok_and(|m| m.is_file()) {
-                let rock_manifest = rock_manifest(staged, &rockspec_name)?;
-                fs::write(&kept, rock_manifest).map_err(|e| io_err(&rock_stage, e))?;
+            if let Some(text) = new_rock_manifest {
+                fs::write(&kept, text).map_err(|e| io_err(&rock_stage, e))?;
             }
-
-            // Deployed with LuaRocks' permissions: Lua files readable, C modules executable.
-            set_modes(&staged.stage.join("lua"), 0o644);
-            set_modes(&staged.stage.join("lib"), 0o755);
+            if !staged.modes_deployed {
+                set_deploy_modes(&staged.stage);
+            }
             let mut files = Vec::new();
-            collect_files(&staged.stage.join("lua"), &tree.lua_dir(), &mut files);
-            collect_files(&staged.stage.join("lib"), &tree.lib_dir(), &mut files);
-            collect_files(&wrappers, &tree.bin_dir(), &mut files);
+            collect_moves(
+                &staged.stage.join("lua"),
+                &tree.lua_dir(),
+                &mut claimed,
+                &mut files,
+            );
+            collect_moves(
+                &staged.stage.join("lib"),
+                &tree.lib_dir(),
+                &mut claimed,
+                &mut files,
+            );
+            collect_moves(&wrappers, &tree.bin_dir(), &mut claimed, &mut files);
             for (from, to) in files {
                 if to.exists() && !removals.contains(&to) {
                     let owner = installed
@@ -147,7 +180,7 @@ impl Transaction<'_> {
         // Every path moved away or into place must be the tree's own (the module files
         // were checked above with the package named; commands and rock directories here).
         for p in removals.iter().chain(moves.iter().map(|(_, to)| to)) {
-            if !within(&tree.root, p) {
+            if !checked.within(&tree.root, p) {
                 return Err(TreeError::Conflict(format!(
                     "{} lies outside the tree or behind a symbolic link; refusing to touch it",
                     p.display()
@@ -184,9 +217,13 @@ impl Transaction<'_> {
             for (from, to) in &trash_moves {
                 fs::rename(from, to).map_err(|e| io_err(from, e))?;
             }
+            // Many files share a directory: each is created (or found) once.
+            let mut made: std::collections::HashSet<&Path> = std::collections::HashSet::new();
             for (from, to) in &moves {
                 if let Some(parent) = to.parent() {
-                    fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                    if made.insert(parent) {
+                        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                    }
                 }
                 fs::rename(from, to).map_err(|e| io_err(to, e))?;
             }
@@ -309,6 +346,37 @@ pub(super) fn recover(txn: &Path) -> Result<(), TreeError> {
     Ok(())
 }
 
+/// [`within`] for many paths at once: a directory found to be no link is not looked at again
+/// (a tree's files share a few directories, and each look is a system call).
+#[derive(Default)]
+struct CheckedDirs {
+    dirs: std::collections::HashSet<PathBuf>,
+}
+
+impl CheckedDirs {
+    fn within(&mut self, root: &Path, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(root) else {
+            return false;
+        };
+        let parts: Vec<_> = rel.components().collect();
+        let mut at = root.to_path_buf();
+        for (i, part) in parts.iter().enumerate() {
+            let std::path::Component::Normal(name) = part else {
+                return false;
+            };
+            at.push(name);
+            let last = i + 1 == parts.len();
+            if !last && !self.dirs.contains(&at) {
+                if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return false;
+                }
+                self.dirs.insert(at.clone());
+            }
+        }
+        !parts.is_empty()
+    }
+}
+
 /// Whether `path` lies strictly inside `root` with no symbolic link on the way (the last
 /// component may be one: removing or replacing a link never touches its target). Every path
 /// read from the tree's own files passes this before pylua moves or deletes anything there.
@@ -341,6 +409,40 @@ fn prune_empty_parents(path: &Path, stop: &Path) {
     }
 }
 
+/// Gives a stage's files the permissions LuaRocks deploys them with: Lua files readable,
+/// C modules executable (other files keep theirs).
+pub fn set_deploy_modes(stage: &Path) {
+    set_modes(&stage.join("lua"), 0o644);
+    set_modes(&stage.join("lib"), 0o755);
+}
+
+/// Writes `text` as a new file at `path`, unlinking what is there first: the old file may
+/// be a hard link into the package store, which must never be written through.
+fn replace_file(path: &Path, text: &str) -> Result<(), TreeError> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(path, e)),
+    }
+    fs::write(path, text).map_err(|e| io_err(path, e))
+}
+
+/// Moves every file under `from` to the same place under `to`, replacing files there (by
+/// rename, so a replaced file is unlinked, never written through).
+fn move_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            move_files(&entry.path(), &dest)?;
+        } else {
+            fs::rename(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
 /// Gives every regular file under `dir` the permissions `mode` (Unix; elsewhere nothing).
 fn set_modes(dir: &Path, mode: u32) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -361,16 +463,38 @@ fn set_modes(dir: &Path, mode: u32) {
     let _ = mode;
 }
 
-/// Every file under `from` paired with its place under `to`.
-fn collect_files(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+/// Whether a directory entry is a directory (or a link to one), asking the file system only
+/// for links: the entry's type usually comes with the listing.
+pub(super) fn is_dir(entry: &fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => entry.path().is_dir(),
+        Ok(t) => t.is_dir(),
+        Err(_) => false,
+    }
+}
+
+/// What to move from `from` to `to`: every file paired with its place, except that a
+/// directory the tree does not have (and no earlier package of this change claimed) moves
+/// whole — fewer renames, and no empty directories left to delete after the commit.
+fn collect_moves(
+    from: &Path,
+    to: &Path,
+    claimed: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) {
     let Ok(entries) = fs::read_dir(from) else {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         let dest = to.join(entry.file_name());
-        if path.is_dir() {
-            collect_files(&path, &dest, out);
+        if is_dir(&entry) {
+            let new = claimed.insert(dest.clone()) && fs::symlink_metadata(&dest).is_err();
+            if new {
+                out.push((path, dest));
+            } else {
+                collect_moves(&path, &dest, claimed, out);
+            }
         } else {
             out.push((path, dest));
         }

@@ -12,38 +12,44 @@ fn md5_file(path: &Path) -> String {
 
 /// `rock_manifest`: the md5 of every file the rock installed, by section, as LuaRocks writes it.
 pub(super) fn rock_manifest(staged: &StagedRock, rockspec_name: &str) -> Result<String, TreeError> {
-    fn tree_of(dir: &Path) -> Option<LuaTable> {
-        let entries = fs::read_dir(dir).ok()?;
+    // `rel` is the path relative to the stage, the key of the digests the store knows.
+    fn tree_of(staged: &StagedRock, rel: &str) -> Option<LuaTable> {
+        let entries = fs::read_dir(staged.stage.join(rel)).ok()?;
         let mut map = BTreeMap::new();
         for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if let Some(t) = tree_of(&path) {
+            let rel = format!("{rel}/{name}");
+            if super::transaction::is_dir(&entry) {
+                if let Some(t) = tree_of(staged, &rel) {
                     map.insert(name, t);
                 }
             } else {
-                map.insert(name, LuaTable::Str(md5_file(&path)));
+                let md5 = match staged.md5.get(&rel) {
+                    Some(known) => known.clone(),
+                    None => md5_file(&entry.path()),
+                };
+                map.insert(name, LuaTable::Str(md5));
             }
         }
         (!map.is_empty()).then_some(LuaTable::Map(map))
     }
     let mut top = BTreeMap::new();
     for (section, dir) in [("lua", "lua"), ("lib", "lib"), ("bin", "bin")] {
-        if let Some(t) = tree_of(&staged.stage.join(dir)) {
+        if let Some(t) = tree_of(staged, dir) {
             top.insert(section.to_string(), t);
         }
     }
-    if let Some(LuaTable::Map(rock)) = tree_of(&staged.stage.join("rock")) {
+    if let Some(LuaTable::Map(rock)) = tree_of(staged, "rock") {
         for (k, v) in rock {
             if k != "bin" && k != "conf" {
                 top.insert(k, v);
             }
         }
     }
+    // The rockspec was just written from this text.
     top.insert(
         rockspec_name.to_string(),
-        LuaTable::Str(md5_file(&staged.stage.join("rock").join(rockspec_name))),
+        LuaTable::Str(hex(&Md5::digest(staged.rockspec_text.as_bytes()))),
     );
     let mut out = String::from("rock_manifest = ");
     LuaTable::Map(top).write(&mut out, 0);

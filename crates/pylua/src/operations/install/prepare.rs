@@ -1,0 +1,369 @@
+//! Preparing one package for the tree: fetch it (through the download cache), then link it
+//! from the package store ([`crate::packages::store`]) into a staging directory — or, when
+//! the store has no intact entry, unpack and build it there, put the result in the store,
+//! and link it back. Rocks (`.src.rock`, `.all.rock`, binary rocks) are stored by their
+//! sha256 and the build target; a package built from a bare rockspec (a URL or git source,
+//! or a local rockspec) is built in place every time, as its sources are not pinned by
+//! the file the index names.
+
+use super::{Job, Origin, Prepared};
+use crate::packages::archive::{self, Bounds};
+use crate::packages::build::{self, Built, Target};
+use crate::packages::cache::{hex, Fetched, Fetcher};
+use crate::packages::git;
+use crate::packages::link::LinkMode;
+use crate::packages::names::RelativePath;
+use crate::packages::rockspec::Rockspec;
+use crate::packages::store::{Entry, Lookup, Store};
+use crate::packages::tree::{set_deploy_modes, InstalledRock, StagedRock, TreeLock};
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// Fetches one package and fills its staging directory (see the module docs).
+pub(super) fn prepare(
+    job: &Job,
+    fetcher: &Fetcher,
+    options: &super::InstallOptions,
+    lock: &TreeLock,
+    resolved: &BTreeMap<String, String>,
+) -> Prepared {
+    let label = format!("{}-{}", job.name, job.version);
+    let work = options
+        .tree
+        .staging_dir(lock, &label)
+        .map_err(|e| e.to_string())?;
+    let stage = work.join("stage");
+    let bounds = options.servers.unpack;
+    // Stages linked from the store have their modes and digests; a build in place gets
+    // its modes here (so the tree never changes a file's mode: with hard links that would
+    // reach the store), and its digests when the tree writes its rock_manifest.
+    let (entry, sha, md5) = match &job.origin {
+        Origin::Remote {
+            url,
+            sha256,
+            commit,
+        } => {
+            let fetched = fetcher.get(url).map_err(|e| e.to_string())?;
+            if let Some(expected) = sha256 {
+                if !expected.eq_ignore_ascii_case(&fetched.sha256) {
+                    return Err(format!(
+                        "{} {}: checksum mismatch for {url}: the lock says sha256 {expected}, the file has {}; refusing to install it",
+                        job.name, job.version, fetched.sha256
+                    ));
+                }
+            }
+            if url.ends_with(".rockspec") {
+                let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
+                let spec = Rockspec::parse(&text, url).map_err(|e| e.to_string())?;
+                let unpacked = work.join("src");
+                fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
+                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
+                let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
+                set_deploy_modes(&stage);
+                (entry_of(text, built), Some(sha), Digests::new())
+            } else {
+                let store = Store::new(fetcher.root());
+                let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
+                let mode = options.servers.link_mode;
+                let (entry, md5) = match link_stored(&store, &key, &stage, mode)? {
+                    Some(linked) => linked,
+                    None => {
+                        let entry = unpack_rock(
+                            job, url, &fetched, &work, &stage, fetcher, bounds, options,
+                        )?;
+                        let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
+                        (entry, md5)
+                    }
+                };
+                (entry, Some(fetched.sha256), md5)
+            }
+        }
+        Origin::LocalRockspec(path) => {
+            let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let spec =
+                Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            let unpacked = work.join("src");
+            fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
+            let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None, bounds)?;
+            let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
+            set_deploy_modes(&stage);
+            (entry_of(text, built), Some(sha), Digests::new())
+        }
+    };
+    let rockspec = Rockspec::parse(&entry.rockspec, &label).map_err(|e| e.to_string())?;
+    let dependencies = rockspec
+        .dependencies
+        .iter()
+        .filter_map(|d| {
+            resolved
+                .get(d.name.as_str())
+                .map(|v| (d.name.to_string(), v.clone()))
+        })
+        .collect();
+    let rock = InstalledRock {
+        name: job.name.clone(),
+        version: job.version.clone(),
+        modules: entry.modules,
+        commands: entry.commands,
+        dependencies,
+        constraints: rockspec.dependencies.clone(),
+    };
+    Ok((
+        StagedRock {
+            rock,
+            stage,
+            rockspec_text: entry.rockspec,
+            launcher: options.launcher.clone(),
+            modes_deployed: true,
+            md5,
+        },
+        sha,
+    ))
+}
+
+/// md5 (hex) of staged files by path relative to the stage.
+type Digests = BTreeMap<String, String>;
+
+fn entry_of(rockspec: String, built: Built) -> Entry {
+    Entry {
+        rockspec,
+        modules: built.modules,
+        commands: built.commands,
+    }
+}
+
+/// What decides a stored rock's files: the rock itself and, for a source rock, everything
+/// its build depends on — the Lua, its headers and library, the compiler and flags, and
+/// pylua's own version (its build rules).
+fn rock_identity(url: &str, rock_sha256: &str, target: &Target) -> String {
+    if url.ends_with(".src.rock") {
+        format!(
+            "build\n{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}",
+            target.lua_version,
+            target.incdir.display(),
+            target.libdir,
+            target.lualib,
+            crate::compiler::build_identity(),
+            env!("CARGO_PKG_VERSION"),
+        )
+    } else {
+        // A prebuilt rock is deployed as it is, whatever the target.
+        format!("prebuilt\n{rock_sha256}\n{}", env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// Links the stored entry for `key` into `stage`: None when there is none, or when it was
+/// altered (then it is discarded, and the caller builds a fresh one).
+fn link_stored(
+    store: &Store,
+    key: &str,
+    stage: &Path,
+    mode: LinkMode,
+) -> Result<Option<(Entry, Digests)>, String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", store.entry_dir(key).display());
+    match store.link_into(key, stage, mode).map_err(fail)? {
+        Lookup::Linked(entry, md5) => Ok(Some((entry, md5))),
+        Lookup::Missing => Ok(None),
+        Lookup::Altered(why) => {
+            tracing::warn!(
+                "{why}: a stored package changed after it was stored (an installed file edited in place?); discarding it and building it again"
+            );
+            store.discard(key);
+            fs::remove_dir_all(stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+            Ok(None)
+        }
+    }
+}
+
+/// Puts a freshly filled `stage` into the store and links it back; a store that cannot be
+/// written only costs a rebuild later, and the stage is then used as it is (no digests).
+fn store_and_link(
+    store: &Store,
+    key: &str,
+    stage: &Path,
+    entry: &Entry,
+    mode: LinkMode,
+) -> Result<Digests, String> {
+    set_deploy_modes(stage);
+    if let Err(e) = store.insert(key, stage, entry) {
+        tracing::debug!(error = %e, "cannot write the package store; installing from the stage");
+        return Ok(Digests::new());
+    }
+    match link_stored(store, key, stage, mode)? {
+        Some((_, md5)) => Ok(md5),
+        None => Err(format!(
+            "{}: the stored package vanished while it was being installed (another pylua cleaning the cache?); try again",
+            store.entry_dir(key).display()
+        )),
+    }
+}
+
+/// Unpacks a rock and fills `stage`: a source rock is built, a prebuilt rock deployed as
+/// LuaRocks does (`lua/`, `lib/` and `bin/`; everything else stays in the rock's directory).
+#[allow(clippy::too_many_arguments)]
+fn unpack_rock(
+    job: &Job,
+    url: &str,
+    fetched: &Fetched,
+    work: &Path,
+    stage: &Path,
+    fetcher: &Fetcher,
+    bounds: Bounds,
+    options: &super::InstallOptions,
+) -> Result<Entry, String> {
+    let rock_dir = work.join("rock");
+    fs::create_dir_all(&rock_dir).map_err(|e| e.to_string())?;
+    archive::unpack(&fetched.bytes, url, &rock_dir, bounds).map_err(|e| e.to_string())?;
+    let name = url
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".rock"))
+        .and_then(|f| f.rsplit_once('.'))
+        .map(|(base, _arch)| format!("{base}.rockspec"))
+        .unwrap_or_else(|| format!("{}-{}.rockspec", job.name, job.version));
+    let text = fs::read_to_string(rock_dir.join(&name))
+        .map_err(|_| format!("{url}: the rock has no {name}"))?;
+    let spec = Rockspec::parse(&text, &format!("{url}!/{name}")).map_err(|e| e.to_string())?;
+    if url.ends_with(".src.rock") {
+        let unpacked = work.join("src");
+        fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
+        fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir), None, bounds)?;
+        let built = build_sources(&spec, &unpacked, stage, &options.target)?;
+        return Ok(entry_of(text, built));
+    }
+    let source_dir = source_dir(&spec, &rock_dir);
+    fs::create_dir_all(stage.join("rock")).map_err(|e| e.to_string())?;
+    for item in fs::read_dir(&source_dir).map_err(|e| e.to_string())? {
+        let item = item.map_err(|e| e.to_string())?;
+        let name = item.file_name();
+        let to = match name.to_str() {
+            Some("lua" | "lib" | "bin") => stage.join(&name),
+            _ => stage.join("rock").join(&name),
+        };
+        let kind = item.file_type().map_err(|e| e.to_string())?;
+        if kind.is_dir() {
+            build::copy_tree(&item.path(), &to).map_err(|e| e.to_string())?;
+        } else if kind.is_file() {
+            fs::copy(item.path(), &to).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(entry_of(text, build::scan(stage)))
+}
+
+/// The directory holding the sources: `source.dir` when it exists, else the one directory
+/// the archive unpacked to, else where it unpacked.
+fn source_dir(spec: &Rockspec, root: &Path) -> std::path::PathBuf {
+    match &spec.source.dir {
+        Some(dir) if root.join(dir).is_dir() => root.join(dir),
+        _ => archive::single_root(root).unwrap_or(root.to_path_buf()),
+    }
+}
+
+fn build_sources(
+    spec: &Rockspec,
+    unpacked: &Path,
+    stage: &Path,
+    target: &Target,
+) -> Result<Built, String> {
+    build::build(spec, &source_dir(spec, unpacked), stage, target).map_err(|e| e.to_string())
+}
+
+/// Gets the sources a rockspec names into `dest`: from inside the rock (`.src.rock`), from a
+/// file next to a local rockspec, from a URL (through the cache), or from git. Checks
+/// `source.md5`; returns the sha256 of the archive.
+pub(super) fn fetch_source(
+    spec: &Rockspec,
+    fetcher: &Fetcher,
+    dest: &Path,
+    local: Option<&Path>,
+    commit: Option<&str>,
+    bounds: Bounds,
+) -> Result<String, String> {
+    let url = &spec.source.url;
+    let what = || format!("{} {}", spec.package, spec.version);
+    if let Some(git) =
+        git::GitUrl::from_source_url(url).map_err(|e| format!("{}: source.url: {e}", what()))?
+    {
+        let commit = commit
+            .map(git::CommitId::parse)
+            .transpose()
+            .map_err(|e| format!("{}: the locked commit {e}", what()))?;
+        return git_checkout(&git, spec, dest, commit.as_ref());
+    }
+    // The file name the sources are kept under: `source.file`, else the URL's last part,
+    // which must be a plain file name too.
+    let file_name = match &spec.source.file {
+        Some(file) => file.clone(),
+        None => RelativePath::parse(url.rsplit('/').next().unwrap_or(url))
+            .ok()
+            .filter(|p| !p.contains('/'))
+            .ok_or_else(|| {
+                format!(
+                    "{}: source.url {} does not end with a file name; set source.file",
+                    what(),
+                    crate::packages::names::quote(url)
+                )
+            })?,
+    };
+    let (bytes, origin) = match local.map(|d| d.join(&file_name)).filter(|p| p.is_file()) {
+        Some(path) => (
+            fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => {
+            let fetched = fetcher.get(url).map_err(|e| {
+                format!(
+                    "{} {}: cannot fetch sources: {e}",
+                    spec.package, spec.version
+                )
+            })?;
+            (fetched.bytes, url.clone())
+        }
+    };
+    if let Some(expected) = &spec.source.md5 {
+        let actual = hex(&Md5::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(format!(
+                "{} {}: checksum mismatch for {origin}: the rockspec says md5 {expected}, the file has {actual}; refusing to build it",
+                spec.package, spec.version
+            ));
+        }
+    }
+    if archive::is_archive(&file_name) {
+        archive::unpack(&bytes, &file_name, dest, bounds).map_err(|e| e.to_string())?;
+    } else {
+        // A single source file (some rockspecs point at one .lua file).
+        fs::write(dest.join(&file_name), &bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(crate::packages::cache::sha256_hex(&bytes))
+}
+
+fn git_checkout(
+    url: &git::GitUrl,
+    spec: &Rockspec,
+    dest: &Path,
+    commit: Option<&git::CommitId>,
+) -> Result<String, String> {
+    // The checkout goes where `source.dir` says, else under the repository's name (a plain
+    // file name, or `src` when the URL's last part is not one).
+    let dir = spec.source.dir.clone().unwrap_or_else(|| {
+        RelativePath::parse(
+            url.as_str()
+                .trim_end_matches(".git")
+                .rsplit('/')
+                .next()
+                .unwrap_or(""),
+        )
+        .ok()
+        .filter(|p| !p.contains('/'))
+        .unwrap_or_else(|| RelativePath::parse("src").expect("a valid path"))
+    });
+    let checkout = dest.join(dir.as_str());
+    let reference = spec.source.tag.as_ref().or(spec.source.branch.as_ref());
+    let head = git::checkout(url, reference, commit, &checkout)
+        .map_err(|e| format!("{} {}: {e}", spec.package, spec.version))?;
+    Ok(format!("git:{head}"))
+}
