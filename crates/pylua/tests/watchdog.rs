@@ -214,6 +214,7 @@ fn a_timeout_stops_its_own_run_and_never_the_next() {
         )
         .unwrap();
         let mut timed_out = 0;
+        let mut held_up = 0;
         for round in 0..300 {
             // Ends around its deadline (0.8 to 1.5 times it): stopped or not...
             let spin = timeout.as_secs_f64() * (0.8 + (round % 8) as f64 * 0.1);
@@ -225,16 +226,25 @@ fn a_timeout_stops_its_own_run_and_never_the_next() {
                 }
             }
             // ...but the runs right after it, well within their own timeout, are never
-            // stopped by it.
+            // stopped by it. (A run the machine itself held up for the whole timeout, which a
+            // busy two-core machine does now and then, is rightly stopped: it took that long.)
             for _ in 0..20 {
-                assert_eq!(
-                    vm.call("spin", &[json!(0.0)]).unwrap(),
-                    vec![json!(true)],
-                    "round {round}"
-                );
+                let start = Instant::now();
+                match vm.call("spin", &[json!(0.0)]) {
+                    Ok(values) => assert_eq!(values, vec![json!(true)], "round {round}"),
+                    Err(e) => {
+                        let took = start.elapsed();
+                        assert!(
+                            e.kind == ErrorKind::Timeout && took >= timeout,
+                            "round {round}: a short run failed after {took:?}: {e}"
+                        );
+                        held_up += 1;
+                    }
+                }
             }
         }
         assert!(timed_out > 0, "no run met its timeout");
+        assert!(held_up < 100, "{held_up} of 6000 short runs were stopped");
         // A run that really runs on is stopped, between its timeout and a small multiple.
         let start = Instant::now();
         let err = vm.eval("while true do end").unwrap_err();
