@@ -12,61 +12,66 @@ use pylua::runtime::{AnyVm, Arg, Callee, VmFunction};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 use serde_json::Value as Json;
-
-thread_local! {
-    /// Results of the calls made on this thread, reused so a call allocates no vector.
-    static RESULTS: std::cell::Cell<Vec<Json>> = const { std::cell::Cell::new(Vec::new()) };
-}
+use smallvec::SmallVec;
 
 /// Arguments up to this many, all numbers, booleans or None, need no allocation at all.
-const INLINE: usize = 8;
+const INLINE: usize = 6;
 
-/// Python arguments as call arguments: inline when they are all scalars, else as JSON.
-enum Args {
-    Inline([Arg<'static>; INLINE], usize),
-    Json(Vec<Json>),
+/// Results up to this many need no allocation.
+type Results = SmallVec<[Json; 2]>;
+
+/// Where a call's results go: a buffer on the stack, filled one by one (no size hint to
+/// reserve for, unlike `Extend` on the buffer itself).
+struct Out(Results);
+
+impl Extend<Json> for Out {
+    fn extend<I: IntoIterator<Item = Json>>(&mut self, values: I) {
+        for value in values {
+            self.0.push(value);
+        }
+    }
 }
 
-impl Args {
-    fn from_tuple(args: &Bound<'_, PyTuple>) -> PyResult<Args> {
-        if args.len() <= INLINE {
-            let mut inline = [Arg::Nil; INLINE];
-            let mut all = true;
-            for (slot, a) in inline.iter_mut().zip(args.iter()) {
-                match scalar(&a) {
-                    Some(arg) => *slot = arg?,
-                    None => {
-                        all = false;
-                        break;
-                    }
+/// Python arguments as call arguments: scalars written into `inline` (and `Ok(Some(n))`),
+/// or, when one is a string or a container, all of them as JSON (`Ok(None)`, in `json`).
+fn read_args(
+    args: &Bound<'_, PyTuple>,
+    inline: &mut [Arg<'static>; INLINE],
+    json: &mut Vec<Json>,
+) -> PyResult<Option<usize>> {
+    let n = args.len();
+    if n <= INLINE {
+        let mut all = true;
+        for (slot, a) in inline.iter_mut().zip(args.iter_borrowed()) {
+            match scalar(&a) {
+                Some(arg) => *slot = arg?,
+                None => {
+                    all = false;
+                    break;
                 }
             }
-            if all {
-                return Ok(Args::Inline(inline, args.len()));
-            }
         }
-        args.iter()
-            .map(|a| to_json(&a))
-            .collect::<PyResult<_>>()
-            .map(Args::Json)
+        if all {
+            return Ok(Some(n));
+        }
     }
+    for a in args.iter_borrowed() {
+        json.push(to_json(&a)?);
+    }
+    Ok(None)
+}
 
-    fn json(&self) -> Vec<Json> {
-        match self {
-            Args::Json(values) => values.clone(),
-            Args::Inline(args, n) => args[..*n]
-                .iter()
-                .map(|a| match *a {
-                    Arg::Bool(b) => Json::Bool(b),
-                    Arg::Int(i) => Json::from(i),
-                    Arg::Float(x) => {
-                        serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
-                    }
-                    _ => Json::Null,
-                })
-                .collect(),
-        }
-    }
+/// Call arguments as JSON, for the process backend.
+fn as_json(args: &[Arg<'_>]) -> Vec<Json> {
+    args.iter()
+        .map(|a| match *a {
+            Arg::Bool(b) => Json::Bool(b),
+            Arg::Int(i) => Json::from(i),
+            Arg::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
+            Arg::Json(j) => j.clone(),
+            _ => Json::Null,
+        })
+        .collect()
 }
 
 /// A scalar argument, or None for anything that needs more (a string, a container).
@@ -106,36 +111,32 @@ impl PyVm {
         function: Option<&VmFunction>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<PyObject> {
-        let args = Args::from_tuple(args)?;
-        // This thread's result buffer, taken for the call (a call nested in a callback
-        // finds it empty and makes its own).
-        let mut values = RESULTS.take();
+        let mut inline = [Arg::Nil; INLINE];
+        let mut json = Vec::new();
+        let json_args: Vec<Arg<'_>>;
+        let args: &[Arg<'_>] = match read_args(args, &mut inline, &mut json)? {
+            Some(n) => &inline[..n],
+            None => {
+                json_args = json.iter().map(Arg::Json).collect();
+                &json_args
+            }
+        };
+        let mut values = Out(Results::new());
         let called = self.with_vm(py, |vm| {
             let callee = match function {
                 Some(f) => Callee::Function(f),
                 None => Callee::Global(name),
             };
-            match (vm, &args) {
-                (AnyVm::Embedded(vm), Args::Inline(inline, n)) => {
-                    vm.call_args_into(callee, &inline[..*n], &mut values)
-                }
-                (AnyVm::Embedded(vm), Args::Json(json)) => {
-                    let args: Vec<Arg<'_>> = json.iter().map(Arg::Json).collect();
-                    vm.call_args_into(callee, &args, &mut values)
-                }
-                (vm, args) => vm.call(name, &args.json()).map(|v| values.extend(v)),
+            match vm {
+                AnyVm::Embedded(vm) => vm.call_args_into(callee, args, &mut values),
+                vm => vm.call(name, &as_json(args)).map(|v| values.extend(v)),
             }
         });
-        let result = match called {
-            Ok(Ok(())) => returned(py, &values),
+        match called {
+            Ok(Ok(())) => returned(py, &values.0),
             Ok(Err(e)) => Err(vm_error(py, &e)),
             Err(e) => Err(e),
-        };
-        values.clear();
-        if values.capacity() <= 64 {
-            RESULTS.set(values);
         }
-        result
     }
 }
 

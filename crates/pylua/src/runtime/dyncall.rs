@@ -95,12 +95,12 @@ impl Vm {
     }
 
     /// [`Vm::call_args`], appending the results to `out`: a caller that calls often can keep
-    /// one buffer instead of allocating one per call.
+    /// one buffer, or one on its stack (a `SmallVec`), instead of allocating one per call.
     pub fn call_args_into(
         &mut self,
         callee: Callee<'_>,
         args: &[Arg<'_>],
-        out: &mut Vec<Json>,
+        out: &mut impl Extend<Json>,
     ) -> Result<(), VmError> {
         if matches!(callee, Callee::Function(f) if f.vm != self.id) {
             return Err(VmError::new(

@@ -494,14 +494,6 @@ unsafe extern "C-unwind" fn counting_alloc(
 // ---------------------------------------------------------------------------------------------
 // Delivering a stop on the VM's own thread.
 
-thread_local! {
-    /// The guard of the innermost run in progress on this thread (null: none, or a process
-    /// VM's run), set by [`enter`] for every run. Read by the signal handler: a plain `Cell` of a
-    /// pointer, with no destructor and a constant initialiser, so reading it allocates
-    /// nothing and registers nothing.
-    static RUNNING: Cell<*const Guard> = const { Cell::new(std::ptr::null()) };
-}
-
 /// The real-time signal an interrupt sends to stop a run, installed on first use; `None`
 /// when no real-time signal is free.
 ///
@@ -522,24 +514,14 @@ pub(crate) fn installed_stop_signal() -> Option<c_int> {
     STOP_SIGNAL.get().copied().flatten()
 }
 
-/// Makes `guard` (or none, for a process VM) the innermost run on this thread for the stop
-/// signal's handler; returns what it replaces, for [`leave`].
-pub(crate) fn enter(guard: Option<&Arc<Guard>>) -> *const Guard {
-    let ptr = guard.map_or(std::ptr::null(), Arc::as_ptr);
-    RUNNING.with(|running| running.replace(ptr))
-}
-
-/// Gives the handler back the run `outer` (from [`enter`]), arming its hook when it was
-/// stopped while the nested run ran (the signal then found the nested run and did nothing
-/// for the outer one). `interrupted`: the outer run has an interrupt waiting.
+/// Gives the stop signal's handler back the run `outer` (which [`super::interrupt::begin`]
+/// replaced, and its drop restored), arming its hook when it was stopped while the nested
+/// run ran (the signal then found the nested run and did nothing for the outer one).
+/// `interrupted`: the outer run has an interrupt waiting.
 ///
 /// # Safety
-/// `outer` must be null or the guard of a run in progress on this thread, which holds it.
+/// `outer` must be the guard of a run in progress on this thread, which holds it.
 pub(crate) unsafe fn leave(outer: *const Guard, interrupted: bool) {
-    RUNNING.with(|running| running.set(outer));
-    if outer.is_null() {
-        return;
-    }
     // SAFETY: the caller's contract.
     let outer = unsafe { &*outer };
     if interrupted {
@@ -586,12 +568,12 @@ fn install_stop_handler() -> Option<c_int> {
 /// that arrives late, for a run that is over, finds another guard (or none) and does
 /// nothing.
 extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context: *mut c_void) {
-    let guard = RUNNING.with(Cell::get);
+    let guard = super::interrupt::running_guard();
     if guard.is_null() {
         return;
     }
-    // SAFETY: `RUNNING` points at the guard of a run in progress on this thread, which
-    // holds an `Arc` of it until after `RUNNING` is restored (`interrupt::Running::drop`).
+    // SAFETY: the thread's running guard is that of a run in progress on this thread, which
+    // holds an `Arc` of it until after the slot is restored (`interrupt::Running::drop`).
     let guard = unsafe { &*guard };
     if super::interrupt::requested_here() {
         guard.record(Abort::Interrupted);
@@ -622,6 +604,10 @@ struct Watched {
     seen: u64,
     /// When that was.
     since: Instant,
+    /// The guard's run count when the watchdog last looked: a VM that started a run since
+    /// then is likely to start another soon, so the watchdog keeps looking rather than going
+    /// idle (which would make the next run wake it, a system call, run after run).
+    runs: u64,
 }
 
 /// A timed run in progress; dropping it ends the run for the watchdog.
@@ -671,6 +657,7 @@ impl Watchdog {
             guard: Arc::downgrade(guard),
             seen: 0,
             since: Instant::now(),
+            runs: 0,
         });
         drop(guards);
         self.idle.store(false, SeqCst);
@@ -695,9 +682,10 @@ fn watchdog() -> &'static Watchdog {
 }
 
 /// Stops the runs that have been in progress for their whole timeout, and returns when to
-/// look again (`None`: no run is in progress). A run is stopped between its timeout and an
-/// eighth of it later: first seen at most that long after it started (the watchdog looks
-/// that often while runs are in progress), stopped a whole timeout after it was seen.
+/// look again (`None`: no run is in progress and none started since the last look). A run
+/// is stopped between its timeout and an eighth of it later: first seen at most that long
+/// after it started (the watchdog looks that often while runs are in progress or starting),
+/// stopped a whole timeout after it was seen.
 fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
     let mut next: Option<Instant> = None;
     guards.retain_mut(|watched| {
@@ -706,8 +694,16 @@ fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
         };
         let word = guard.abort.load(SeqCst);
         let timeout = guard.timeout.unwrap_or(Duration::MAX);
+        let step = (timeout / 8).max(Duration::from_micros(50));
+        let runs = word / NEXT_RUN;
+        let busy = runs != watched.runs;
+        watched.runs = runs;
         if word & IN_RUN == 0 || reason(word) != Abort::None {
             watched.seen = 0;
+            if busy {
+                let at = now + step;
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
             return true;
         }
         if word != watched.seen {
@@ -722,7 +718,6 @@ fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
             watched.seen = 0;
             return true;
         }
-        let step = (timeout / 8).max(Duration::from_micros(50));
         let at = (watched.since + timeout).min(now + step);
         next = Some(next.map_or(at, |n| n.min(at)));
         true

@@ -128,6 +128,9 @@ struct ThisThread {
     current: Cell<*const InterruptCell>,
     /// This thread's kernel id, looked up once (0: not yet).
     id: Cell<c_int>,
+    /// The guard of the innermost run in progress on this thread (null: none, or a process
+    /// VM's run), read by the stop signal's handler ([`running_guard`]).
+    guard: Cell<*const Guard>,
 }
 
 thread_local! {
@@ -135,6 +138,7 @@ thread_local! {
         ThisThread {
             current: Cell::new(std::ptr::null()),
             id: Cell::new(0),
+            guard: Cell::new(std::ptr::null()),
         }
     };
 }
@@ -142,6 +146,13 @@ thread_local! {
 /// Whether the innermost run on this thread has been asked to stop. For the stop signal's
 /// handler: it reads a thread-local the run wrote before publishing its thread, and an
 /// atomic, nothing else.
+/// The guard of the innermost run in progress on this thread (null: none, or a process VM's
+/// run). For the stop signal's handler: a plain thread-local read, with no destructor and a
+/// constant initialiser, so it allocates and registers nothing.
+pub(crate) fn running_guard() -> *const Guard {
+    THIS_THREAD.with(|t| t.guard.get())
+}
+
 pub(crate) fn requested_here() -> bool {
     let cell = THIS_THREAD.with(|t| t.current.get());
     // SAFETY: `current` points at the cell of a run in progress on this thread, whose VM
@@ -164,16 +175,20 @@ pub(crate) struct Running<'a> {
 /// Marks the start of a run of `guard`'s state (or of a process VM, without a guard) on the
 /// calling thread. A request already waiting stops it at its first instruction.
 pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) -> Running<'a> {
-    let (outer_cell, id) = THIS_THREAD.with(|t| {
+    // A process VM's run enters no guard, so a signal meant for it arms no embedded state
+    // this run is nested in.
+    let guard_ptr = guard.map_or(std::ptr::null(), Arc::as_ptr);
+    let (outer_cell, id, outer_guard) = THIS_THREAD.with(|t| {
         if t.id.get() == 0 {
             // SAFETY: `gettid` has no preconditions.
             t.id.set(unsafe { libc::syscall(libc::SYS_gettid) } as c_int);
         }
-        (t.current.replace(cell as *const InterruptCell), t.id.get())
+        (
+            t.current.replace(cell as *const InterruptCell),
+            t.id.get(),
+            t.guard.replace(guard_ptr),
+        )
     });
-    // A process VM's run enters no guard, so a signal meant for it arms no embedded state
-    // this run is nested in.
-    let outer_guard = guard::enter(guard);
     let outer_thread = cell.thread.swap(id, SeqCst);
     if cell.requested() {
         if let Some(g) = guard {
@@ -199,7 +214,13 @@ impl Drop for Running<'_> {
         if self.outer_thread == 0 {
             self.cell.requested.store(false, Relaxed);
         }
-        THIS_THREAD.with(|t| t.current.set(self.outer_cell));
+        THIS_THREAD.with(|t| {
+            t.current.set(self.outer_cell);
+            t.guard.set(self.outer_guard);
+        });
+        if self.outer_guard.is_null() {
+            return;
+        }
         // SAFETY: `outer_cell` and `outer_guard` are what `begin` replaced: null, or the cell
         // and guard of a run still in progress on this thread, which holds them.
         unsafe {

@@ -12,7 +12,6 @@
 use super::value::format_float;
 use mlua::ffi;
 use serde_json::{Map, Number, Value as Json};
-use std::collections::HashSet;
 use std::ffi::c_int;
 
 /// Tables nested deeper than this are cut off (cycles are detected separately).
@@ -27,7 +26,10 @@ const MAX_NODES: usize = 1_000_000;
 const MAX_TEXT: usize = 64 << 20;
 
 struct Reader {
-    seen: HashSet<usize>,
+    /// The tables on the path from the root to the value being read (at most [`MAX_DEPTH`]):
+    /// meeting one again is a cycle. A short list, searched linearly: no hashing, and no
+    /// allocation at all for a value that is not a table.
+    seen: Vec<usize>,
     nodes: usize,
     text: usize,
 }
@@ -39,7 +41,7 @@ struct Reader {
 /// meanwhile.
 pub(crate) unsafe fn to_json_at(state: *mut ffi::lua_State, index: c_int) -> Json {
     let mut reader = Reader {
-        seen: HashSet::new(),
+        seen: Vec::new(),
         nodes: MAX_NODES,
         text: MAX_TEXT,
     };
@@ -141,9 +143,10 @@ impl Reader {
         unsafe {
             let id = ffi::lua_topointer(state, index) as usize;
             // Each level holds a key and a value on the stack.
-            if depth >= MAX_DEPTH || ffi::lua_checkstack(state, 3) == 0 || !self.seen.insert(id) {
+            if depth >= MAX_DEPTH || ffi::lua_checkstack(state, 3) == 0 || self.seen.contains(&id) {
                 return Json::String("<cycle>".into());
             }
+            self.seen.push(id);
             let mut len = 0usize;
             let mut sequence_keys = true;
             ffi::lua_pushnil(state);
@@ -182,7 +185,7 @@ impl Reader {
                 }
                 Json::Object(map)
             };
-            self.seen.remove(&id);
+            self.seen.pop();
             out
         }
     }
