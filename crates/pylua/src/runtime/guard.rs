@@ -9,12 +9,13 @@
 //!   that fired, and gives the next interval: [`INTERVAL`] under any limit, so coroutines and
 //!   the main thread alike notice a fired limit within about that many instructions, and
 //!   practically never without limits. No hook is set until a limit fires.
-//! * A timeout costs a run two stores and an uncontended lock: each guard keeps its run's
-//!   deadline, and the watchdog, which learnt of the guard once (its VM's first timed run),
-//!   sleeps until the earliest deadline it knows. A run wakes it only when its deadline is
-//!   earlier than that; when the deadline passes, the watchdog records the timeout (under
-//!   the lock that ending a run takes, so a run that is over is never stopped) and the VM's
-//!   next tick raises it. No signal, no per-run registration.
+//! * A timeout costs a run one atomic add and one plain store: each guard holds one word (the
+//!   stop reason, an in-run bit and a run count), and the watchdog, which learnt of the guard
+//!   once (its VM's first timed run), looks at the words every eighth of the shortest
+//!   timeout while runs are in progress or starting. A run it sees with the same word for a
+//!   whole timeout is stopped by a compare-and-swap on that word, so a run that is over (its
+//!   word changed) is never stopped, and the VM's next tick raises it. An idle watchdog sleeps
+//!   until a run wakes it. No signal, no per-run registration.
 //! * Lua allows `lua_sethook` asynchronously only from a signal handler on the thread running
 //!   the state (as `lua.c` does on Ctrl-C): an interrupt ([`super::Interrupter`]) sends
 //!   [`stop_signal`] to the thread running the VM, whose handler arms the hook.
