@@ -254,3 +254,43 @@ fn a_timeout_stops_its_own_run_and_never_the_next() {
         assert!(start.elapsed() >= timeout, "{:?}", start.elapsed());
     });
 }
+
+#[test]
+fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
+    // A VM with a long timeout keeps the watchdog looking rarely (every eighth of a minute);
+    // a VM made afterwards with a short timeout must still be stopped on time, its first run
+    // included: registering it wakes the watchdog when it would look too late.
+    let (release, wait) = mpsc::channel::<()>();
+    let long = std::thread::spawn(move || {
+        let mut started = false;
+        let output = Output::stream(move |_| {
+            if !started {
+                started = true;
+                let _ = wait.recv_timeout(Duration::from_secs(30));
+            }
+        });
+        let mut vm = Vm::builder()
+            .limits(Limits::new().timeout(Duration::from_secs(60)))
+            .output(output)
+            .build()
+            .unwrap();
+        // Prints once, then waits (inside its run) until the short VM is done.
+        vm.exec("print('started')", "long").unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..3 {
+        let took = within(Duration::from_secs(20), || {
+            let mut vm = Vm::builder()
+                .limits(Limits::new().timeout(Duration::from_millis(40)))
+                .build()
+                .unwrap();
+            let start = Instant::now();
+            let err = vm.eval("while true do end").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Timeout);
+            start.elapsed()
+        });
+        assert!(took < Duration::from_secs(2), "stopped only after {took:?}");
+    }
+    release.send(()).unwrap();
+    long.join().unwrap();
+}

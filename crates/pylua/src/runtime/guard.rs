@@ -596,6 +596,22 @@ struct Watchdog {
     /// Whether the watchdog sleeps until a run wakes it (no timed run was in progress when
     /// it last looked). A run that starts reads it, after publishing itself.
     idle: AtomicBool,
+    /// When the watchdog looks next, in nanoseconds since `epoch` (`u64::MAX`: only when
+    /// woken). Written and read under the `guards` lock, so it is exact for whoever holds it.
+    next_look: AtomicU64,
+    epoch: Instant,
+}
+
+impl Watchdog {
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// How often the watchdog looks at a guard with this timeout while its runs are in progress:
+/// an eighth of it (at least 50 µs), so a run is stopped at most that long after its timeout.
+fn look_step(timeout: Duration) -> Duration {
+    (timeout / 8).max(Duration::from_micros(50))
 }
 
 /// A guard as the watchdog follows it.
@@ -654,15 +670,21 @@ impl Watchdog {
         if guards.len().is_power_of_two() {
             guards.retain(|g| g.guard.strong_count() > 0);
         }
+        let now = Instant::now();
         guards.push(Watched {
             guard: Arc::downgrade(guard),
             seen: 0,
-            since: Instant::now(),
+            since: now,
             runs: 0,
         });
-        drop(guards);
-        self.idle.store(false, SeqCst);
-        self.wake.notify_one();
+        // A watchdog that looks again soon enough for this guard's timeout will see its runs
+        // then: waking it would cost this VM a system call, and each fresh VM registers.
+        let step = look_step(guard.timeout.unwrap_or(Duration::MAX));
+        if self.next_look.load(Relaxed) > self.nanos(now).saturating_add(step.as_nanos() as u64) {
+            drop(guards);
+            self.idle.store(false, SeqCst);
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -673,6 +695,8 @@ fn watchdog() -> &'static Watchdog {
             guards: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             idle: AtomicBool::new(false),
+            next_look: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
         }));
         std::thread::Builder::new()
             .name("pylua-watchdog".into())
@@ -695,7 +719,7 @@ fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
         };
         let word = guard.abort.load(SeqCst);
         let timeout = guard.timeout.unwrap_or(Duration::MAX);
-        let step = (timeout / 8).max(Duration::from_micros(50));
+        let step = look_step(timeout);
         let runs = word / NEXT_RUN;
         let busy = runs != watched.runs;
         watched.runs = runs;
@@ -742,6 +766,8 @@ fn watch(dog: &'static Watchdog) {
                 again
             }
         };
+        dog.next_look
+            .store(next.map_or(u64::MAX, |at| dog.nanos(at)), Relaxed);
         guards = match next {
             None => dog.wake.wait(guards).unwrap_or_else(|e| e.into_inner()),
             Some(at) => {
