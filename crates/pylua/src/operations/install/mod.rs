@@ -268,6 +268,11 @@ fn resolve_and_install(
 
 /// Fetches and builds every job in parallel, each into its own staging directory; the
 /// first failure is reported and nothing is kept.
+///
+/// Compiles start first: a worker takes the jobs in order and looks at each one
+/// ([`prepare::peek`]); one that will run a compiler it prepares at once, any other waits
+/// until every job has been looked at. The install then takes about as long as its longest
+/// compile, not that compile plus whatever happened to be queued before it.
 fn prepare_all(
     options: &InstallOptions,
     fetcher: &Fetcher,
@@ -278,21 +283,44 @@ fn prepare_all(
     if let Some(p) = options.progress {
         p(Progress::Planned { total: jobs.len() });
     }
+    /// Jobs not looked at yet start at `next`; `waiting` were looked at and need no compile.
+    struct Queue {
+        next: usize,
+        waiting: std::collections::VecDeque<(usize, Option<crate::packages::cache::Fetched>)>,
+    }
     let results: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
-    let next = Mutex::new(0usize);
+    let queue = Mutex::new(Queue {
+        next: 0,
+        waiting: Default::default(),
+    });
+    let take = || queue.lock().unwrap_or_else(|e| e.into_inner());
     let workers = options.jobs.clamp(1, 16).min(jobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let i = *n;
-                    *n += 1;
-                    i
+                let (i, fetched) = {
+                    let mut q = take();
+                    if q.next < jobs.len() {
+                        q.next += 1;
+                        let i = q.next - 1;
+                        drop(q);
+                        match prepare::peek(&jobs[i], fetcher, options) {
+                            (true, fetched) => (i, fetched),
+                            (false, fetched) => {
+                                take().waiting.push_back((i, fetched));
+                                continue;
+                            }
+                        }
+                    } else {
+                        match q.waiting.pop_front() {
+                            Some(next) => next,
+                            None => break,
+                        }
+                    }
                 };
-                let Some(job) = jobs.get(i) else { break };
+                let job = &jobs[i];
                 let started = Instant::now();
-                let outcome = prepare(job, fetcher, options, lock, resolved);
+                let outcome = prepare(job, fetcher, options, lock, resolved, fetched);
                 tracing::info!(
                     package = %job.name,
                     version = %job.version,
@@ -313,7 +341,9 @@ fn prepare_all(
                     .push(outcome);
                 if failed {
                     // Stop handing out work.
-                    *next.lock().unwrap_or_else(|e| e.into_inner()) = jobs.len();
+                    let mut q = take();
+                    q.next = jobs.len();
+                    q.waiting.clear();
                 }
             });
         }

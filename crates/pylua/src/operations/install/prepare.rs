@@ -21,13 +21,88 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-/// Fetches one package and fills its staging directory (see the module docs).
+/// Whether preparing `job` will likely run a compiler, for scheduling only (the compiles
+/// are the long poles of an install, so they start first): its rockspec, searched without
+/// being evaluated, names C sources or a `make`, `cmake` or `command` build, and its rock is
+/// not in the store already. Also returns the rock when it was fetched for this, so that
+/// [`prepare`] does not fetch it again. Anything unclear counts as a compile.
+pub(super) fn peek(
+    job: &Job,
+    fetcher: &Fetcher,
+    options: &super::InstallOptions,
+) -> (bool, Option<Fetched>) {
+    let (text, fetched) = match &job.origin {
+        Origin::Remote { url, .. } if url.ends_with(".src.rock") => {
+            let Ok(fetched) = fetcher.get(url) else {
+                return (true, None);
+            };
+            let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
+            if Store::new(fetcher.root()).contains(&key) {
+                return (false, Some(fetched));
+            }
+            match rockspec_in_rock(&fetched.bytes) {
+                Some(text) => (text, Some(fetched)),
+                None => return (true, Some(fetched)),
+            }
+        }
+        Origin::Remote { url, .. } if url.ends_with(".rockspec") => match fetcher.get(url) {
+            Ok(fetched) => (fetched.bytes.clone(), Some(fetched)),
+            Err(_) => return (true, None),
+        },
+        // A prebuilt rock is deployed, not built.
+        Origin::Remote { .. } => return (false, None),
+        Origin::LocalRockspec(path) => match fs::read(path) {
+            Ok(text) => (text, None),
+            Err(_) => return (true, None),
+        },
+    };
+    (names_a_compile(&text), fetched)
+}
+
+/// Whether a rockspec's text names C sources or a build type that runs a compiler.
+fn names_a_compile(text: &[u8]) -> bool {
+    const NEEDLES: [&str; 8] = [
+        ".c\"",
+        ".c'",
+        "\"make\"",
+        "'make'",
+        "\"cmake\"",
+        "'cmake'",
+        "\"command\"",
+        "'command'",
+    ];
+    NEEDLES
+        .iter()
+        .any(|needle| text.windows(needle.len()).any(|w| w == needle.as_bytes()))
+}
+
+/// The rockspec inside a `.src.rock` (a zip with the rockspec at its top), at most 1 MiB of
+/// it; None when there is none or the archive cannot be read (unpacking then says why).
+fn rockspec_in_rock(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let name = zip
+        .file_names()
+        .find(|n| !n.contains('/') && n.ends_with(".rockspec"))?
+        .to_string();
+    let mut text = Vec::new();
+    zip.by_name(&name)
+        .ok()?
+        .take(1 << 20)
+        .read_to_end(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// Fetches one package (unless [`peek`] did: `fetched`) and fills its staging directory
+/// (see the module docs).
 pub(super) fn prepare(
     job: &Job,
     fetcher: &Fetcher,
     options: &super::InstallOptions,
     lock: &TreeLock,
     resolved: &BTreeMap<String, String>,
+    fetched: Option<Fetched>,
 ) -> Prepared {
     let label = format!("{}-{}", job.name, job.version);
     let work = options
@@ -45,7 +120,10 @@ pub(super) fn prepare(
             sha256,
             commit,
         } => {
-            let fetched = fetcher.get(url).map_err(|e| e.to_string())?;
+            let fetched = match fetched {
+                Some(fetched) => fetched,
+                None => fetcher.get(url).map_err(|e| e.to_string())?,
+            };
             if let Some(expected) = sha256 {
                 if !expected.eq_ignore_ascii_case(&fetched.sha256) {
                     return Err(format!(
@@ -366,4 +444,53 @@ fn git_checkout(
     let head = git::checkout(url, reference, commit, &checkout)
         .map_err(|e| format!("{} {}: {e}", spec.package, spec.version))?;
     Ok(format!("git:{head}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rock(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, text) in files {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn compiles_are_told_from_the_rockspec_text() {
+        let c = r#"build = { type = "builtin", modules = { lfs = "src/lfs.c" } }"#;
+        let c_list =
+            "build = { type = 'builtin', modules = { ['term.core'] = { sources = { 'core.c' } } } }";
+        let make = r#"build = { type = "make" }"#;
+        let lua = r#"build = { type = "builtin", modules = { say = "src/say/init.lua" } }"#;
+        assert!(names_a_compile(c.as_bytes()));
+        assert!(names_a_compile(c_list.as_bytes()));
+        assert!(names_a_compile(make.as_bytes()));
+        assert!(!names_a_compile(lua.as_bytes()));
+        assert!(!names_a_compile(b""));
+    }
+
+    #[test]
+    fn the_rockspec_is_read_from_the_top_of_a_source_rock() {
+        let bytes = rock(&[
+            (
+                "lfs-1.0-1.rockspec",
+                "build = { modules = { lfs = 'lfs.c' } }",
+            ),
+            ("lfs-1.0.tar.gz", "not read"),
+            ("sub/other.rockspec", "not this one"),
+        ]);
+        let text = rockspec_in_rock(&bytes).unwrap();
+        assert!(names_a_compile(&text));
+        assert_eq!(rockspec_in_rock(&rock(&[("sub/x.rockspec", "x")])), None);
+        assert_eq!(rockspec_in_rock(b"not a zip"), None);
+        // A huge rockspec is read only in part (a hint needs no more).
+        let huge = "-".repeat(3 << 20);
+        let text = rockspec_in_rock(&rock(&[("big-1-1.rockspec", &huge)])).unwrap();
+        assert_eq!(text.len(), 1 << 20);
+    }
 }
