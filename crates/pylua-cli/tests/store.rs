@@ -454,3 +454,51 @@ fn busted_runs_from_a_hard_linked_tree_of_the_realrocks_mirror() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_package_built_from_a_rockspec_is_stored_once_and_rebuilt_when_its_sources_change() {
+    let ctx = Ctx::new();
+    let mut s = RockServer::new(&ctx.path("server"));
+    let tarball = ctx.path("server/greet-1.0.tar.gz");
+    let sources = |body: &str| common::tar_gz("greet-1.0", &[("greet.lua", body)]);
+    std::fs::write(&tarball, sources("return 'hello'")).unwrap();
+    // A rockspec alone on the server (as most of luarocks.org's packages are), its sources
+    // fetched from their own URL.
+    s.raw_rockspec(
+        "greet",
+        "1.0-1",
+        &common::rockspec_with(
+            "greet",
+            "1.0-1",
+            &[],
+            &format!("file://{}", tarball.display()),
+            "greet-1.0",
+            None,
+            r#"type = "builtin", modules = { greet = "greet.lua" }"#,
+        ),
+    );
+    s.publish();
+    let url = s.url();
+    let install = |tree: &str| {
+        ctx.install(
+            tree,
+            &["greet", "--link-mode", "hardlink", "--only-server", &url],
+        )
+    };
+    for tree in ["a", "b"] {
+        install(tree);
+        assert_eq!(ctx.eval(tree, "return (require('greet'))"), "hello");
+    }
+    assert_eq!(ctx.entries().len(), 1, "{:?}", ctx.entries());
+    let stored = ctx.stored("greet.lua");
+    for tree in ["a", "b"] {
+        let file = ctx.path(&format!("{tree}/share/lua/5.4/greet.lua"));
+        assert_eq!(ino(&file), ino(&stored), "{tree} links the stored build");
+    }
+    // New sources behind the same rockspec are a new build; trees holding the old one keep it.
+    std::fs::write(&tarball, sources("return 'bonjour'")).unwrap();
+    install("c");
+    assert_eq!(ctx.eval("c", "return (require('greet'))"), "bonjour");
+    assert_eq!(ctx.eval("a", "return (require('greet'))"), "hello");
+    assert_eq!(ctx.entries().len(), 2, "{:?}", ctx.entries());
+}

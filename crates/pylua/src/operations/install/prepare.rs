@@ -2,9 +2,9 @@
 //! from the package store ([`crate::packages::store`]) into a staging directory — or, when
 //! the store has no intact entry, unpack and build it there, put the result in the store,
 //! and link it back. Rocks (`.src.rock`, `.all.rock`, binary rocks) are stored by their
-//! sha256 and the build target; a package built from a bare rockspec (a URL or git source,
-//! or a local rockspec) is built in place every time, as its sources are not pinned by
-//! the file the index names.
+//! sha256 and the build target; a package built from a server's rockspec by the rockspec's
+//! sha256, its sources' (an archive's sha256, a git commit) and the build target. A local
+//! rockspec (a working directory's) is built in place every time.
 
 use super::{Job, Origin, Prepared};
 use crate::packages::archive::{self, Bounds};
@@ -138,9 +138,21 @@ pub(super) fn prepare(
                 let unpacked = work.join("src");
                 fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
                 let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
-                let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
-                set_deploy_modes(&stage);
-                (entry_of(text, built), Some(sha), Digests::new())
+                // The rockspec and its sources (an archive's sha256, a git commit) pin what
+                // gets built: stored like a source rock.
+                let store = Store::new(fetcher.root());
+                let key = Store::key(&rockspec_identity(&fetched.sha256, &sha, &options.target));
+                let mode = options.servers.link_mode;
+                let (entry, md5) = match link_stored(&store, &key, &stage, mode)? {
+                    Some(linked) => linked,
+                    None => {
+                        let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
+                        let entry = entry_of(text, built);
+                        let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
+                        (entry, md5)
+                    }
+                };
+                (entry, Some(sha), md5)
             } else {
                 let store = Store::new(fetcher.root());
                 let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
@@ -218,19 +230,34 @@ fn entry_of(rockspec: String, built: Built) -> Entry {
 /// pylua's own version (its build rules).
 fn rock_identity(url: &str, rock_sha256: &str, target: &Target) -> String {
     if url.ends_with(".src.rock") {
-        format!(
-            "build\n{rock_sha256}\n{}\n{}\n{:?}\n{:?}\n{}\n{}",
-            target.lua_version,
-            target.incdir.display(),
-            target.libdir,
-            target.lualib,
-            crate::compiler::build_identity(),
-            env!("CARGO_PKG_VERSION"),
-        )
+        format!("build\n{rock_sha256}\n{}", build_identity(target))
     } else {
         // A prebuilt rock is deployed as it is, whatever the target.
         format!("prebuilt\n{rock_sha256}\n{}", env!("CARGO_PKG_VERSION"))
     }
+}
+
+/// What decides the files of a package built from a rockspec on a server: the rockspec, its
+/// sources (`source_sha`: the archive's sha256, or the git commit checked out) and the build.
+fn rockspec_identity(rockspec_sha256: &str, source_sha: &str, target: &Target) -> String {
+    format!(
+        "rockspec build\n{rockspec_sha256}\n{source_sha}\n{}",
+        build_identity(target)
+    )
+}
+
+/// Everything a build depends on besides the package: the Lua, its headers and library, the
+/// compiler and flags, and pylua's own version (its build rules).
+fn build_identity(target: &Target) -> String {
+    format!(
+        "{}\n{}\n{:?}\n{:?}\n{}\n{}",
+        target.lua_version,
+        target.incdir.display(),
+        target.libdir,
+        target.lualib,
+        crate::compiler::build_identity(),
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 /// Links the stored entry for `key` into `stage`: None when there is none, or when it was
