@@ -501,4 +501,12 @@ fn a_package_built_from_a_rockspec_is_stored_once_and_rebuilt_when_its_sources_c
     assert_eq!(ctx.eval("c", "return (require('greet'))"), "bonjour");
     assert_eq!(ctx.eval("a", "return (require('greet'))"), "hello");
     assert_eq!(ctx.entries().len(), 2, "{:?}", ctx.entries());
+
+    // A stored build edited in place through a tree's hard link is caught: the sources, left
+    // packed while the entry looked usable, are unpacked and built again.
+    let edited = ctx.path("c/share/lua/5.4/greet.lua");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    std::fs::write(&edited, "return 'EDITED'").unwrap();
+    install("d");
+    assert_eq!(ctx.eval("d", "return (require('greet'))"), "bonjour");
 }

@@ -137,15 +137,26 @@ pub(super) fn prepare(
                 let spec = Rockspec::parse(&text, url).map_err(|e| e.to_string())?;
                 let unpacked = work.join("src");
                 fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
-                let sha = fetch_source(&spec, fetcher, &unpacked, None, commit.as_deref(), bounds)?;
                 // The rockspec and its sources (an archive's sha256, a git commit) pin what
-                // gets built: stored like a source rock.
+                // gets built: stored like a source rock, and then not even unpacked.
                 let store = Store::new(fetcher.root());
-                let key = Store::key(&rockspec_identity(&fetched.sha256, &sha, &options.target));
+                let key_of = |sha: &str| {
+                    Store::key(&rockspec_identity(&fetched.sha256, sha, &options.target))
+                };
+                let commit = commit.as_deref();
+                let (sha, unpacked_now) =
+                    fetch_source_unless(&spec, fetcher, &unpacked, None, commit, bounds, &|sha| {
+                        store.contains(&key_of(sha))
+                    })?;
+                let key = key_of(&sha);
                 let mode = options.servers.link_mode;
                 let (entry, md5) = match link_stored(&store, &key, &stage, mode)? {
                     Some(linked) => linked,
                     None => {
+                        if !unpacked_now {
+                            // The stored entry was altered or went away meanwhile.
+                            fetch_source(&spec, fetcher, &unpacked, None, commit, bounds)?;
+                        }
                         let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
                         let entry = entry_of(text, built);
                         let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
@@ -387,6 +398,21 @@ pub(super) fn fetch_source(
     commit: Option<&str>,
     bounds: Bounds,
 ) -> Result<String, String> {
+    fetch_source_unless(spec, fetcher, dest, local, commit, bounds, &|_| false).map(|(sha, _)| sha)
+}
+
+/// [`fetch_source`], leaving an archive packed when `skip` says its sha256 needs no
+/// unpacking (the build it would feed is stored already); says whether `dest` holds the
+/// sources. A git checkout is the fetch itself, so it always lands in `dest`.
+fn fetch_source_unless(
+    spec: &Rockspec,
+    fetcher: &Fetcher,
+    dest: &Path,
+    local: Option<&Path>,
+    commit: Option<&str>,
+    bounds: Bounds,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<(String, bool), String> {
     let url = &spec.source.url;
     let what = || format!("{} {}", spec.package, spec.version);
     if let Some(git) =
@@ -396,7 +422,7 @@ pub(super) fn fetch_source(
             .map(git::CommitId::parse)
             .transpose()
             .map_err(|e| format!("{}: the locked commit {e}", what()))?;
-        return git_checkout(&git, spec, dest, commit.as_ref());
+        return git_checkout(&git, spec, dest, commit.as_ref()).map(|sha| (sha, true));
     }
     // The file name the sources are kept under: `source.file`, else the URL's last part,
     // which must be a plain file name too.
@@ -437,13 +463,17 @@ pub(super) fn fetch_source(
             ));
         }
     }
+    let sha = crate::packages::cache::sha256_hex(&bytes);
+    if skip(&sha) {
+        return Ok((sha, false));
+    }
     if archive::is_archive(&file_name) {
         archive::unpack(&bytes, &file_name, dest, bounds).map_err(|e| e.to_string())?;
     } else {
         // A single source file (some rockspecs point at one .lua file).
         fs::write(dest.join(&file_name), &bytes).map_err(|e| e.to_string())?;
     }
-    Ok(crate::packages::cache::sha256_hex(&bytes))
+    Ok((sha, true))
 }
 
 fn git_checkout(
