@@ -42,15 +42,19 @@ pub fn load(
     url: &str,
     text: &[u8],
 ) -> Result<(CompactIndex, Source), ManifestError> {
-    let sha: [u8; 32] = Sha256::digest(text).into();
     let path = index_path(fetcher, url);
-    if let Ok(bytes) = std::fs::read(&path) {
-        match CompactIndex::from_bytes(bytes, Some(&sha)) {
-            Ok(index) => return Ok((index, Source::Cached)),
-            Err(e) => tracing::debug!("{}: rebuilding: {e}", path.display()),
+    let index = match std::fs::read(&path) {
+        Ok(bytes) => {
+            let sha: [u8; 32] = Sha256::digest(text).into();
+            match CompactIndex::from_bytes(bytes, Some(&sha)) {
+                Ok(index) => return Ok((index, Source::Cached)),
+                Err(e) => tracing::debug!("{}: rebuilding: {e}", path.display()),
+            }
+            CompactIndex::build_from_text(text, &sha)?
         }
-    }
-    let index = CompactIndex::build_from_text(text, &sha)?;
+        // Nothing cached: the text is hashed while it is read.
+        Err(_) => CompactIndex::build_hashing(text)?,
+    };
     if let Err(e) = write_atomic(&path, index.as_bytes()) {
         tracing::debug!("{}: not cached: {e}", path.display());
     }

@@ -15,6 +15,7 @@
 //!   `1.3`.
 
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
@@ -37,8 +38,95 @@ impl VersionError {
 #[derive(Clone)]
 pub struct Version {
     text: String,
-    components: Vec<f64>,
+    components: Components,
     revision: Option<i64>,
+}
+
+/// A version's components: most versions have at most four, kept without an allocation.
+type Components = SmallVec<[f64; 4]>;
+
+/// A version's place in the order without its text, for sorting many versions read from a
+/// manifest without allocating for each (same order as [`Version`]).
+#[derive(Debug, Clone)]
+pub(crate) struct OrderKey {
+    components: Components,
+    revision: Option<i64>,
+}
+
+impl OrderKey {
+    /// The key of `text`, under the same rules as [`Version::parse`].
+    pub(crate) fn parse(text: &str) -> Result<OrderKey, VersionError> {
+        let (_, components, revision) = parse_parts(text)?;
+        Ok(OrderKey {
+            components,
+            revision,
+        })
+    }
+}
+
+impl Ord for OrderKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_components(&self.components, &other.components).then(self.revision.cmp(&other.revision))
+    }
+}
+impl PartialOrd for OrderKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for OrderKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for OrderKey {}
+
+/// Compares components only, as LuaRocks does before looking at revisions: missing
+/// components are 0.
+fn cmp_components(a: &[f64], b: &[f64]) -> Ordering {
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0.0);
+        let y = b.get(i).copied().unwrap_or(0.0);
+        match x.total_cmp(&y) {
+            Ordering::Equal => continue,
+            other => return other,
+        }
+    }
+    Ordering::Equal
+}
+
+/// A version's text trimmed, its components (trailing zeros dropped) and its revision.
+fn parse_parts(text: &str) -> Result<(&str, Components, Option<i64>), VersionError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(VersionError::new("empty version".into()));
+    }
+    if t.len() > MAX_LEN {
+        return Err(VersionError::new(format!(
+            "version '{}…' is longer than {MAX_LEN} characters",
+            &t[..t.char_indices().nth(20).map_or(t.len(), |(i, _)| i)]
+        )));
+    }
+    let (main, revision) = match t.rsplit_once('-') {
+        Some((main, rev)) if !rev.is_empty() && rev.bytes().all(|b| b.is_ascii_digit()) => {
+            let rev: i64 = rev.parse().map_err(|_| {
+                VersionError::new(format!("revision of version '{t}' is too large"))
+            })?;
+            (main, Some(rev))
+        }
+        _ => (t, None),
+    };
+    let mut components = parse_components(main, t)?;
+    if components.is_empty() {
+        return Err(VersionError::new(format!(
+            "invalid version '{t}': no number or word in it"
+        )));
+    }
+    while components.len() > 1 && components.last() == Some(&0.0) {
+        components.pop();
+    }
+    Ok((t, components, revision))
 }
 
 const WORDS: &[(&str, f64)] = &[
@@ -56,9 +144,9 @@ const MAX_LEN: usize = 256;
 
 /// The components of a version's main part (before the revision), as written: trailing
 /// zeros kept.
-fn parse_components(main: &str, t: &str) -> Result<Vec<f64>, VersionError> {
+fn parse_components(main: &str, t: &str) -> Result<Components, VersionError> {
     let bytes = main.as_bytes();
-    let mut components = Vec::new();
+    let mut components = Components::new();
     let mut i = 0;
     while i < bytes.len() {
         let start = i;
@@ -66,7 +154,14 @@ fn parse_components(main: &str, t: &str) -> Result<Vec<f64>, VersionError> {
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
             }
-            let n: f64 = main[start..i].parse().unwrap_or(f64::MAX);
+            // Up to 15 digits are exact in an f64 and need no float parser.
+            let n: f64 = if i - start <= 15 {
+                bytes[start..i]
+                    .iter()
+                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64
+            } else {
+                main[start..i].parse().unwrap_or(f64::MAX)
+            };
             components.push(n);
         } else if bytes[i].is_ascii_alphabetic() {
             while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
@@ -94,34 +189,7 @@ fn parse_components(main: &str, t: &str) -> Result<Vec<f64>, VersionError> {
 impl Version {
     /// Parses a version such as `1.2.3-1`, `scm-1`, `0.9rc2`, `1.0`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
-        let t = text.trim();
-        if t.is_empty() {
-            return Err(VersionError::new("empty version".into()));
-        }
-        if t.len() > MAX_LEN {
-            return Err(VersionError::new(format!(
-                "version '{}…' is longer than {MAX_LEN} characters",
-                &t[..t.char_indices().nth(20).map_or(t.len(), |(i, _)| i)]
-            )));
-        }
-        let (main, revision) = match t.rsplit_once('-') {
-            Some((main, rev)) if !rev.is_empty() && rev.bytes().all(|b| b.is_ascii_digit()) => {
-                let rev: i64 = rev.parse().map_err(|_| {
-                    VersionError::new(format!("revision of version '{t}' is too large"))
-                })?;
-                (main, Some(rev))
-            }
-            _ => (t, None),
-        };
-        let mut components = parse_components(main, t)?;
-        if components.is_empty() {
-            return Err(VersionError::new(format!(
-                "invalid version '{t}': no number or word in it"
-            )));
-        }
-        while components.len() > 1 && components.last() == Some(&0.0) {
-            components.pop();
-        }
+        let (t, components, revision) = parse_parts(text)?;
         Ok(Version {
             text: t.to_string(),
             components,
@@ -139,7 +207,9 @@ impl Version {
                 .map_or(self.text.as_str(), |(m, _)| m),
             None => &self.text,
         };
-        parse_components(main, &self.text).unwrap_or_else(|_| self.components.clone())
+        parse_components(main, &self.text)
+            .unwrap_or_else(|_| self.components.clone())
+            .into_vec()
     }
 
     /// The version as written.
@@ -195,16 +265,7 @@ impl Version {
 
     /// Compares components only, as LuaRocks does before looking at revisions.
     fn cmp_components(&self, other: &Version) -> Ordering {
-        let n = self.components.len().max(other.components.len());
-        for i in 0..n {
-            let a = self.components.get(i).copied().unwrap_or(0.0);
-            let b = other.components.get(i).copied().unwrap_or(0.0);
-            match a.total_cmp(&b) {
-                Ordering::Equal => continue,
-                other => return other,
-            }
-        }
-        Ordering::Equal
+        cmp_components(&self.components, &other.components)
     }
 
     /// LuaRocks' `==`: equal components, and equal revisions when both have one.

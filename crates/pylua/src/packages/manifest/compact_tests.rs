@@ -2,6 +2,9 @@
 //! index was built before it existed is the oracle), and damaged or hostile buffers.
 
 use super::*;
+use crate::packages::manifest::ServerManifest;
+use crate::packages::version::Version;
+use std::collections::BTreeMap;
 
 /// Lower-cased name → (name as written, version, archs), newest first.
 type Listing = Vec<(String, Vec<(String, String, Vec<String>)>)>;
@@ -146,6 +149,60 @@ fn round_trip_synthetic_and_empty() {
     }
     let empty = round_trip(b"repository = {}");
     assert_eq!(empty.package_count(), 0);
+}
+
+#[test]
+fn reading_and_assembling_in_parts_gives_what_one_thread_gives() {
+    // Large enough to be split (over 1 MiB, over 20 000 versions).
+    let text = super::super::synthetic(2_000, 5);
+    assert!(text.len() > 1 << 20);
+    let one = build::build_from_text_with(text.as_bytes(), &[3; 32], 1).unwrap();
+    let manifest = ServerManifest::parse_bytes(text.as_bytes()).unwrap();
+    assert_eq!(contents(&one), expected(&manifest));
+    round_trip(text.as_bytes());
+    for threads in [2, 3, 4] {
+        let split = build::build_from_text_with(text.as_bytes(), &[3; 32], threads).unwrap();
+        assert_eq!(contents(&split), contents(&one), "{threads} threads");
+        let read = CompactIndex::from_bytes(split.as_bytes().to_vec(), Some(&[3; 32])).unwrap();
+        assert_eq!(contents(&read), contents(&one));
+    }
+    // Written another way — packages at the margin, versions indented by three spaces — the
+    // guessed boundaries land inside packages: the first pass reads on past them.
+    let shifted: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("   ") {
+            Some(rest) if !rest.starts_with(' ') => format!("{rest}\n"),
+            _ => format!("{}\n", l.strip_prefix("   ").unwrap_or(l)),
+        })
+        .collect();
+    assert!(
+        shifted.contains("\n   [\""),
+        "versions now start lines with three spaces"
+    );
+    for threads in [1, 2, 4] {
+        let index = build::build_from_text_with(shifted.as_bytes(), &[3; 32], threads).unwrap();
+        assert_eq!(contents(&index), contents(&one), "{threads} threads");
+    }
+    // An error after a boundary is still found, and is the full parser's.
+    let broken = text.replacen("arch = \"rockspec\"", "arch = rockspec", 1);
+    let at = text.len() * 3 / 4;
+    let late = format!(
+        "{}{}",
+        &text[..at],
+        text[at..].replacen("arch = \"", "arch = \"\\q", 1)
+    );
+    for bad in [broken, late] {
+        let full = ServerManifest::parse_bytes(bad.as_bytes()).unwrap_err();
+        for threads in [1, 2, 4] {
+            let lean = build::build_from_text_with(bad.as_bytes(), &[3; 32], threads).unwrap_err();
+            assert_eq!(lean, full, "{threads} threads");
+        }
+    }
+    // Hashing while reading records the text's sha256.
+    let hashed = CompactIndex::build_hashing(text.as_bytes()).unwrap();
+    let sha: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()).into();
+    assert_eq!(hashed.source_sha256(), &sha[..]);
+    assert_eq!(contents(&hashed), contents(&one));
 }
 
 #[test]
