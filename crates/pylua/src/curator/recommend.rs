@@ -8,7 +8,7 @@
 //! record, building the index) is the `recommend` operation's job.
 
 use super::catalog::Catalog;
-use super::module_index::{providers, IndexedRelease, ServerModules};
+use super::module_index::{providers, IndexedRelease, ModuleIndex};
 use super::require_scan::Site;
 use super::usage::Usage;
 use crate::packages::names::ModuleName;
@@ -81,7 +81,7 @@ pub struct Inputs<'a> {
     pub scanned: &'a BTreeMap<ModuleName, Vec<Site>>,
     /// Whether a module is one of the project's own files.
     pub is_local: &'a dyn Fn(&ModuleName) -> bool,
-    pub indexes: &'a [ServerModules],
+    pub indexes: &'a [ModuleIndex],
     pub catalog: &'a Catalog,
     /// Outside a project: the profile whose packages to suggest.
     pub profile_packages: Vec<String>,
@@ -232,8 +232,8 @@ pub fn recommend(inputs: &Inputs) -> (Vec<RequiredModule>, Vec<Recommendation>) 
     };
     // Only what the servers have (when any index could be read) and supports this Lua.
     let supports = |name: &str| {
-        let on_servers = inputs.indexes.is_empty()
-            || inputs.indexes.iter().any(|i| i.packages.contains_key(name));
+        let on_servers =
+            inputs.indexes.is_empty() || inputs.indexes.iter().any(|i| i.has_package(name));
         on_servers
             && inputs
                 .catalog
@@ -397,7 +397,7 @@ fn list<'a>(items: impl Iterator<Item = &'a str>, at_most: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curator::module_index::{ModuleKind, ProvidedModule};
+    use crate::curator::module_index::{ModuleKind, ProvidedModule, ServerModules};
     use crate::curator::usage::{ModuleUsage, Usage};
     use crate::packages::names::PackageName;
 
@@ -421,12 +421,12 @@ mod tests {
     fn judges_from_runs_scan_tree_and_rockspecs() {
         let catalog = Catalog::builtin();
         let installed = vec![release("oldie", &["oldie"]), release("dkjson", &["dkjson"])];
-        let index = ServerModules {
+        let index = ModuleIndex::build(&ServerModules {
             server: "file:///s".into(),
             lua: "5.4".into(),
             manifest_sha256: "0".repeat(64),
             packages: BTreeMap::from([("lpeg".to_string(), vec![release("lpeg", &["lpeg"])])]),
-        };
+        });
         let mut usage = Usage {
             runs: 3,
             ..Usage::default()

@@ -3,7 +3,7 @@
 //! "module not found" error, from the cached indexes only.
 
 use super::query::{QueryError, ServerOptions};
-use crate::curator::module_index::{self, BuildOptions, ModuleKind, Provider, ServerModules};
+use crate::curator::module_index::{self, BuildOptions, ModuleIndex, ModuleKind, Provider};
 use crate::curator::Catalog;
 use crate::hint::Hint;
 use crate::packages::names::ModuleName;
@@ -65,7 +65,7 @@ pub fn add_command(package: &str, in_project: bool) -> String {
 }
 
 /// The module indexes of the servers `options` names, built or refreshed as needed.
-pub fn indexes(options: &ServerOptions, jobs: usize) -> Result<Vec<ServerModules>, QueryError> {
+pub fn indexes(options: &ServerOptions, jobs: usize) -> Result<Vec<ModuleIndex>, QueryError> {
     let fetcher = options.fetcher();
     let build = BuildOptions {
         lua: options.lua_version.clone(),
@@ -136,10 +136,10 @@ pub fn provides(
         indexes: indexes
             .iter()
             .map(|i| IndexSummary {
-                server: i.server.clone(),
+                server: i.server().to_string(),
                 releases: i.release_count(),
-                modules: i.packages.values().flatten().map(|r| r.modules.len()).sum(),
-                manifest_sha256: i.manifest_sha256.clone(),
+                modules: i.module_count(),
+                manifest_sha256: i.manifest_sha256().to_string(),
             })
             .collect(),
     })

@@ -6,7 +6,7 @@
 
 use super::query::ServerOptions;
 use crate::config::Config;
-use crate::curator::module_index::{self, BuildOptions, ServerModules};
+use crate::curator::module_index::{self, BuildOptions, ModuleIndex};
 use crate::curator::recommend::{self as judge, Inputs, Recommendation, RequiredModule};
 use crate::curator::require_scan::scan_project;
 use crate::curator::usage::{usage_dir, Usage};
@@ -184,7 +184,7 @@ pub fn recommend(options: &RecommendOptions) -> Result<RecommendReport, Recommen
 
 /// The servers' module indexes, built or refreshed; when a server cannot be read, what the
 /// cache holds for it, with a warning.
-fn indexes(servers: &ServerOptions, jobs: usize, warnings: &mut Vec<String>) -> Vec<ServerModules> {
+fn indexes(servers: &ServerOptions, jobs: usize, warnings: &mut Vec<String>) -> Vec<ModuleIndex> {
     let fetcher = servers.fetcher();
     let build = BuildOptions {
         lua: servers.lua_version.clone(),
@@ -215,7 +215,7 @@ fn indexes(servers: &ServerOptions, jobs: usize, warnings: &mut Vec<String>) -> 
                 out.extend(
                     cached
                         .into_iter()
-                        .filter(|c| c.server == server.url() && c.lua == servers.lua_version),
+                        .filter(|c| c.server() == server.url() && c.lua() == servers.lua_version),
                 );
             }
         }

@@ -62,6 +62,12 @@ pub struct PackageName(String);
 
 impl PackageName {
     pub fn parse(text: &str) -> Result<PackageName, NameError> {
+        Self::check(text)?;
+        Ok(PackageName(text.to_string()))
+    }
+
+    /// Whether `text` is a valid name, without making one (the rules of [`PackageName`]).
+    pub fn check(text: &str) -> Result<(), NameError> {
         let bad = |reason: &str| Err(NameError::new("package name", text, reason));
         if text.is_empty() {
             return bad("it is empty");
@@ -98,7 +104,7 @@ impl PackageName {
                 format!("it is longer than {MAX_PACKAGE_NAME} bytes"),
             ));
         }
-        Ok(PackageName(text.to_string()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {
@@ -125,6 +131,13 @@ pub struct ModuleName(String);
 
 impl ModuleName {
     pub fn parse(text: &str) -> Result<ModuleName, NameError> {
+        Self::check(text)?;
+        Ok(ModuleName(text.to_string()))
+    }
+
+    /// Whether `text` is a valid module name, without making one (the rules of
+    /// [`ModuleName`]).
+    pub fn check(text: &str) -> Result<(), NameError> {
         let bad = |reason: String| Err(NameError::new("module name", text, reason));
         if text.is_empty() {
             return bad("it is empty".into());
@@ -155,7 +168,7 @@ impl ModuleName {
                 return bad("a part of a module name cannot start with '-'".into());
             }
         }
-        Ok(ModuleName(text.to_string()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {

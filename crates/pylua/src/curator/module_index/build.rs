@@ -4,7 +4,7 @@
 //! time — keeping every release the old index already had.
 
 use super::extract::index_release;
-use super::{index_dir, store, IndexedRelease, ServerModules};
+use super::{index_dir, store, IndexedRelease, ModuleIndex, ServerModules};
 use crate::packages::archive::Bounds;
 use crate::packages::cache::{sha256_hex, Fetcher};
 use crate::packages::manifest::ServerManifest;
@@ -40,29 +40,30 @@ pub fn load_or_build(
     server: &Server,
     fetcher: &Fetcher,
     options: &BuildOptions,
-) -> Result<ServerModules, String> {
+) -> Result<ModuleIndex, String> {
     let bytes = manifest_bytes(server, fetcher, &options.lua)?;
     let sha = sha256_hex(&bytes);
     let path = index_path(fetcher, server, &options.lua);
-    let previous = store::read(&path).ok().filter(|p| p.server == server.url());
-    if let Some(previous) = &previous {
-        let complete = !previous.packages.values().flatten().any(|r| r.retry);
-        if previous.manifest_sha256 == sha && complete {
-            return Ok(previous.clone());
-        }
-    }
+    let previous = store::read(&path)
+        .ok()
+        .filter(|p| p.server() == server.url());
+    let previous = match previous {
+        Some(p) if p.manifest_sha256() == sha && p.is_complete() => return Ok(p),
+        other => other,
+    };
     let manifest =
         ServerManifest::parse_bytes(&bytes).map_err(|e| format!("{}: {e}", server.url()))?;
     let merged = ServerManifest::merge([(server.url().to_string(), manifest)]);
-    let known: HashMap<(String, String), &IndexedRelease> = previous
+    // A published release does not change: what the old index says of it is kept.
+    let known: HashMap<(String, String), IndexedRelease> = previous
         .iter()
-        .flat_map(|p| p.packages.values().flatten())
+        .flat_map(|p| p.releases())
         .filter(|r| !r.retry)
-        .map(|r| {
-            (
-                (r.name.as_str().to_ascii_lowercase(), r.version.to_string()),
-                r,
-            )
+        .filter_map(|r| {
+            Some((
+                (r.lower.to_string(), r.version.to_string()),
+                r.to_indexed()?,
+            ))
         })
         .collect();
     let mut reused = Vec::new();
@@ -75,7 +76,7 @@ pub fn load_or_build(
             continue;
         };
         match known.get(&(name.as_str().to_ascii_lowercase(), version.to_string())) {
-            Some(r) => reused.push((*r).clone()),
+            Some(r) => reused.push(r.clone()),
             None => todo.push((name, version, entry.archs.to_vec())),
         }
     }
@@ -98,12 +99,14 @@ pub fn load_or_build(
     for list in packages.values_mut() {
         list.sort_by(|a, b| b.version.cmp(&a.version));
     }
-    let index = ServerModules {
+    let index = ModuleIndex::build(&ServerModules {
         server: server.url().to_string(),
         lua: options.lua.clone(),
         manifest_sha256: sha,
         packages,
-    };
+    });
+    // An index in the earlier gzip-compressed text form is not read any more.
+    let _ = std::fs::remove_file(path.with_extension("idx.gz"));
     if let Err(e) = store::write(&path, &index) {
         // The index still answers this time; it is rebuilt next time.
         tracing::warn!("cannot write the module index {}: {e}", path.display());

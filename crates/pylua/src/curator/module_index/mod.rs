@@ -7,7 +7,8 @@
 //! and the `luaopen_*` functions its C sources define), a binary or `.all` rock's
 //! `rock_manifest` and the symbols of the libraries in it, and — for what is installed — a
 //! tree's own manifest and libraries. One index is kept per server and Lua version in the
-//! cache directory, stamped with the sha256 of the server manifest it was built from: it is
+//! cache directory, as a [`ModuleIndex`] (a compact layout answered from in place, with
+//! nothing built per release), stamped with the sha256 of the server manifest it was built from: it is
 //! built the first time it is asked for, rebuilt when the manifest changes (reusing every
 //! release already indexed, since a published release does not change) and read without any
 //! network access by [`cached`], which error paths use.
@@ -19,7 +20,7 @@ pub mod symbols;
 
 pub use build::{load_or_build, BuildOptions};
 pub use extract::{modules_from_rockspec, tree_modules};
-pub use store::StoreError;
+pub use store::{ModuleIndex, Release, StoreError};
 
 use crate::packages::names::{ModuleName, PackageName};
 use crate::packages::version::Version;
@@ -38,25 +39,6 @@ pub enum ModuleKind {
     /// Another `luaopen_*` function inside a compiled module file (`cjson.safe` in
     /// `cjson.so`), found by Lua's all-in-one loader.
     Opener,
-}
-
-impl ModuleKind {
-    fn code(self) -> char {
-        match self {
-            ModuleKind::Lua => 'l',
-            ModuleKind::C => 'c',
-            ModuleKind::Opener => 'o',
-        }
-    }
-
-    fn from_code(c: &str) -> Option<ModuleKind> {
-        match c {
-            "l" => Some(ModuleKind::Lua),
-            "c" => Some(ModuleKind::C),
-            "o" => Some(ModuleKind::Opener),
-            _ => None,
-        }
-    }
 }
 
 /// One module of a release.
@@ -137,38 +119,33 @@ pub struct Provider {
 /// The packages that provide `module` in `indexes` (given in server priority order), best
 /// first: catalogued packages, then those with more versions, then by name.
 pub fn providers(
-    indexes: &[ServerModules],
+    indexes: &[ModuleIndex],
     module: &str,
     in_catalog: impl Fn(&str) -> bool,
 ) -> Vec<Provider> {
     let mut found: BTreeMap<String, Provider> = BTreeMap::new();
     for index in indexes {
-        for (key, releases) in &index.packages {
-            for release in releases {
-                let Some(kind) = release.provides(module) else {
-                    continue;
-                };
-                let provider = found.entry(key.clone()).or_insert_with(|| Provider {
+        for (release, kind) in index.providing(module) {
+            let provider = found
+                .entry(release.lower.to_string())
+                .or_insert_with(|| Provider {
                     package: release.name.to_string(),
                     versions: Vec::new(),
                     kind,
-                    server: index.server.clone(),
-                    in_catalog: in_catalog(key),
+                    server: index.server().to_string(),
+                    in_catalog: in_catalog(release.lower),
                     version_count: 0,
                 });
-                let version = release.version.to_string();
-                if !provider.versions.contains(&version) {
-                    provider.versions.push(version);
-                }
+            if !provider.versions.iter().any(|v| v == release.version) {
+                provider.versions.push(release.version.to_string());
             }
         }
     }
     for (key, provider) in found.iter_mut() {
-        let mut all: Vec<&Version> = indexes
+        let mut all: Vec<Version> = indexes
             .iter()
-            .filter_map(|i| i.packages.get(key))
-            .flatten()
-            .map(|r| &r.version)
+            .flat_map(|i| i.package_releases(key))
+            .filter_map(|r| Version::parse(r.version).ok())
             .collect();
         all.sort();
         all.dedup();
@@ -196,10 +173,10 @@ pub fn providers(
     list
 }
 
-/// Reads an index file's bytes (gzip-compressed, as the cache keeps it): the checked
-/// [`ServerModules`], or an error naming what is wrong.
-pub fn decode(bytes: &[u8]) -> Result<ServerModules, StoreError> {
-    store::decode(bytes, "(bytes)")
+/// Reads an index file's bytes (as the cache keeps them): the checked [`ModuleIndex`], or
+/// an error naming what is wrong.
+pub fn decode(bytes: &[u8]) -> Result<ModuleIndex, StoreError> {
+    ModuleIndex::from_bytes(bytes.to_vec(), "(bytes)")
 }
 
 /// The directory of the module indexes inside a cache directory.
@@ -210,22 +187,22 @@ pub fn index_dir(cache_root: &Path) -> PathBuf {
 /// Every module index in the cache, read from disk only (never the network): what an error
 /// path may consult. Indexes that cannot be read are skipped. Those of `preferred` servers
 /// (in that order) come first.
-pub fn cached(cache_root: &Path, preferred: &[String]) -> Vec<ServerModules> {
+pub fn cached(cache_root: &Path, preferred: &[String]) -> Vec<ModuleIndex> {
     let Ok(entries) = std::fs::read_dir(index_dir(cache_root)) else {
         return Vec::new();
     };
-    let mut found: Vec<ServerModules> = entries
+    let mut found: Vec<ModuleIndex> = entries
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(store::EXTENSION))
         .filter_map(|e| store::read(&e.path()).ok())
         .collect();
-    let rank = |s: &ServerModules| {
+    let rank = |s: &ModuleIndex| {
         preferred
             .iter()
-            .position(|p| p.trim_end_matches('/') == s.server)
+            .position(|p| p.trim_end_matches('/') == s.server())
             .unwrap_or(preferred.len())
     };
-    found.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.server.cmp(&b.server)));
+    found.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.server().cmp(b.server())));
     found
 }
 
@@ -266,7 +243,7 @@ mod tests {
         let index = ServerModules {
             server: "file:///s".into(),
             lua: "5.4".into(),
-            manifest_sha256: "x".into(),
+            manifest_sha256: "a".repeat(64),
             packages: BTreeMap::from([
                 (
                     "zjson".into(),
@@ -285,6 +262,7 @@ mod tests {
                 ),
             ]),
         };
+        let index = ModuleIndex::build(&index);
         let names = |c: &dyn Fn(&str) -> bool| -> Vec<String> {
             providers(std::slice::from_ref(&index), "json", c)
                 .into_iter()

@@ -124,7 +124,7 @@ fn u64_at(bytes: &[u8], pos: usize) -> u64 {
 
 /// A fast checksum (four interleaved multiply-xor lanes over 8-byte words) that catches a
 /// damaged file; not a defence against a forged one — the bounds checks are that.
-fn checksum(bytes: &[u8]) -> u64 {
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut lanes = [1u64, 2, 3, 4];
     let mut chunks = bytes.chunks_exact(32);
