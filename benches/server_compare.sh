@@ -31,7 +31,7 @@ grep -c '\.linux-x86_64\.rock"' "$WORK/binary/pylua.lock" | sed 's/^/binary rock
 grep -c '^\[\[package\]\]' "$WORK/binary/pylua.lock" | sed 's/^/packages in the lock: /'
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
-hyperfine -N --warmup 1 --runs "$RUNS" \
+hyperfine -N --warmup 1 --runs "$RUNS" --export-json /tmp/server-bench.json \
     --prepare "rm -rf $WORK/home $WORK/source/.pylua" \
     -n "from source (compiles lua-term, luafilesystem, luasystem)" \
     "$PYLUA -q sync --locked --project $WORK/source" \

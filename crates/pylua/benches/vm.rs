@@ -299,7 +299,8 @@ fn fib(c: &mut Criterion) {
     g.bench_function("vm", |b| {
         b.iter(|| black_box(vm.call("fib", &[json!(black_box(FIB_N))]).unwrap()))
     });
-    // With an instruction limit every instruction is traced by a count hook.
+    // All three limits: the VM counts the instruction budget itself (at calls and loop
+    // back-edges) and the watchdog reads the deadline.
     let mut limited = strict_vm(typical_limits());
     limited.eval(FIB).unwrap();
     g.bench_function("vm_limits", |b| {
