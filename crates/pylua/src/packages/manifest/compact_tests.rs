@@ -183,6 +183,25 @@ fn reading_and_assembling_in_parts_gives_what_one_thread_gives() {
         let index = build::build_from_text_with(shifted.as_bytes(), &[3; 32], threads).unwrap();
         assert_eq!(contents(&index), contents(&one), "{threads} threads");
     }
+    // A long string spanning the guessed boundaries, full of lines that look like package
+    // keys: the helpers read what is inside it, and none of that is used.
+    let decoys: String = (0..40_000)
+        .map(|i| format!("\n   [\"decoy{i}\"] = {{ [\"1.0-1\"] = {{ {{ arch = \"src\" }} }} }},"))
+        .collect();
+    let middle = text.len() / 2 + text[text.len() / 2..].find("\n   [").unwrap();
+    let trap = format!(
+        "{}\n   trap = {{ [\"1.0-1\"] = {{ {{ arch = \"src\", note = [[{decoys}\n]] }} }} }},{}",
+        &text[..middle],
+        &text[middle..]
+    );
+    let expected_trap = expected(&ServerManifest::parse_bytes(trap.as_bytes()).unwrap());
+    assert!(expected_trap
+        .iter()
+        .all(|(name, _)| !name.starts_with("decoy")));
+    for threads in [1, 2, 4] {
+        let index = build::build_from_text_with(trap.as_bytes(), &[3; 32], threads).unwrap();
+        assert_eq!(contents(&index), expected_trap, "{threads} threads");
+    }
     // An error after a boundary is still found, and is the full parser's.
     let broken = text.replacen("arch = \"rockspec\"", "arch = rockspec", 1);
     let at = text.len() * 3 / 4;
