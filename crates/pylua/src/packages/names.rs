@@ -72,6 +72,14 @@ impl PackageName {
         if text.is_empty() {
             return bad("it is empty");
         }
+        // The length first: a long text is refused without reading it.
+        if text.len() > MAX_PACKAGE_NAME {
+            return Err(NameError::new(
+                "package name",
+                text,
+                format!("it is longer than {MAX_PACKAGE_NAME} bytes"),
+            ));
+        }
         if let Some(c) = text
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+')))
@@ -96,13 +104,6 @@ impl PackageName {
         }
         if !text.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             return bad("it must start with a letter, a digit or '_'");
-        }
-        if text.len() > MAX_PACKAGE_NAME {
-            return Err(NameError::new(
-                "package name",
-                text,
-                format!("it is longer than {MAX_PACKAGE_NAME} bytes"),
-            ));
         }
         Ok(())
     }

@@ -19,17 +19,21 @@
 //! strings   S bytes of UTF-8
 //! ```
 //!
-//! Releases are sorted by lower-cased name, each package's newest first. The file is in the
-//! cache, which other programs can write: [`ModuleIndex::from_bytes`] checks the sizes, the
-//! checksum, that every string is in the table, and every name, version and module name
+//! Releases are sorted by lower-cased name, each package's newest first; every string is
+//! stored once (versions and module names repeat from release to release). The file is in
+//! the cache, which other programs can write: [`ModuleIndex::from_bytes`] checks the sizes,
+//! the checksum, that every string is in the table, and every name, version and module name
 //! against the rules of [`PackageName`], [`Version`] and [`ModuleName`] (names reach the
-//! commands pylua suggests), so a damaged or hostile file is an error — the index is rebuilt
-//! — never a panic or a command that is not what it seems.
+//! commands pylua suggests; each shared string is checked once), so a damaged or hostile file
+//! is an error — the index is rebuilt — never a panic or a command that is not what it seems.
+//! The order of the modules by name is not checked: out of order, lookups answer wrongly,
+//! never unsafely, and damage that would cause it is what the checksum catches.
 
 use super::{canonical, IndexedRelease, ModuleKind, ProvidedModule, ServerModules};
 use crate::packages::cache::write_atomic;
 use crate::packages::names::{ModuleName, PackageName};
 use crate::packages::version::{OrderKey, Version};
+use std::collections::HashMap;
 use std::path::Path;
 
 pub(super) const EXTENSION: &str = ".midx";
@@ -45,6 +49,36 @@ const MAX_FILE: u64 = 256 << 20;
 const RETRY: u32 = 1 << 31;
 const HAS_NOTE: u32 = 1 << 30;
 const COUNT: u32 = (1 << 24) - 1;
+
+/// Strings already checked, by `(offset, length)`: a small direct-mapped table. Releases
+/// of one package name the same strings one after the other, so nearly every repeat hits; a
+/// file built to make it miss only gets each string checked again, and every check is
+/// bounded by the string's length limit.
+struct Checked(Vec<u64>);
+
+impl Default for Checked {
+    fn default() -> Self {
+        Checked(vec![u64::MAX; 1 << 12])
+    }
+}
+
+impl Checked {
+    fn slot(key: u64) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize
+    }
+
+    fn contains(&self, key: &u64) -> bool {
+        self.0[Self::slot(*key)] == *key
+    }
+
+    fn insert(&mut self, key: u64) {
+        self.0[Self::slot(key)] = key;
+    }
+}
+
+/// Longest note kept (names and versions have their own bounds): a string's length is
+/// checked before its content, so a file cannot make the checks long.
+const MAX_NOTE: usize = 4096;
 
 /// An index file that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,10 +191,16 @@ fn clean(text: &str) -> String {
 impl ModuleIndex {
     /// The compact form of `index`.
     pub fn build(index: &ServerModules) -> ModuleIndex {
+        // Strings are kept once: versions and module names repeat from release to release.
         let mut strings: Vec<u8> = Vec::new();
+        let mut interned: HashMap<String, [u32; 2]> = HashMap::new();
         let mut string = |s: &str| -> [u32; 2] {
+            if let Some(&r) = interned.get(s) {
+                return r;
+            }
             let r = [strings.len() as u32, s.len() as u32];
             strings.extend_from_slice(s.as_bytes());
+            interned.insert(s.to_string(), r);
             r
         };
         let server = string(&index.server);
@@ -180,7 +220,17 @@ impl ModuleIndex {
                     string(release.name.as_str())
                 };
                 let version = string(release.version.as_str());
-                let note = release.note.as_deref().map(clean);
+                let note = release.note.as_deref().map(|n| {
+                    let mut n = clean(n);
+                    if n.len() > MAX_NOTE {
+                        let mut end = MAX_NOTE;
+                        while !n.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        n.truncate(end);
+                    }
+                    n
+                });
                 let note_ref = string(note.as_deref().unwrap_or(""));
                 let count = release.modules.len().min(COUNT as usize) as u32;
                 let flags = if release.retry { RETRY } else { 0 }
@@ -275,6 +325,26 @@ impl ModuleIndex {
                 .and_then(|end| text.get(off..end))
                 .ok_or("a string lies outside the string table")
         };
+        // Strings are shared: each is checked against a rule the first time a record names
+        // it for that rule (one set per rule: a string fit as a note may not be a version).
+        let mut checked: [Checked; 3] = Default::default();
+        let mut check_once = |pos: usize, rule: usize, what: &'static str| {
+            let s = string(pos)?;
+            let key = u64::from(u32_at(&self.bytes, pos)) << 32 | s.len() as u64;
+            if checked[rule].contains(&key) {
+                return Ok(s);
+            }
+            let fit = match rule {
+                0 => PackageName::check(s).is_ok(),
+                1 => OrderKey::parse(s).is_ok(),
+                _ => s.len() <= MAX_NOTE && !s.chars().any(char::is_control),
+            };
+            if !fit {
+                return Err(what);
+            }
+            checked[rule].insert(key);
+            Ok(s)
+        };
         let sha = string(48)?;
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("the manifest checksum is not a sha256");
@@ -285,13 +355,8 @@ impl ModuleIndex {
         let mut previous = "";
         for i in 0..self.releases {
             let pos = self.release_pos(i);
-            let (lower, name, version, note) = (
-                string(pos)?,
-                string(pos + 8)?,
-                string(pos + 16)?,
-                string(pos + 24)?,
-            );
-            PackageName::check(name).map_err(|_| "an invalid package name")?;
+            let name = check_once(pos + 8, 0, "an invalid package name")?;
+            let lower = string(pos)?;
             if !lower.eq_ignore_ascii_case(name) || lower.bytes().any(|b| b.is_ascii_uppercase()) {
                 return Err("a package's key is not its lower-cased name");
             }
@@ -299,37 +364,39 @@ impl ModuleIndex {
                 return Err("releases are not sorted by name");
             }
             previous = lower;
-            OrderKey::parse(version).map_err(|_| "an invalid version")?;
-            if note.chars().any(char::is_control) {
-                return Err("a control character in a note");
-            }
+            check_once(pos + 16, 1, "an invalid version")?;
+            check_once(pos + 24, 2, "a control character in a note")?;
             let first = u32_at(&self.bytes, pos + 32) as u64;
             let count = (u32_at(&self.bytes, pos + 36) & COUNT) as u64;
             if first + count > self.modules as u64 {
                 return Err("a release's modules lie outside the module table");
             }
         }
-        let mut previous: Option<(&str, u32)> = None;
+        let mut module_names = Checked::default();
         for k in 0..self.modules {
             let pos = self.module_pos(k);
-            ModuleName::check(string(pos)?).map_err(|_| "an invalid module name")?;
+            let name = string(pos)?;
+            let key = u64::from(u32_at(&self.bytes, pos)) << 32 | name.len() as u64;
+            if !module_names.contains(&key) {
+                ModuleName::check(name).map_err(|_| "an invalid module name")?;
+                module_names.insert(key);
+            }
             kind_of(u32_at(&self.bytes, pos + 8)).ok_or("an unknown module kind")?;
             let r = u32_at(&self.bytes, pos + 12) as usize;
-            let owner = (r < self.releases).then(|| self.release(r));
-            if !owner
-                .is_some_and(|o| (o.first_module..o.first_module + o.module_count).contains(&k))
-            {
+            let owned = r < self.releases && {
+                let release = self.release_pos(r);
+                let first = u32_at(&self.bytes, release + 32) as usize;
+                let count = (u32_at(&self.bytes, release + 36) & COUNT) as usize;
+                (first..first + count).contains(&k)
+            };
+            if !owned {
                 return Err("a module is not among its release's modules");
             }
-            let m = u32_at(&self.bytes, self.by_name_pos(k));
-            if m as usize >= self.modules {
+            // The order by name is not checked: a file out of order (damage the checksum
+            // did not catch) gives wrong answers, not unsafe ones.
+            if u32_at(&self.bytes, self.by_name_pos(k)) as usize >= self.modules {
                 return Err("the module order names no module");
             }
-            let name = canonical(string(self.module_pos(m as usize))?);
-            if previous.is_some_and(|p| p >= (name, m)) {
-                return Err("modules are not sorted by name");
-            }
-            previous = Some((name, m));
         }
         Ok(())
     }
