@@ -125,7 +125,7 @@ fn assemble<'m, T: AsRef<str> + Sync + 'm>(
     let mut names: Vec<Grouped<'m, T>> = Vec::new();
     let mut version_total = 0;
     for (name, versions) in packages {
-        if let Err(e) = PackageName::parse(name) {
+        if let Err(e) = PackageName::check(name) {
             tracing::warn!("manifest entry skipped: {e}");
             continue;
         }
@@ -367,6 +367,10 @@ impl<'m> Builder<'m> {
 /// Appends `records` (of `size` bytes each) to `out`, adding `shift[k]` to each record's
 /// `k`-th `u32`.
 fn append_shifted(out: &mut Vec<u8>, records: &[u8], size: usize, shift: &[u32]) {
+    if shift.iter().all(|&s| s == 0) {
+        out.extend_from_slice(records);
+        return;
+    }
     for record in records.chunks_exact(size) {
         for (k, word) in record.chunks_exact(4).enumerate() {
             let w = u32::from_le_bytes(word.try_into().unwrap_or_default());
