@@ -72,16 +72,11 @@ impl PackageName {
         if text.is_empty() {
             return bad("it is empty");
         }
-        // The length first: a long text is refused without reading it.
-        if text.len() > MAX_PACKAGE_NAME {
-            return Err(NameError::new(
-                "package name",
-                text,
-                format!("it is longer than {MAX_PACKAGE_NAME} bytes"),
-            ));
-        }
+        // At most one character past the longest name is read: a long text is refused by
+        // its length, unless what makes it wrong comes first (`../`, the clearer message).
         if let Some(c) = text
             .chars()
+            .take(MAX_PACKAGE_NAME + 1)
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+')))
         {
             return Err(NameError::new(
@@ -104,6 +99,13 @@ impl PackageName {
         }
         if !text.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             return bad("it must start with a letter, a digit or '_'");
+        }
+        if text.len() > MAX_PACKAGE_NAME {
+            return Err(NameError::new(
+                "package name",
+                text,
+                format!("it is longer than {MAX_PACKAGE_NAME} bytes"),
+            ));
         }
         Ok(())
     }
