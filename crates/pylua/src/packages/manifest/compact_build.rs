@@ -211,7 +211,10 @@ impl Hasher for WordHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A multiply carries bits only upwards: fold the high bits down, or the table's
+        // bucket (the low bits) would depend on the first bytes alone.
+        let h = (self.0 ^ (self.0 >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
