@@ -245,3 +245,45 @@ def test_calls_take_any_values_and_kept_functions_keep_their_function():
         with pytest.raises(LuaInstructionLimitError):
             spin()
         assert vm.eval("1 + 1") == 2
+
+
+def test_kept_functions_are_a_type_of_their_own():
+    from pylua_vm import _core
+    vm = LuaProcess("kept")
+    vm.eval("function echo(...) return ... end function big() return 2^63 end")
+    echo = vm.function("echo")
+    assert isinstance(echo, _core.LuaFunction) and echo.name == "echo"
+    assert repr(echo) == "<LuaFunction echo>"
+    # Every kind of result, scalars read in place and the rest as data.
+    assert echo() is None and echo(None) is None
+    assert echo(True, False, -2**63, 2**63 - 1, 1.5) == (True, False, -2**63, 2**63 - 1, 1.5)
+    assert echo("é", [1, {"k": [2]}]) == ("é", [1, {"k": [2]}])
+    assert vm.function("big")() == 2.0**63 and isinstance(vm.function("big")(), float)
+    with pytest.raises(OverflowError):
+        echo(2**63)
+    with pytest.raises(ValueError, match="NaN"):
+        echo(float("nan"))
+    with pytest.raises(TypeError, match="positional"):
+        echo(1, x=2)
+    with pytest.raises(TypeError, match="Vm.function"):
+        _core.LuaFunction()
+    with pytest.raises(TypeError):
+        type("Sub", (_core.LuaFunction,), {})
+    # One handle from several threads: calls wait for each other.
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(sum(echo(i) for i in range(2000))))
+               for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert results == [sum(range(2000))] * 4
+    # The handle keeps its VM object alive; a closed VM says so.
+    del vm
+    assert echo(3) == 3
+    echo_vm = LuaProcess("closing")
+    echo_vm.eval("function f() return 1 end")
+    f = echo_vm.function("f")
+    echo_vm.close()
+    with pytest.raises(PyLuaError, match="closed"):
+        f()

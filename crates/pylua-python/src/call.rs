@@ -1,16 +1,19 @@
 //! Calling Lua functions from Python: `Vm.call(name, *args)` and the handles
-//! `Vm.function(name)` returns, which Python calls like functions (as lupa's are).
+//! `Vm.function(name)` returns ([`crate::function`]), which Python calls like functions (as
+//! lupa's are).
 //!
 //! On the embedded VM the arguments go straight onto the Lua stack
 //! ([`pylua::runtime::Vm::call_args`]): numbers, booleans and None without any allocation,
-//! strings, lists and dicts as JSON values. The process backend gets JSON, as always.
+//! strings, lists and dicts as JSON values; scalar results come back as Python numbers
+//! without a JSON value in between ([`Returned`]). The process backend gets JSON, as always.
 
-use crate::convert::to_json;
+use crate::convert::{to_json, to_py};
 use crate::errors::{error, vm_error};
-use crate::vm::{returned, PyVm};
-use pylua::runtime::{AnyVm, Arg, Callee, VmFunction};
+use crate::vm::PyVm;
+use pylua::runtime::{AnyVm, Arg, Callee, Returned, VmFunction};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
+use pyo3::types::{PyFloat, PyTuple};
+use pyo3::{ffi, IntoPyObjectExt};
 use serde_json::Value as Json;
 use smallvec::SmallVec;
 
@@ -18,16 +21,43 @@ use smallvec::SmallVec;
 const INLINE: usize = 6;
 
 /// Results up to this many need no allocation.
-type Results = SmallVec<[Json; 2]>;
+type Results = SmallVec<[Returned; 2]>;
 
 /// Where a call's results go: a buffer on the stack, filled one by one (no size hint to
 /// reserve for, unlike `Extend` on the buffer itself).
 struct Out(Results);
 
-impl Extend<Json> for Out {
-    fn extend<I: IntoIterator<Item = Json>>(&mut self, values: I) {
+impl Extend<Returned> for Out {
+    fn extend<I: IntoIterator<Item = Returned>>(&mut self, values: I) {
         for value in values {
             self.0.push(value);
+        }
+    }
+}
+
+/// One result as Python sees it.
+fn result_to_py(py: Python<'_>, value: &Returned) -> PyResult<PyObject> {
+    match value {
+        Returned::Nil => Ok(py.None()),
+        Returned::Bool(b) => b.into_py_any(py),
+        Returned::Int(i) => i.into_py_any(py),
+        Returned::Float(x) => Ok(PyFloat::new(py, *x).into_any().unbind()),
+        Returned::Json(j) => to_py(py, j),
+    }
+}
+
+/// A call's results as Python returns them: nothing → None, one → the value, several → a
+/// tuple.
+fn results_to_py(py: Python<'_>, values: &[Returned]) -> PyResult<PyObject> {
+    match values {
+        [] => Ok(py.None()),
+        [one] => result_to_py(py, one),
+        many => {
+            let items = many
+                .iter()
+                .map(|v| result_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
         }
     }
 }
@@ -75,29 +105,47 @@ fn as_json(args: &[Arg<'_>]) -> Vec<Json> {
 }
 
 /// A scalar argument, or None for anything that needs more (a string, a container).
+/// Exact types only (a subclass may redefine what its value means), read through the C
+/// API: this runs for every argument of every call.
 fn scalar(value: &Bound<'_, PyAny>) -> Option<PyResult<Arg<'static>>> {
-    if value.is_none() {
-        return Some(Ok(Arg::Nil));
-    }
-    if let Ok(b) = value.downcast_exact::<PyBool>() {
-        return Some(Ok(Arg::Bool(b.is_true())));
-    }
-    if value.is_exact_instance_of::<PyInt>() {
-        return Some(value.extract::<i64>().map(Arg::Int).map_err(|_| {
-            pyo3::exceptions::PyOverflowError::new_err(
-                "integer does not fit in a Lua integer (64-bit signed)",
-            )
-        }));
-    }
-    if let Ok(f) = value.downcast_exact::<PyFloat>() {
-        let x = f.value();
-        return Some(if x.is_finite() {
-            Ok(Arg::Float(x))
-        } else {
-            Err(pyo3::exceptions::PyValueError::new_err(
-                "NaN and infinity cannot be passed to Lua",
-            ))
-        });
+    let py = value.py();
+    let ptr = value.as_ptr();
+    // SAFETY: `ptr` is a live object (borrowed from `value`) and the GIL is held; the type
+    // objects are the interpreter's static ones, compared by address, and each conversion
+    // is called only on an object of exactly its type.
+    unsafe {
+        if ptr == ffi::Py_None() {
+            return Some(Ok(Arg::Nil));
+        }
+        let ty = ffi::Py_TYPE(ptr);
+        if ty == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
+            let mut overflow = 0;
+            let v = ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+            if overflow != 0 {
+                return Some(Err(pyo3::exceptions::PyOverflowError::new_err(
+                    "integer does not fit in a Lua integer (64-bit signed)",
+                )));
+            }
+            if v == -1 {
+                if let Some(e) = PyErr::take(py) {
+                    return Some(Err(e));
+                }
+            }
+            return Some(Ok(Arg::Int(v)));
+        }
+        if ty == std::ptr::addr_of_mut!(ffi::PyBool_Type) {
+            return Some(Ok(Arg::Bool(ptr == ffi::Py_True())));
+        }
+        if ty == std::ptr::addr_of_mut!(ffi::PyFloat_Type) {
+            let x = ffi::PyFloat_AsDouble(ptr);
+            return Some(if x.is_finite() {
+                Ok(Arg::Float(x))
+            } else {
+                Err(pyo3::exceptions::PyValueError::new_err(
+                    "NaN and infinity cannot be passed to Lua",
+                ))
+            });
+        }
     }
     None
 }
@@ -128,69 +176,29 @@ impl PyVm {
                 None => Callee::Global(name),
             };
             match vm {
-                AnyVm::Embedded(vm) => vm.call_args_into(callee, args, &mut values),
-                vm => vm.call(name, &as_json(args)).map(|v| values.extend(v)),
+                AnyVm::Embedded(vm) => vm.call_args_returning(callee, args, &mut values),
+                vm => vm
+                    .call(name, &as_json(args))
+                    .map(|v| values.extend(v.into_iter().map(Returned::Json))),
             }
         });
         match called {
-            Ok(Ok(())) => returned(py, &values.0),
+            Ok(Ok(())) => results_to_py(py, &values.0),
             Ok(Err(e)) => Err(vm_error(py, &e)),
             Err(e) => Err(e),
         }
     }
 }
 
-/// A Lua function kept by its VM (`Vm.function(name)`): calling it from Python calls the
-/// function as it was when kept, even if the global changes later. It belongs to its VM's
-/// current state: after `reset()` calling it raises.
-#[pyclass(module = "pylua_vm._core", name = "LuaFunction", frozen)]
-pub struct LuaFunction {
-    vm: Py<PyVm>,
-    function: VmFunction,
-    #[pyo3(get)]
-    name: String,
-}
-
-#[pymethods]
-impl LuaFunction {
-    #[pyo3(signature = (*args))]
-    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
-        self.vm
-            .get()
-            .call_python(py, &self.name, Some(&self.function), args)
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<LuaFunction {}>", self.name)
-    }
-}
-
-impl Drop for LuaFunction {
-    fn drop(&mut self) {
-        // Lets the VM collect the function, unless a call holds the VM right now (waiting
-        // for it here, with the GIL held, could deadlock against a callback into Python):
-        // then it stays referenced until the VM is reset or closed.
-        if let Some(mut guard) = self.vm.get().try_vm() {
-            if let Some(AnyVm::Embedded(vm)) = guard.as_mut() {
-                let _ = vm.release_function(self.function.clone());
-            }
-        }
-    }
-}
-
 /// `Vm.function(name)`: keeps the global function `name` (embedded VM only).
-pub(crate) fn keep(slf: &Bound<'_, PyVm>, name: &str) -> PyResult<LuaFunction> {
+pub(crate) fn keep(slf: &Bound<'_, PyVm>, name: &str) -> PyResult<PyObject> {
     let py = slf.py();
     let kept = slf.get().with_vm(py, |vm| match vm {
         AnyVm::Embedded(vm) => Some(vm.function(name)),
         AnyVm::Process(_) => None,
     })?;
     match kept {
-        Some(Ok(function)) => Ok(LuaFunction {
-            vm: slf.clone().unbind(),
-            function,
-            name: name.to_string(),
-        }),
+        Some(Ok(function)) => crate::function::new(py, slf.clone().unbind(), function, name),
         Some(Err(e)) => Err(vm_error(py, &e)),
         None => Err(error(
             py,

@@ -6,6 +6,7 @@ mod call;
 mod convert;
 mod env;
 mod errors;
+mod function;
 mod judge;
 mod logging;
 mod net;
@@ -18,7 +19,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::init();
     m.add_class::<vm::PyVm>()?;
-    m.add_class::<call::LuaFunction>()?;
+    function::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("LUA_RELEASE", pylua::runtime::LUA_RELEASE)?;
     m.add("MAX_DEPTH", convert::MAX_DEPTH)?;

@@ -331,7 +331,7 @@ impl PyVm {
 
     /// Keeps the global function `name` as a Python callable (embedded VM only): the fast
     /// way to call one function many times.
-    fn function(slf: &Bound<'_, Self>, name: &str) -> PyResult<crate::call::LuaFunction> {
+    fn function(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
         crate::call::keep(slf, name)
     }
 

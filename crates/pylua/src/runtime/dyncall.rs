@@ -36,6 +36,61 @@ impl Arg<'_> {
     }
 }
 
+/// One result of [`Vm::call_args_returning`]: nil, booleans, integers and finite numbers as
+/// they are, anything else as [`Vm::call_args`] gives it (JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Returned {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Json(Json),
+}
+
+impl From<Returned> for Json {
+    fn from(value: Returned) -> Json {
+        match value {
+            Returned::Nil => Json::Null,
+            Returned::Bool(b) => Json::Bool(b),
+            Returned::Int(i) => Json::from(i),
+            // Finite by construction ([`returned_at`]).
+            Returned::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
+            Returned::Json(j) => j,
+        }
+    }
+}
+
+/// The result at `index`: scalars read in place, anything else as [`to_json_at`] reads it.
+///
+/// # Safety
+/// As [`to_json_at`].
+unsafe fn returned_at(state: *mut ffi::lua_State, index: c_int) -> Returned {
+    // SAFETY: the caller's contract; type queries and reads of numbers in place only.
+    unsafe {
+        match ffi::lua_type(state, index) {
+            ffi::LUA_TNIL => Returned::Nil,
+            ffi::LUA_TBOOLEAN => Returned::Bool(ffi::lua_toboolean(state, index) != 0),
+            ffi::LUA_TNUMBER if ffi::lua_isinteger(state, index) != 0 => {
+                Returned::Int(ffi::lua_tointeger(state, index))
+            }
+            ffi::LUA_TNUMBER => match ffi::lua_tonumberx(state, index, std::ptr::null_mut()) {
+                x if x.is_finite() => Returned::Float(x),
+                _ => Returned::Json(to_json_at(state, index)),
+            },
+            _ => Returned::Json(to_json_at(state, index)),
+        }
+    }
+}
+
+/// A JSON sink seen as a [`Returned`] one.
+struct AsJson<'a, E>(&'a mut E);
+
+impl<E: Extend<Json>> Extend<Returned> for AsJson<'_, E> {
+    fn extend<I: IntoIterator<Item = Returned>>(&mut self, values: I) {
+        self.0.extend(values.into_iter().map(Json::from));
+    }
+}
+
 /// Plain arguments up to this many are pushed without a protected call around them.
 const DIRECT_ARGS: usize = 16;
 
@@ -102,6 +157,17 @@ impl Vm {
         args: &[Arg<'_>],
         out: &mut impl Extend<Json>,
     ) -> Result<(), VmError> {
+        self.call_args_returning(callee, args, &mut AsJson(out))
+    }
+
+    /// [`Vm::call_args_into`], with scalar results as they are ([`Returned`]): a binding
+    /// turns those into its own numbers without a JSON value in between.
+    pub fn call_args_returning(
+        &mut self,
+        callee: Callee<'_>,
+        args: &[Arg<'_>],
+        out: &mut impl Extend<Returned>,
+    ) -> Result<(), VmError> {
         if matches!(callee, Callee::Function(f) if f.vm != self.id) {
             return Err(VmError::new(
                 ErrorKind::Usage,
@@ -151,7 +217,7 @@ impl Vm {
                 return Err(Failed::Lua(failure));
             }
             let top = ffi::lua_gettop(state);
-            out.extend((base + 2..=top).map(|i| to_json_at(state, i)));
+            out.extend((base + 2..=top).map(|i| returned_at(state, i)));
             ffi::lua_settop(state, base);
             Ok(())
         })

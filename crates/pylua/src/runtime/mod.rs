@@ -22,7 +22,7 @@ mod vm;
 
 pub use backend::{AnyVm, AnyVmBuilder, Backend};
 pub use call::{CallArg, CallArgs, CallResult, VmFunction};
-pub use dyncall::{Arg, Callee};
+pub use dyncall::{Arg, Callee, Returned};
 pub use error::{ErrorKind, VmError};
 pub use interrupt::Interrupter;
 pub use limits::{parse_duration, parse_size, Limits};
