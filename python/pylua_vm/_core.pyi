@@ -1,7 +1,7 @@
 """The compiled half of pylua_vm (a PyO3 extension over the Rust library ``pylua``). Use the
 classes of the ``pylua_vm`` package (``LuaProcess``...) rather than these directly."""
 
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 LUA_RELEASE: str
@@ -75,7 +75,8 @@ def create_profile(name: str, packages: List[str], description: str = "", extend
 def catalog(config_path: Optional[str] = None) -> List[Dict[str, Any]]: ...
 def interpreters() -> List[Dict[str, Any]]: ...
 def paths() -> Dict[str, str]: ...
-def tree_info(tree: Optional[str] = None, lua: Optional[str] = None) -> Dict[str, str]: ...
+def tree_info(tree: Optional[str] = None, lua: Optional[str] = None) -> Tuple[str, str, str, str]:
+    """``(root, lua_version, package_path, package_cpath)`` of the tree a VM uses."""
 def installed(tree: Optional[str] = None, lua: Optional[str] = None) -> List[Dict[str, Any]]: ...
 def install(requests: List[str], tree: Optional[str] = None, lua: Optional[str] = None,
             servers: List[str] = ..., only_servers: List[str] = ..., config_path: Optional[str] = None,

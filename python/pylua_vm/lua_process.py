@@ -107,13 +107,12 @@ class LuaProcess:
             set_debug(True)
         if tree is None and project is not None:
             tree = os.path.join(os.fspath(project), ".pylua")
-        info = _core.tree_info(tree, lua_executable)
-        self.tree: str = info["root"]
-        self.tree_lua_version: str = info["lua_version"]
+        root, lua_version, package_path, package_cpath = _core.tree_info(tree, lua_executable)
+        self.tree: str = root
+        self.tree_lua_version: str = lua_version
         self._settings = dict(sandbox=sandbox, memory=memory, timeout=timeout,
                               instructions=instructions, lua_executable=lua_executable,
-                              package_path=info["package_path"],
-                              package_cpath=info["package_cpath"],
+                              package_path=package_path, package_cpath=package_cpath,
                               allow_dirs=list(allow_dirs or []),
                               read_only_dirs=[self.tree],
                               allow_net=list(allow_net or []), deny_net=list(deny_net or []),

@@ -2,7 +2,7 @@
 //! profiles and the catalog, interpreters, trees and installs. Each function calls one
 //! library operation and converts its typed result; nothing is decided here.
 
-use crate::convert::{serialized, to_py};
+use crate::convert::serialized;
 use crate::errors::error;
 use pylua::config::{self, Config, CreateProfileError};
 use pylua::curator::{ProfileSpec, Profiles};
@@ -181,21 +181,19 @@ fn tree_at(py: Python<'_>, tree: Option<PathBuf>, lua: Option<&str>) -> PyResult
     })
 }
 
-/// Where a tree is and what a VM needs to use it: `root`, `lua_version`, `package_path`,
-/// `package_cpath`.
+/// Where a tree is and what a VM needs to use it: `(root, lua_version, package_path,
+/// package_cpath)`. Every new `LuaProcess` asks, so it answers with a plain tuple.
 #[pyfunction]
 #[pyo3(signature = (tree=None, lua=None))]
-pub fn tree_info(py: Python<'_>, tree: Option<PathBuf>, lua: Option<&str>) -> PyResult<PyObject> {
+pub fn tree_info(
+    py: Python<'_>,
+    tree: Option<PathBuf>,
+    lua: Option<&str>,
+) -> PyResult<(std::ffi::OsString, String, String, String)> {
     let tree = tree_at(py, tree, lua)?;
-    to_py(
-        py,
-        &json!({
-            "root": tree.root(),
-            "lua_version": tree.lua_version(),
-            "package_path": tree.package_path(),
-            "package_cpath": tree.package_cpath(),
-        }),
-    )
+    let (path, cpath) = (tree.package_path(), tree.package_cpath());
+    let root = tree.root().as_os_str().to_os_string();
+    Ok((root, tree.lua_version().to_string(), path, cpath))
 }
 
 /// The packages installed in a tree.
