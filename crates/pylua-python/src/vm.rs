@@ -381,18 +381,11 @@ impl PyVm {
         }
         let pending = self.pending.clone();
         let name = name.to_string();
-        let outcome = self.with_vm(py, move |vm| -> mlua::Result<bool> {
-            match vm {
-                AnyVm::Embedded(vm) => {
-                    let lua = vm.lua();
-                    let function = lua.create_function(move |lua, args: mlua::MultiValue| {
-                        callback(lua, &func, &pending, args)
-                    })?;
-                    lua.globals().set(name.as_str(), function)?;
-                    Ok(true)
-                }
-                AnyVm::Process(_) => Ok(false),
-            }
+        let outcome = self.with_vm(py, move |vm| match vm {
+            AnyVm::Embedded(vm) => vm
+                .register(&name, Box::new(move |args| callback(&func, &pending, args)))
+                .map(|()| true),
+            AnyVm::Process(_) => Ok(false),
         })?;
         match outcome {
             Ok(true) => Ok(()),
@@ -402,7 +395,7 @@ impl PyVm {
                 "Python callables can be registered only in the embedded VM (lua_executable=None)",
                 Json::Null,
             )),
-            Err(e) => Err(error(py, "runtime", &e.to_string(), Json::Null)),
+            Err(e) => Err(vm_error(py, &e)),
         }
     }
 
@@ -440,21 +433,12 @@ impl PyVm {
     }
 }
 
-/// A call from Lua into a registered Python callable.
-fn callback(
-    lua: &mlua::Lua,
-    func: &PyObject,
-    pending: &Pending,
-    args: mlua::MultiValue,
-) -> mlua::Result<mlua::MultiValue> {
-    use mlua::LuaSerdeExt;
-    let args = args
-        .into_iter()
-        .map(|a| lua.from_value::<Json>(a))
-        .collect::<mlua::Result<Vec<Json>>>()?;
+/// A call from Lua into a registered Python callable: its one result, or the message of the
+/// Lua error its exception becomes.
+fn callback(func: &PyObject, pending: &Pending, args: Vec<Json>) -> Result<Vec<Json>, String> {
     if pending.is_set() {
         // An interrupt is on its way to the caller: Python is not called again in this run.
-        return Err(mlua::Error::RuntimeError("interrupted".into()));
+        return Err("interrupted".into());
     }
     let result = Python::with_gil(|py| {
         let call = || -> PyResult<Json> {
@@ -468,7 +452,7 @@ fn callback(
             to_json(out.bind(py))
         };
         call().map_err(|e| {
-            let message = e.to_string().replace('\0', "?");
+            let message = e.to_string();
             // KeyboardInterrupt and SystemExit are not Lua's to catch: they end the run and
             // reach the caller as they are. Other exceptions become Lua errors.
             let is_exception = e.is_instance_of::<pyo3::exceptions::PyException>(py);
@@ -476,20 +460,11 @@ fn callback(
         })
     });
     match result {
-        Ok(value) => {
-            let options = mlua::SerializeOptions::new()
-                .serialize_none_to_null(false)
-                .serialize_unit_to_null(false);
-            Ok(mlua::MultiValue::from_iter([
-                lua.to_value_with(&value, options)?
-            ]))
+        Ok(value) => Ok(vec![value]),
+        Err((_, Some(escape))) => {
+            pending.put(escape);
+            Err("interrupted".into())
         }
-        Err((message, escape)) => {
-            if let Some(e) = escape {
-                pending.put(e);
-                return Err(mlua::Error::RuntimeError("interrupted".into()));
-            }
-            Err(mlua::Error::RuntimeError(format!("python: {message}")))
-        }
+        Err((message, None)) => Err(format!("python: {message}")),
     }
 }

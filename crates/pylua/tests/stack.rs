@@ -271,6 +271,64 @@ fn host_calls_pass_and_return_thousands_of_values() {
 }
 
 /// `[[[...]]]`, `levels` deep, built without recursion.
+#[test]
+fn registered_host_functions_take_and_give_thousands_of_values() {
+    for sandbox in POLICIES {
+        for limits in limit_sets() {
+            let mut vm = Vm::builder()
+                .sandbox(sandbox)
+                .limits(limits)
+                .build()
+                .unwrap();
+            // Echoes its arguments; fails with a message; panics; returns what it is told.
+            vm.register("echo", Box::new(Ok)).unwrap();
+            vm.register("fail", Box::new(|_| Err("no\0pe".into())))
+                .unwrap();
+            vm.register("boom", Box::new(|_| panic!("inside the host")))
+                .unwrap();
+            vm.register(
+                "give",
+                Box::new(|args| Ok(vec![json!("x"); args[0].as_u64().unwrap_or(0) as usize])),
+            )
+            .unwrap();
+            let what = format!("{sandbox} {limits:?}");
+            assert_eq!(
+                vm.eval("return echo(1, 2.5, 's', nil, {1, {k = true}})")
+                    .unwrap(),
+                vec![
+                    json!(1),
+                    json!(2.5),
+                    json!("s"),
+                    Json::Null,
+                    json!([1, {"k": true}])
+                ],
+                "{what}"
+            );
+            for n in COUNTS {
+                let code = format!("return select('#', echo(string.rep('a', {n}):byte(1, -1)))");
+                assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
+                let code = format!("return select('#', give({n}))");
+                assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
+            }
+            // Past Lua's stack: an error, not a crash.
+            let err = vm.eval("return give(1100000)").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Runtime, "{what}: {err}");
+            // An error and a panic are Lua errors, which pcall catches, message and all.
+            assert_eq!(
+                vm.eval("return select(2, pcall(fail))").unwrap(),
+                vec![json!("no\u{0}pe")],
+                "{what}"
+            );
+            let err = vm.eval("boom()").unwrap_err();
+            assert!(err.message.contains("panicked"), "{what}: {err}");
+            assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)], "{what}");
+            // A reset takes them away.
+            vm.reset().unwrap();
+            assert!(vm.eval("return echo(1)").is_err(), "{what}");
+        }
+    }
+}
+
 fn nested(levels: usize) -> Json {
     let mut v = json!([]);
     for _ in 1..levels {

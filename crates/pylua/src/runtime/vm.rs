@@ -58,6 +58,7 @@ impl VmBuilder {
         Ok(Vm {
             chunks: HashMap::new(),
             state,
+            hosts: Vec::new(),
             guard,
             output,
             config,
@@ -94,8 +95,11 @@ pub struct Vm {
     chunks: HashMap<String, c_int>,
     // The fields below are dropped in order: the state is closed while the guard (its
     // allocator), the output and the allowed directories it points to are still alive.
-    state: RawState,
-    guard: Arc<Guard>,
+    pub(super) state: RawState,
+    /// The cells of the host functions the state's closures point at ([`Vm::register`]):
+    /// freed only once the state is closed.
+    pub(super) hosts: Vec<Box<super::host_call::HostCell>>,
+    pub(super) guard: Arc<Guard>,
     output: OutputHandle,
     config: VmConfig,
     /// Tells this VM's [`VmFunction`]s from others'; a new one after [`Vm::reset`].
@@ -678,8 +682,10 @@ impl Vm {
     pub fn reset(&mut self) -> Result<(), VmError> {
         let (state, guard) = new_state(&self.config, &self.output)?;
         self.chunks.clear();
-        // The old state is closed here, while its guard is still alive.
+        // The old state is closed here, while its guard is still alive; then the host
+        // functions it could call go.
         self.state = state;
+        self.hosts.clear();
         self.guard = guard;
         self.id = next_id();
         self.collecting.set(false);
@@ -825,7 +831,7 @@ fn limit_error(fired: Abort, limits: &Limits) -> VmError {
 
 /// Turns a Lua failure into a [`VmError`]; a fired limit wins over whatever message the
 /// script's error handlers left.
-fn classify(failure: LuaFailure, fired: Abort, limits: &Limits) -> VmError {
+pub(super) fn classify(failure: LuaFailure, fired: Abort, limits: &Limits) -> VmError {
     if fired != Abort::None {
         return limit_error(fired, limits);
     }
