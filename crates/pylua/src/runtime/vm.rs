@@ -97,7 +97,9 @@ pub struct Vm {
     // allocator), the output and the allowed directories it points to are still alive.
     pub(super) state: RawState,
     /// The cells of the host functions the state's closures point at ([`Vm::register`]):
-    /// freed only once the state is closed.
+    /// freed only once the state is closed. Boxed: the closures hold their addresses, which
+    /// must not move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub(super) hosts: Vec<Box<super::host_call::HostCell>>,
     pub(super) guard: Arc<Guard>,
     output: OutputHandle,
