@@ -105,11 +105,16 @@ pub(super) fn prepare(
     fetched: Option<Fetched>,
 ) -> Prepared {
     let label = format!("{}-{}", job.name, job.version);
-    let work = options
+    // Neither directory exists yet: linking from the store creates the stage, and only a
+    // download or build creates the work directory (a warm install never does).
+    let stage = options
         .tree
         .staging_dir(lock, &label)
         .map_err(|e| e.to_string())?;
-    let stage = work.join("stage");
+    let work = options
+        .tree
+        .work_dir(lock, &label)
+        .map_err(|e| e.to_string())?;
     let bounds = options.servers.unpack;
     // Stages linked from the store have their modes and digests; a build in place gets
     // its modes here (so the tree never changes a file's mode: with hard links that would
@@ -136,7 +141,6 @@ pub(super) fn prepare(
                 let text = String::from_utf8_lossy(&fetched.bytes).into_owned();
                 let spec = Rockspec::parse(&text, url).map_err(|e| e.to_string())?;
                 let unpacked = work.join("src");
-                fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
                 // The rockspec and its sources (an archive's sha256, a git commit) pin what
                 // gets built: stored like a source rock, and then not even unpacked.
                 let store = Store::new(fetcher.root());
@@ -187,7 +191,6 @@ pub(super) fn prepare(
                 Rockspec::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
             let base = path.parent().unwrap_or(Path::new("."));
             let unpacked = work.join("src");
-            fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
             let sha = fetch_source(&spec, fetcher, &unpacked, Some(base), None, bounds)?;
             let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
             set_deploy_modes(&stage);
@@ -345,7 +348,6 @@ fn unpack_rock(
     let spec = Rockspec::parse(&text, &format!("{url}!/{name}")).map_err(|e| e.to_string())?;
     if url.ends_with(".src.rock") {
         let unpacked = work.join("src");
-        fs::create_dir_all(&unpacked).map_err(|e| e.to_string())?;
         fetch_source(&spec, fetcher, &unpacked, Some(&rock_dir), None, bounds)?;
         let built = build_sources(&spec, &unpacked, stage, &options.target)?;
         return Ok(entry_of(text, built));
@@ -387,7 +389,7 @@ fn build_sources(
     build::build(spec, &source_dir(spec, unpacked), stage, target).map_err(|e| e.to_string())
 }
 
-/// Gets the sources a rockspec names into `dest`: from inside the rock (`.src.rock`), from a
+/// Gets the sources a rockspec names into `dest` (created): from inside the rock (`.src.rock`), from a
 /// file next to a local rockspec, from a URL (through the cache), or from git. Checks
 /// `source.md5`; returns the sha256 of the archive.
 pub(super) fn fetch_source(
@@ -422,6 +424,7 @@ fn fetch_source_unless(
             .map(git::CommitId::parse)
             .transpose()
             .map_err(|e| format!("{}: the locked commit {e}", what()))?;
+        fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
         return git_checkout(&git, spec, dest, commit.as_ref()).map(|sha| (sha, true));
     }
     // The file name the sources are kept under: `source.file`, else the URL's last part,
@@ -467,6 +470,7 @@ fn fetch_source_unless(
     if skip(&sha) {
         return Ok((sha, false));
     }
+    fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     if archive::is_archive(&file_name) {
         archive::unpack(&bytes, &file_name, dest, bounds).map_err(|e| e.to_string())?;
     } else {
@@ -515,6 +519,81 @@ mod tests {
             std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
         }
         zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_stored_package_is_linked_straight_into_its_stage_with_no_work_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let rock_path = dir.path().join("demo-1.0-1.all.rock");
+        fs::write(
+            &rock_path,
+            rock(&[
+                (
+                    "demo-1.0-1.rockspec",
+                    "package = 'demo'\nversion = '1.0-1'\nsource = { url = 'x' }\n",
+                ),
+                ("lua/demo.lua", "return 'demo'"),
+                ("doc/README", "read me"),
+            ]),
+        )
+        .unwrap();
+        let tree = crate::packages::tree::Tree::new(dir.path().join("tree"), "5.4");
+        let options = super::super::InstallOptions {
+            servers: crate::operations::query::ServerOptions::default(),
+            tree: tree.clone(),
+            target: Target {
+                lua_version: "5.4".into(),
+                incdir: dir.path().to_path_buf(),
+                libdir: None,
+                lualib: None,
+                interpreter: None,
+            },
+            launcher: "pylua run".into(),
+            jobs: 1,
+            progress: None,
+        };
+        let fetcher = Fetcher::new(dir.path().join("cache"), true);
+        let job = Job {
+            name: "demo".into(),
+            version: crate::packages::version::Version::parse("1.0-1").unwrap(),
+            origin: Origin::Remote {
+                url: format!("file://{}", rock_path.display()),
+                sha256: None,
+                commit: None,
+            },
+        };
+        let lock = tree.lock().unwrap();
+        let txn = tree.root().join(".pylua-txn");
+        let work = txn.join("work-demo-1.0-1");
+        let check = |staged: &StagedRock| {
+            assert_eq!(staged.stage, txn.join("stage-demo-1.0-1"));
+            assert_eq!(
+                fs::read_to_string(staged.stage.join("lua/demo.lua")).unwrap(),
+                "return 'demo'"
+            );
+            assert!(staged.stage.join("rock/doc/README").is_file());
+            assert!(
+                staged.md5.contains_key("lua/demo.lua"),
+                "linked from the store"
+            );
+        };
+        // Cold: unpacked in the work directory, stored, linked back.
+        let (staged, _) = prepare(&job, &fetcher, &options, &lock, &BTreeMap::new(), None).unwrap();
+        check(&staged);
+        assert!(work.is_dir());
+        tree.discard_staging(&lock);
+        // Warm: linked from the store, nothing unpacked, no work directory made.
+        let (staged, _) = prepare(&job, &fetcher, &options, &lock, &BTreeMap::new(), None).unwrap();
+        check(&staged);
+        assert!(
+            !work.exists(),
+            "a package linked from the store needs no work directory"
+        );
+        assert_eq!(
+            fs::read_dir(&txn).unwrap().count(),
+            1,
+            "only the stage is in the transaction directory"
+        );
     }
 
     #[test]

@@ -256,11 +256,28 @@ impl Tree {
         Ok(TreeLock { _file: file })
     }
 
-    /// A directory for staging inside the tree (same file system, so moves are renames).
-    pub fn staging_dir(&self, _lock: &TreeLock, label: &str) -> Result<PathBuf, TreeError> {
-        let dir = self.root.join(TXN_DIR).join(format!("stage-{label}"));
+    /// Where a package is staged inside the tree (same file system, so moves are renames):
+    /// the transaction directory exists, the staging directory does not — whoever fills it
+    /// creates it (linking from the store makes it as one of the package's directories).
+    /// Each directory made costs an inode, the bulk of a warm install's time.
+    pub fn staging_dir(&self, lock: &TreeLock, label: &str) -> Result<PathBuf, TreeError> {
+        self.txn_path(lock, &format!("stage-{label}"))
+    }
+
+    /// A scratch directory for a package's download and build (unpacked rocks and sources),
+    /// beside its staging directory and cleared with it; not created: a package linked from
+    /// the store needs none.
+    pub fn work_dir(&self, lock: &TreeLock, label: &str) -> Result<PathBuf, TreeError> {
+        self.txn_path(lock, &format!("work-{label}"))
+    }
+
+    /// `name` inside the transaction directory (created if needed), cleared of anything an
+    /// earlier attempt left there.
+    fn txn_path(&self, _lock: &TreeLock, name: &str) -> Result<PathBuf, TreeError> {
+        let txn = self.root.join(TXN_DIR);
+        fs::create_dir_all(&txn).map_err(|e| io_err(&txn, e))?;
+        let dir = txn.join(name);
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         Ok(dir)
     }
 
@@ -499,6 +516,26 @@ mod tests {
             fs::read_to_string(shared.join("two.lua")).unwrap(),
             "return 2"
         );
+    }
+
+    #[test]
+    fn staging_and_work_directories_are_made_only_by_their_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path().join("tree"), "5.4");
+        let lock = tree.lock().unwrap();
+        let stage = tree.staging_dir(&lock, "alpha-1.0-1").unwrap();
+        let work = tree.work_dir(&lock, "alpha-1.0-1").unwrap();
+        assert_eq!(stage.parent(), Some(tree.root().join(TXN_DIR).as_path()));
+        assert_eq!(work.parent(), stage.parent());
+        assert!(!stage.exists() && !work.exists());
+        // What an earlier attempt left there is cleared.
+        fs::create_dir_all(stage.join("lua")).unwrap();
+        fs::create_dir_all(work.join("src")).unwrap();
+        assert_eq!(tree.staging_dir(&lock, "alpha-1.0-1").unwrap(), stage);
+        assert_eq!(tree.work_dir(&lock, "alpha-1.0-1").unwrap(), work);
+        assert!(!stage.exists() && !work.exists());
+        tree.discard_staging(&lock);
+        assert!(!tree.root().join(TXN_DIR).exists());
     }
 
     #[test]
