@@ -66,7 +66,8 @@ impl std::str::FromStr for LinkMode {
 
 /// The way files are placed, narrowed as refusals come in: a [`Linker`] starts from its
 /// mode's first way and stops trying a way once the file system refused it, so an `auto`
-/// install on a file system without reflinks pays for one failed clone, not one a file.
+/// install on a file system without reflinks pays for one failed clone, not one a file
+/// (nor one a package: a refused reflink is remembered for the process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Way {
     Reflink,
@@ -79,7 +80,52 @@ pub enum Way {
 pub struct Linker {
     mode: LinkMode,
     way: Way,
+    /// Whether an earlier refusal of reflinks between the same two file systems was looked
+    /// up (see [`REFLINK_REFUSED`]).
+    recalled: bool,
 }
+
+/// The (source, destination) devices between which a reflink was refused, for the rest of
+/// the process: a refused reflink has created and unlinked a file by then, and on a file
+/// system without them that would be one wasted inode for every package of an install.
+#[cfg(target_os = "linux")]
+static REFLINK_REFUSED: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The devices of `from` and of the directory `to` goes into.
+#[cfg(target_os = "linux")]
+fn devices(from: &Path, to: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let from = fs::metadata(from).ok()?.dev();
+    let to = fs::metadata(to.parent()?).ok()?.dev();
+    Some((from, to))
+}
+
+#[cfg(target_os = "linux")]
+fn reflink_refused_before(from: &Path, to: &Path) -> bool {
+    let Some(pair) = devices(from, to) else {
+        return false;
+    };
+    REFLINK_REFUSED
+        .lock()
+        .is_ok_and(|refused| refused.contains(&pair))
+}
+
+#[cfg(target_os = "linux")]
+fn remember_reflink_refused(from: &Path, to: &Path) {
+    if let (Some(pair), Ok(mut refused)) = (devices(from, to), REFLINK_REFUSED.lock()) {
+        if !refused.contains(&pair) {
+            refused.push(pair);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reflink_refused_before(_from: &Path, _to: &Path) -> bool {
+    false
+}
+
+#[cfg(not(target_os = "linux"))]
+fn remember_reflink_refused(_from: &Path, _to: &Path) {}
 
 impl Linker {
     pub fn new(mode: LinkMode) -> Linker {
@@ -88,7 +134,19 @@ impl Linker {
             LinkMode::Hardlink => Way::Hardlink,
             LinkMode::Copy => Way::Copy,
         };
-        Linker { mode, way }
+        Linker {
+            mode,
+            way,
+            recalled: false,
+        }
+    }
+
+    /// The way tried after `self.way` was refused.
+    fn next_way(&self) -> Way {
+        match (self.way, self.mode) {
+            (Way::Reflink, LinkMode::Auto) => Way::Hardlink,
+            _ => Way::Copy,
+        }
     }
 
     /// The way the next file will be tried first.
@@ -99,6 +157,12 @@ impl Linker {
     /// Makes `to` (which must not exist) a file with `from`'s content and exactly `mode`'s
     /// permission bits (a hard link has the store file's own, which the store keeps equal).
     pub fn place(&mut self, from: &Path, to: &Path, mode: u32) -> io::Result<()> {
+        if self.way == Way::Reflink && !self.recalled {
+            self.recalled = true;
+            if reflink_refused_before(from, to) {
+                self.way = self.next_way();
+            }
+        }
         loop {
             let result = match self.way {
                 Way::Reflink => reflink(from, to, mode),
@@ -108,10 +172,10 @@ impl Linker {
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) if refused(&e) => {
-                    self.way = match (self.way, self.mode) {
-                        (Way::Reflink, LinkMode::Auto) => Way::Hardlink,
-                        _ => Way::Copy,
-                    };
+                    if self.way == Way::Reflink {
+                        remember_reflink_refused(from, to);
+                    }
+                    self.way = self.next_way();
                     tracing::debug!(error = %e, next = ?self.way, "link refused; trying the next way");
                 }
                 Err(e) => return Err(e),
