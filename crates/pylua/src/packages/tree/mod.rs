@@ -519,6 +519,51 @@ mod tests {
     }
 
     #[test]
+    fn packages_sharing_nested_new_directories_in_one_change_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path().join("tree"), "5.4");
+        let lock = tree.lock().unwrap();
+        let mut txn = tree.transaction(&lock);
+        let work = tree.staging_dir(&lock, "a").unwrap();
+        // The first package's `lua/` becomes the tree's Lua directory whole, `shared/deep/`
+        // with it; the others add their files into directories that only exist once the
+        // first one's move is done.
+        txn.add(staged(&work, "one", "1.0-1", "shared/deep/one", "return 1"));
+        txn.add(staged(&work, "two", "1.0-1", "shared/deep/two", "return 2"));
+        txn.add(staged(&work, "three", "1.0-1", "shared/three", "return 3"));
+        txn.commit().unwrap();
+        let shared = tree.lua_dir().join("shared");
+        for (rel, body) in [
+            ("deep/one.lua", "return 1"),
+            ("deep/two.lua", "return 2"),
+            ("three.lua", "return 3"),
+        ] {
+            assert_eq!(fs::read_to_string(shared.join(rel)).unwrap(), body, "{rel}");
+        }
+        // Into a tree that has the directories: file by file, and a removal leaves the rest.
+        let mut txn = tree.transaction(&lock);
+        let work = tree.staging_dir(&lock, "b").unwrap();
+        txn.add(staged(
+            &work,
+            "four",
+            "1.0-1",
+            "shared/deep/four",
+            "return 4",
+        ));
+        txn.remove(tree.installed().unwrap()["one"].clone());
+        txn.commit().unwrap();
+        assert!(!shared.join("deep/one.lua").exists());
+        assert_eq!(
+            fs::read_to_string(shared.join("deep/four.lua")).unwrap(),
+            "return 4"
+        );
+        assert_eq!(
+            fs::read_to_string(shared.join("deep/two.lua")).unwrap(),
+            "return 2"
+        );
+    }
+
+    #[test]
     fn staging_and_work_directories_are_made_only_by_their_users() {
         let dir = tempfile::tempdir().unwrap();
         let tree = Tree::new(dir.path().join("tree"), "5.4");

@@ -136,19 +136,19 @@ impl Transaction<'_> {
                 set_deploy_modes(&staged.stage);
             }
             let mut files = Vec::new();
-            collect_moves(
+            collect_top_moves(
                 &staged.stage.join("lua"),
                 &tree.lua_dir(),
                 &mut claimed,
                 &mut files,
             );
-            collect_moves(
+            collect_top_moves(
                 &staged.stage.join("lib"),
                 &tree.lib_dir(),
                 &mut claimed,
                 &mut files,
             );
-            collect_moves(&wrappers, &tree.bin_dir(), &mut claimed, &mut files);
+            collect_top_moves(&wrappers, &tree.bin_dir(), &mut claimed, &mut files);
             for (from, to) in files {
                 if to.exists() && !removals.contains(&to) {
                     let owner = installed
@@ -198,8 +198,11 @@ impl Transaction<'_> {
         moves.push((new_manifest, manifest_path));
 
         // The journal: written whole before anything moves.
+        // Made only when something is replaced or removed (a first install replaces nothing).
         let trash = txn.join("trash");
-        fs::create_dir_all(&trash).map_err(|e| io_err(&trash, e))?;
+        if !removals.is_empty() {
+            fs::create_dir_all(&trash).map_err(|e| io_err(&trash, e))?;
+        }
         let mut journal = String::new();
         let mut trash_moves = Vec::new();
         for (i, old) in removals.iter().enumerate() {
@@ -473,6 +476,32 @@ pub(super) fn is_dir(entry: &fs::DirEntry) -> bool {
     }
 }
 
+/// [`collect_moves`] for a stage's `lua/`, `lib/` or wrappers: when the tree lacks the
+/// directory they go to (a first install), the staged one becomes it, whole — one rename
+/// instead of a new directory (an inode) and a rename per entry. An empty one installs nothing.
+fn collect_top_moves(
+    from: &Path,
+    to: &Path,
+    claimed: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) {
+    if !fs::read_dir(from).is_ok_and(|mut d| d.next().is_some()) {
+        return;
+    }
+    if !claimed_here(claimed, to) && fs::symlink_metadata(to).is_err() {
+        claimed.insert(to.to_path_buf());
+        out.push((from.to_path_buf(), to.to_path_buf()));
+    } else {
+        collect_moves(from, to, claimed, out);
+    }
+}
+
+/// Whether `dir` comes with a directory this change moves whole (itself or one above it):
+/// then it will exist, and another package's files go into it one by one.
+fn claimed_here(claimed: &std::collections::HashSet<PathBuf>, dir: &Path) -> bool {
+    dir.ancestors().any(|d| claimed.contains(d))
+}
+
 /// What to move from `from` to `to`: every file paired with its place, except that a
 /// directory the tree does not have (and no earlier package of this change claimed) moves
 /// whole — fewer renames, and no empty directories left to delete after the commit.
@@ -489,8 +518,9 @@ fn collect_moves(
         let path = entry.path();
         let dest = to.join(entry.file_name());
         if is_dir(&entry) {
-            let new = claimed.insert(dest.clone()) && fs::symlink_metadata(&dest).is_err();
+            let new = !claimed_here(claimed, &dest) && fs::symlink_metadata(&dest).is_err();
             if new {
+                claimed.insert(dest.clone());
                 out.push((path, dest));
             } else {
                 collect_moves(&path, &dest, claimed, out);
