@@ -488,18 +488,27 @@ fn collect_top_moves(
     if !fs::read_dir(from).is_ok_and(|mut d| d.next().is_some()) {
         return;
     }
-    if !claimed_here(claimed, to) && fs::symlink_metadata(to).is_err() {
-        claimed.insert(to.to_path_buf());
+    if !claimed.contains(to) && fs::symlink_metadata(to).is_err() {
+        claim(claimed, from, to);
         out.push((from.to_path_buf(), to.to_path_buf()));
     } else {
         collect_moves(from, to, claimed, out);
     }
 }
 
-/// Whether `dir` comes with a directory this change moves whole (itself or one above it):
-/// then it will exist, and another package's files go into it one by one.
-fn claimed_here(claimed: &std::collections::HashSet<PathBuf>, dir: &Path) -> bool {
-    dir.ancestors().any(|d| claimed.contains(d))
+/// Records that the staged directory `from` moves whole to `to`: `to` and each directory
+/// under it will exist once it has, so another package's files go into them one by one
+/// (a second whole move onto one of them would fail).
+fn claim(claimed: &mut std::collections::HashSet<PathBuf>, from: &Path, to: &Path) {
+    claimed.insert(to.to_path_buf());
+    let Ok(entries) = fs::read_dir(from) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if is_dir(&entry) {
+            claim(claimed, &entry.path(), &to.join(entry.file_name()));
+        }
+    }
 }
 
 /// What to move from `from` to `to`: every file paired with its place, except that a
@@ -518,9 +527,9 @@ fn collect_moves(
         let path = entry.path();
         let dest = to.join(entry.file_name());
         if is_dir(&entry) {
-            let new = !claimed_here(claimed, &dest) && fs::symlink_metadata(&dest).is_err();
+            let new = !claimed.contains(&dest) && fs::symlink_metadata(&dest).is_err();
             if new {
-                claimed.insert(dest.clone());
+                claim(claimed, &path, &dest);
                 out.push((path, dest));
             } else {
                 collect_moves(&path, &dest, claimed, out);
