@@ -208,6 +208,16 @@ fn hardlink_shares_the_store_inodes_copy_does_not_and_the_trees_are_identical() 
         ino(&so)
     );
 
+    // The rock's directory too: its rockspec file and rock_manifest are stored, not
+    // written by each install.
+    let manifest = ctx.path("tree-hardlink/lib/luarocks/rocks-5.4/calc/1.0-1/rock_manifest");
+    assert!(
+        ctx.entries()
+            .iter()
+            .any(|e| e.join("files/rock/rock_manifest").is_file()
+                && ino(&e.join("files/rock/rock_manifest")) == ino(&manifest)),
+        "the rock_manifest is linked from the store"
+    );
     let reference = files(&trees[0].1);
     assert!(reference.contains_key("lib/luarocks/rocks-5.4/calc/1.0-1/bin/calc"));
     assert_eq!(reference["lib/lua/5.4/calc/core.so"].1, 0o755);

@@ -1,10 +1,11 @@
 //! The package store: every unpacked prebuilt rock and every built source rock kept once, in
 //! the cache (`<cache>/store/<key>/`), content-addressed by what decides its files — the
-//! rock's sha256 and, for a build, the target Lua, headers, compiler and flags (see
-//! [`Store::key`]). An entry holds `files/` (the staging layout: `lua/`, `lib/`, `bin/`,
-//! `conf/`, `rock/`) with the modes LuaRocks deploys, and `entry.json` (the rockspec, the
-//! modules and commands, and a record of every file, with the md5 a tree's `rock_manifest`
-//! lists, so an install reads no file it links). Installs link from it into a tree's
+//! rock's sha256, the package's name and version and, for a build, the target Lua, headers,
+//! compiler and flags (see [`Store::key`]). An entry holds `files/` (the staging layout:
+//! `lua/`, `lib/`, `bin/`, `conf/`, and `rock/` with the rockspec file and `rock_manifest`)
+//! with the modes LuaRocks deploys, and `entry.json` (the rockspec, the modules and commands,
+//! and a record of every file, with the md5 a tree's `rock_manifest` lists, so an install
+//! reads no file it links). Installs link from it into a tree's
 //! staging directory ([`crate::packages::link`]), and the tree's transaction moves them in.
 //!
 //! Entries are written whole in a temporary directory and renamed into place, so a reader
@@ -35,8 +36,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The store's layout: raised whenever what an entry holds or how it is laid out changes
-/// (3: the store replaces the build cache of layout 2, and keeps prebuilt rocks too).
-pub const LAYOUT: u32 = 3;
+/// (3: the store replaces the build cache of layout 2, and keeps prebuilt rocks too; 4: an
+/// entry's `rock/` holds the rockspec file and `rock_manifest` a tree installs, so they are
+/// linked rather than written by every install).
+pub const LAYOUT: u32 = 4;
 
 const RECORD_FILE: &str = "entry.json";
 const FILES_DIR: &str = "files";

@@ -15,7 +15,9 @@ use crate::packages::link::LinkMode;
 use crate::packages::names::RelativePath;
 use crate::packages::rockspec::Rockspec;
 use crate::packages::store::{Entry, Lookup, Store};
-use crate::packages::tree::{set_deploy_modes, InstalledRock, StagedRock, TreeLock};
+use crate::packages::tree::{
+    rock_manifest_text, set_deploy_modes, InstalledRock, StagedRock, TreeLock,
+};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 use std::fs;
@@ -36,7 +38,7 @@ pub(super) fn peek(
             let Ok(fetched) = fetcher.get(url) else {
                 return (true, None);
             };
-            let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
+            let key = Store::key(&rock_identity(job, url, &fetched.sha256, &options.target));
             if Store::new(fetcher.root()).contains(&key) {
                 return (false, Some(fetched));
             }
@@ -145,7 +147,12 @@ pub(super) fn prepare(
                 // gets built: stored like a source rock, and then not even unpacked.
                 let store = Store::new(fetcher.root());
                 let key_of = |sha: &str| {
-                    Store::key(&rockspec_identity(&fetched.sha256, sha, &options.target))
+                    Store::key(&rockspec_identity(
+                        job,
+                        &fetched.sha256,
+                        sha,
+                        &options.target,
+                    ))
                 };
                 let commit = commit.as_deref();
                 let (sha, unpacked_now) =
@@ -163,14 +170,14 @@ pub(super) fn prepare(
                         }
                         let built = build_sources(&spec, &unpacked, &stage, &options.target)?;
                         let entry = entry_of(text, built);
-                        let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
+                        let md5 = store_and_link(&store, &key, &stage, &entry, mode, job)?;
                         (entry, md5)
                     }
                 };
                 (entry, Some(sha), md5)
             } else {
                 let store = Store::new(fetcher.root());
-                let key = Store::key(&rock_identity(url, &fetched.sha256, &options.target));
+                let key = Store::key(&rock_identity(job, url, &fetched.sha256, &options.target));
                 let mode = options.servers.link_mode;
                 let (entry, md5) = match link_stored(&store, &key, &stage, mode)? {
                     Some(linked) => linked,
@@ -178,7 +185,7 @@ pub(super) fn prepare(
                         let entry = unpack_rock(
                             job, url, &fetched, &work, &stage, fetcher, bounds, options,
                         )?;
-                        let md5 = store_and_link(&store, &key, &stage, &entry, mode)?;
+                        let md5 = store_and_link(&store, &key, &stage, &entry, mode, job)?;
                         (entry, md5)
                     }
                 };
@@ -239,23 +246,39 @@ fn entry_of(rockspec: String, built: Built) -> Entry {
     }
 }
 
-/// What decides a stored rock's files: the rock itself and, for a source rock, everything
-/// its build depends on — the Lua, its headers and library, the compiler and flags, and
-/// pylua's own version (its build rules).
-fn rock_identity(url: &str, rock_sha256: &str, target: &Target) -> String {
+/// What decides a stored rock's files: the rock itself, the name and version it is installed
+/// as (its rockspec file and `rock_manifest` are stored too) and, for a source rock,
+/// everything its build depends on — the Lua, its headers and library, the compiler and
+/// flags, and pylua's own version (its build rules).
+fn rock_identity(job: &Job, url: &str, rock_sha256: &str, target: &Target) -> String {
+    let package = format!("{} {}", job.name, job.version);
     if url.ends_with(".src.rock") {
-        format!("build\n{rock_sha256}\n{}", build_identity(target))
+        format!(
+            "build\n{rock_sha256}\n{package}\n{}",
+            build_identity(target)
+        )
     } else {
         // A prebuilt rock is deployed as it is, whatever the target.
-        format!("prebuilt\n{rock_sha256}\n{}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "prebuilt\n{rock_sha256}\n{package}\n{}",
+            env!("CARGO_PKG_VERSION")
+        )
     }
 }
 
 /// What decides the files of a package built from a rockspec on a server: the rockspec, its
-/// sources (`source_sha`: the archive's sha256, or the git commit checked out) and the build.
-fn rockspec_identity(rockspec_sha256: &str, source_sha: &str, target: &Target) -> String {
+/// sources (`source_sha`: the archive's sha256, or the git commit checked out), the name and
+/// version it is installed as, and the build.
+fn rockspec_identity(
+    job: &Job,
+    rockspec_sha256: &str,
+    source_sha: &str,
+    target: &Target,
+) -> String {
     format!(
-        "rockspec build\n{rockspec_sha256}\n{source_sha}\n{}",
+        "rockspec build\n{rockspec_sha256}\n{source_sha}\n{} {}\n{}",
+        job.name,
+        job.version,
         build_identity(target)
     )
 }
@@ -305,8 +328,10 @@ fn store_and_link(
     stage: &Path,
     entry: &Entry,
     mode: LinkMode,
+    job: &Job,
 ) -> Result<Digests, String> {
     set_deploy_modes(stage);
+    add_rock_files(stage, job, &entry.rockspec)?;
     if let Err(e) = store.insert(key, stage, entry) {
         tracing::debug!(error = %e, "cannot write the package store; installing from the stage");
         return Ok(Digests::new());
@@ -318,6 +343,30 @@ fn store_and_link(
             store.entry_dir(key).display()
         )),
     }
+}
+
+/// Writes into a freshly filled stage the rockspec file and (unless the rock brought its own)
+/// the `rock_manifest` the tree's transaction would write, so that the store keeps them and
+/// every install links them: two files fewer to create per package (each one an inode).
+/// The tree's transaction finds them in place and leaves them.
+fn add_rock_files(stage: &Path, job: &Job, rockspec: &str) -> Result<(), String> {
+    let rock = stage.join("rock");
+    let fail = |e: std::io::Error| format!("{}: {e}", rock.display());
+    fs::create_dir_all(&rock).map_err(fail)?;
+    let name = format!("{}-{}.rockspec", job.name, job.version);
+    let path = rock.join(&name);
+    if !fs::read(&path).is_ok_and(|t| t == rockspec.as_bytes()) {
+        // A stage's files are its own (never links into the store), yet replaced rather
+        // than written through, as everywhere else.
+        let _ = fs::remove_file(&path);
+        fs::write(&path, rockspec).map_err(fail)?;
+    }
+    let manifest = rock.join("rock_manifest");
+    if fs::symlink_metadata(&manifest).is_err() {
+        let text = rock_manifest_text(stage, &Digests::new(), &name, rockspec);
+        fs::write(&manifest, text).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// Unpacks a rock and fills `stage`: a source rock is built, a prebuilt rock deployed as
@@ -593,6 +642,43 @@ mod tests {
             fs::read_dir(&txn).unwrap().count(),
             1,
             "only the stage is in the transaction directory"
+        );
+        // The rockspec file and rock_manifest come from the store, ready to install ...
+        for rel in ["rock/demo-1.0-1.rockspec", "rock/rock_manifest"] {
+            assert!(
+                staged.md5.contains_key(rel),
+                "{rel} is linked from the store"
+            );
+        }
+        // ... and the tree gets the very files the transaction writes for a stage lacking
+        // them (the same stage, its two files removed).
+        let bare = dir.path().join("bare");
+        build::copy_tree(&staged.stage, &bare).unwrap();
+        fs::remove_file(bare.join("rock/demo-1.0-1.rockspec")).unwrap();
+        fs::remove_file(bare.join("rock/rock_manifest")).unwrap();
+        let mut written = staged.clone();
+        written.stage = bare;
+        written.md5 = BTreeMap::new();
+        let other = crate::packages::tree::Tree::new(dir.path().join("other"), "5.4");
+        let mut txn = tree.transaction(&lock);
+        txn.add(staged);
+        txn.commit().unwrap();
+        let other_lock = other.lock().unwrap();
+        let mut txn = other.transaction(&other_lock);
+        txn.add(written);
+        txn.commit().unwrap();
+        let rock_dir = |t: &crate::packages::tree::Tree| t.rock_dir("demo", &job.version);
+        for file in ["demo-1.0-1.rockspec", "rock_manifest", "doc/README"] {
+            assert_eq!(
+                fs::read(rock_dir(&tree).join(file)).unwrap(),
+                fs::read(rock_dir(&other).join(file)).unwrap(),
+                "{file}"
+            );
+        }
+        let manifest = fs::read_to_string(rock_dir(&tree).join("rock_manifest")).unwrap();
+        assert!(
+            manifest.contains("[\"demo-1.0-1.rockspec\"]") && manifest.contains("README"),
+            "{manifest}"
         );
     }
 

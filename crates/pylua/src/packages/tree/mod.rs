@@ -403,6 +403,7 @@ mod writers;
 
 use transaction::recover;
 pub use transaction::{set_deploy_modes, StagedRock, Transaction};
+pub use writers::rock_manifest_text;
 
 #[cfg(test)]
 mod tests {

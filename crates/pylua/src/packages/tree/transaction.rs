@@ -90,8 +90,12 @@ impl Transaction<'_> {
             fs::create_dir_all(&rock_stage).map_err(|e| io_err(&rock_stage, e))?;
             let rockspec_name = format!("{}-{}.rockspec", rock.name, rock.version);
             // Staged files may be hard links into the package store: pylua writes only new
-            // files here, replacing (never rewriting) one that is there.
-            replace_file(&rock_stage.join(&rockspec_name), &staged.rockspec_text)?;
+            // files here, replacing (never rewriting) one that is there. A stage linked from
+            // the store has it already (and its rock_manifest): a read costs no new inode.
+            let rockspec_path = rock_stage.join(&rockspec_name);
+            if !fs::read(&rockspec_path).is_ok_and(|t| t == staged.rockspec_text.as_bytes()) {
+                replace_file(&rockspec_path, &staged.rockspec_text)?;
+            }
             // A prebuilt rock brings its own rock_manifest, which LuaRocks keeps as it is;
             // else it is written from the staged files (before bin/ moves below).
             let kept = rock_stage.join("rock_manifest");

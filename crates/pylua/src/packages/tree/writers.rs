@@ -12,8 +12,30 @@ fn md5_file(path: &Path) -> String {
 
 /// `rock_manifest`: the md5 of every file the rock installed, by section, as LuaRocks writes it.
 pub(super) fn rock_manifest(staged: &StagedRock, rockspec_name: &str) -> Result<String, TreeError> {
+    Ok(rock_manifest_text(
+        &staged.stage,
+        &staged.md5,
+        rockspec_name,
+        &staged.rockspec_text,
+    ))
+}
+
+/// The `rock_manifest` of the package staged in `stage` (before its `bin/` and `conf/` move
+/// into `rock/`), whose rockspec `rockspec_name` holds `rockspec_text`; `md5` gives the
+/// digests already known, by path relative to the stage (other files are read).
+pub fn rock_manifest_text(
+    stage: &Path,
+    md5: &BTreeMap<String, String>,
+    rockspec_name: &str,
+    rockspec_text: &str,
+) -> String {
+    struct Staged<'a> {
+        stage: &'a Path,
+        md5: &'a BTreeMap<String, String>,
+    }
+    let staged = Staged { stage, md5 };
     // `rel` is the path relative to the stage, the key of the digests the store knows.
-    fn tree_of(staged: &StagedRock, rel: &str) -> Option<LuaTable> {
+    fn tree_of(staged: &Staged, rel: &str) -> Option<LuaTable> {
         let entries = fs::read_dir(staged.stage.join(rel)).ok()?;
         let mut map = BTreeMap::new();
         for entry in entries.filter_map(Result::ok) {
@@ -35,11 +57,11 @@ pub(super) fn rock_manifest(staged: &StagedRock, rockspec_name: &str) -> Result<
     }
     let mut top = BTreeMap::new();
     for (section, dir) in [("lua", "lua"), ("lib", "lib"), ("bin", "bin")] {
-        if let Some(t) = tree_of(staged, dir) {
+        if let Some(t) = tree_of(&staged, dir) {
             top.insert(section.to_string(), t);
         }
     }
-    if let Some(LuaTable::Map(rock)) = tree_of(staged, "rock") {
+    if let Some(LuaTable::Map(rock)) = tree_of(&staged, "rock") {
         for (k, v) in rock {
             if k != "bin" && k != "conf" {
                 top.insert(k, v);
@@ -49,12 +71,12 @@ pub(super) fn rock_manifest(staged: &StagedRock, rockspec_name: &str) -> Result<
     // The rockspec was just written from this text.
     top.insert(
         rockspec_name.to_string(),
-        LuaTable::Str(hex(&Md5::digest(staged.rockspec_text.as_bytes()))),
+        LuaTable::Str(hex(&Md5::digest(rockspec_text.as_bytes()))),
     );
     let mut out = String::from("rock_manifest = ");
     LuaTable::Map(top).write(&mut out, 0);
     out.push('\n');
-    Ok(out)
+    out
 }
 
 /// A Lua table literal, written the way LuaRocks writes its manifests.
