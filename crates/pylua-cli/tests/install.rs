@@ -55,9 +55,13 @@ impl Ctx {
             for e in entries.flatten() {
                 let p = e.path();
                 let rel = p.strip_prefix(root).unwrap().display().to_string();
-                // The lock file, and staging debris of a killed process (no journal, so no
-                // change under way: invisible to Lua and LuaRocks, cleared by the next writer).
-                if rel == ".pylua-lock" || rel.starts_with(".pylua-txn/stage-") {
+                // The lock file, and staging and build debris of a killed process (no
+                // journal, so no change under way: invisible to Lua and LuaRocks, cleared by
+                // the next writer).
+                if rel == ".pylua-lock"
+                    || rel.starts_with(".pylua-txn/stage-")
+                    || rel.starts_with(".pylua-txn/work-")
+                {
                     continue;
                 }
                 if p.is_dir() {
