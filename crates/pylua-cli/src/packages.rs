@@ -10,7 +10,6 @@ use pylua::operations::tree::{self as tree_ops, TreeOpError};
 use pylua::operations::{self, query::QueryError, ServerOptions};
 use pylua::packages::link::LinkMode;
 use pylua::packages::tree::Tree;
-use pylua::paths::Paths;
 use serde::Serialize;
 use serde_json::json;
 use std::io::IsTerminal;
@@ -198,7 +197,7 @@ impl TreeArgs {
     pub fn tree_for(&self, api: &str) -> Tree {
         let root = self.tree.clone().unwrap_or_else(|| {
             let cwd = std::env::current_dir().unwrap_or_default();
-            tree_ops::default_root(&cwd, &Paths::discover())
+            tree_ops::default_root(&cwd)
         });
         Tree::new(root, api)
     }

@@ -172,7 +172,7 @@ pub fn paths(py: Python<'_>) -> PyResult<PyObject> {
 fn tree_at(py: Python<'_>, tree: Option<PathBuf>, lua: Option<&str>) -> PyResult<Tree> {
     let root = tree.unwrap_or_else(|| {
         let cwd = std::env::current_dir().unwrap_or_default();
-        tree_ops::default_root(&cwd, &Paths::discover())
+        tree_ops::default_root(&cwd)
     });
     Ok(match lua_arg(py, lua)? {
         Some(v) => Tree::new(root, v.api()),

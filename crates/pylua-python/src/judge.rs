@@ -9,7 +9,6 @@ use pylua::operations::audit::{self, risky::Category, AuditOptions};
 use pylua::operations::doctor::{self as doctor_op, Area, DoctorOptions};
 use pylua::operations::project::EnvOptions;
 use pylua::operations::ServerOptions;
-use pylua::paths::Paths;
 use pylua::project::Project;
 use pyo3::prelude::*;
 use serde_json::Value as Json;
@@ -120,7 +119,7 @@ pub fn recommend(
     let tree = tree.map(pylua::packages::tree::Tree::detect).or_else(|| {
         let cwd = std::env::current_dir().unwrap_or_default();
         Some(pylua::packages::tree::Tree::detect(
-            pylua::operations::tree::default_root(&cwd, &Paths::discover()),
+            pylua::operations::tree::default_root(&cwd),
         ))
     });
     let servers = servers_of(&config, None);
@@ -169,8 +168,7 @@ pub fn audit_env(
         }
         (None, tree) => {
             let cwd = std::env::current_dir().unwrap_or_default();
-            let root = tree
-                .unwrap_or_else(|| pylua::operations::tree::default_root(&cwd, &Paths::discover()));
+            let root = tree.unwrap_or_else(|| pylua::operations::tree::default_root(&cwd));
             let tree = pylua::packages::tree::Tree::detect(root);
             audit::audit(&tree, &[], Some(pylua::runtime::LUA_RELEASE), &options)
         }

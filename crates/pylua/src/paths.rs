@@ -31,11 +31,22 @@ impl Paths {
         let fallback = || std::env::temp_dir().join("pylua");
         Paths {
             config: dirs::config_dir().unwrap_or_else(fallback).join("pylua"),
-            data: dirs::data_dir().unwrap_or_else(fallback).join("pylua"),
+            data: Paths::data_dir(),
             cache: dirs::cache_dir().unwrap_or_else(fallback).join("pylua"),
             state: dirs::state_dir()
                 .or_else(dirs::data_local_dir)
                 .unwrap_or_else(fallback)
+                .join("pylua"),
+        }
+    }
+
+    /// [`Paths::discover`]'s `data` alone (what finding the per-user tree needs, on every
+    /// new VM of the Python module).
+    pub fn data_dir() -> PathBuf {
+        match std::env::var_os("PYLUA_HOME").filter(|h| !h.is_empty()) {
+            Some(home) => PathBuf::from(home).join("data"),
+            None => dirs::data_dir()
+                .unwrap_or_else(|| std::env::temp_dir().join("pylua"))
                 .join("pylua"),
         }
     }

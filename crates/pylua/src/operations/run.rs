@@ -105,7 +105,6 @@ impl RunOptions {
             Some(root) => Tree::detect(root.clone()),
             None => Tree::detect(super::tree::default_root(
                 &std::env::current_dir().unwrap_or_default(),
-                &crate::paths::Paths::discover(),
             )),
         };
         // The tree's modules for the layout of the Lua the code runs on (LuaJIT uses 5.1's).

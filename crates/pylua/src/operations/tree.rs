@@ -26,10 +26,10 @@ impl TreeOpError {
 
 /// The tree to use when none is named: inside a project (found from `cwd` upwards) its
 /// `.pylua/`, elsewhere the per-user tree in pylua's data directory (like `luarocks --local`).
-pub fn default_root(cwd: &std::path::Path, paths: &crate::paths::Paths) -> PathBuf {
+pub fn default_root(cwd: &std::path::Path) -> PathBuf {
     crate::project::Project::find(cwd)
         .map(|p| p.tree_dir())
-        .unwrap_or_else(|| paths.data.join("tree"))
+        .unwrap_or_else(|| crate::paths::Paths::data_dir().join("tree"))
 }
 
 /// Everything installed in `tree`, by name.

@@ -195,7 +195,6 @@ pub fn doctor(options: &DoctorOptions) -> Report {
             (Some(project), Some(Ok(_))) => crate::packages::tree::Tree::detect(project.tree_dir()),
             _ => crate::packages::tree::Tree::detect(super::tree::default_root(
                 &std::env::current_dir().unwrap_or_default(),
-                &crate::paths::Paths::discover(),
             )),
         };
         let servers = environment::configured_servers(options.env);
