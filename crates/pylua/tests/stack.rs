@@ -429,3 +429,42 @@ fn the_process_backend_takes_thousands_of_arguments_too() {
         }
     }
 }
+
+#[test]
+fn copies_of_one_big_table_share_one_budget_of_nodes() {
+    // Ten results or arguments that are the same 200 000-element table: read whole while
+    // the call's budget (a million nodes) lasts, then as markers — not ten times over.
+    let mut vm = Vm::new().unwrap();
+    vm.exec("t = {} for i = 1, 200000 do t[i] = i end", "build")
+        .unwrap();
+    let values = vm.eval("return t, t, t, t, t, t, t, t, t, t").unwrap();
+    assert_eq!(values.len(), 10);
+    assert_eq!(values[0].as_array().map(Vec::len), Some(200_000));
+    assert_eq!(values[9], json!("<truncated>"));
+    vm.register(
+        "whole",
+        Box::new(|args| {
+            Ok(vec![json!(args
+                .iter()
+                .filter(|a| a
+                    .as_array()
+                    .is_some_and(|t| t.len() == 200_000 && t[199_999] == json!(200_000)))
+                .count())])
+        }),
+    )
+    .unwrap();
+    let whole = vm
+        .eval("return whole(t, t, t, t, t, t, t, t, t, t)")
+        .unwrap();
+    assert_eq!(whole, vec![json!(4)]);
+    vm.exec(
+        "function same() return t, t, t, t, t, t, t, t, t, t end",
+        "lib",
+    )
+    .unwrap();
+    let same = vm.function("same").unwrap();
+    let values = vm
+        .call_args(pylua::runtime::Callee::Function(&same), &[])
+        .unwrap();
+    assert_eq!(values[9], json!("<truncated>"));
+}

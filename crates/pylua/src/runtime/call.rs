@@ -7,7 +7,7 @@
 //! and tables go through [`crate::Vm::call`] and JSON.
 
 use super::error::{ErrorKind, VmError};
-use super::stack::{string_at, to_json_at, type_name_at};
+use super::stack::{string_at, to_json_at, type_name_at, JsonReader};
 use mlua::ffi;
 use serde_json::Value as Json;
 use std::ffi::c_int;
@@ -223,8 +223,9 @@ impl Read for Vec<Json> {
     const RESULTS: c_int = ffi::LUA_MULTRET;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, n: c_int) -> Result<Self, VmError> {
         // SAFETY: the `n` results are at `first..first + n` (the caller's contract).
+        let mut reader = JsonReader::new();
         Ok((first..first + n)
-            .map(|i| unsafe { to_json_at(state, i) })
+            .map(|i| unsafe { reader.read(state, i) })
             .collect())
     }
 }

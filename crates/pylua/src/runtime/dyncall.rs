@@ -9,7 +9,7 @@
 
 use super::call::VmFunction;
 use super::error::{ErrorKind, VmError};
-use super::stack::{push_json, to_json_at, type_name_at};
+use super::stack::{push_json, type_name_at, JsonReader};
 use super::state::{self, pop_failure, traceback};
 use super::vm::{Failed, Vm};
 use mlua::ffi;
@@ -60,11 +60,16 @@ impl From<Returned> for Json {
     }
 }
 
-/// The result at `index`: scalars read in place, anything else as [`to_json_at`] reads it.
+/// The result at `index`: scalars read in place, anything else by `reader` (whose budget
+/// the call's results share).
 ///
 /// # Safety
-/// As [`to_json_at`].
-unsafe fn returned_at(state: *mut ffi::lua_State, index: c_int) -> Returned {
+/// As [`JsonReader::read`].
+unsafe fn returned_at(
+    state: *mut ffi::lua_State,
+    index: c_int,
+    reader: &mut JsonReader,
+) -> Returned {
     // SAFETY: the caller's contract; type queries and reads of numbers in place only.
     unsafe {
         match ffi::lua_type(state, index) {
@@ -75,9 +80,9 @@ unsafe fn returned_at(state: *mut ffi::lua_State, index: c_int) -> Returned {
             }
             ffi::LUA_TNUMBER => match ffi::lua_tonumberx(state, index, std::ptr::null_mut()) {
                 x if x.is_finite() => Returned::Float(x),
-                _ => Returned::Json(to_json_at(state, index)),
+                _ => Returned::Json(reader.read(state, index)),
             },
-            _ => Returned::Json(to_json_at(state, index)),
+            _ => Returned::Json(reader.read(state, index)),
         }
     }
 }
@@ -217,7 +222,8 @@ impl Vm {
                 return Err(Failed::Lua(failure));
             }
             let top = ffi::lua_gettop(state);
-            out.extend((base + 2..=top).map(|i| returned_at(state, i)));
+            let mut reader = JsonReader::new();
+            out.extend((base + 2..=top).map(|i| returned_at(state, i, &mut reader)));
             ffi::lua_settop(state, base);
             Ok(())
         })

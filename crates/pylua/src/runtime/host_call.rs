@@ -7,7 +7,7 @@
 //! the VM keep their direct path (with the handle, every one would take mlua's lock).
 
 use super::error::VmError;
-use super::stack::{push_json, to_json_at};
+use super::stack::{push_json, JsonReader};
 use super::state::protect;
 use super::vm::{classify, Vm};
 use mlua::ffi;
@@ -90,7 +90,10 @@ unsafe extern "C-unwind" fn host_call(state: *mut ffi::lua_State) -> c_int {
         }
         let n = ffi::lua_gettop(state);
         let ok = call_host(&mut *cell, || {
-            (1..=n).map(|i| to_json_at(state, i)).collect::<Vec<Json>>()
+            let mut reader = JsonReader::new();
+            (1..=n)
+                .map(|i| reader.read(state, i))
+                .collect::<Vec<Json>>()
         });
         let cell = &*cell;
         if !ok {

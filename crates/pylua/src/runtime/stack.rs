@@ -40,13 +40,33 @@ struct Reader {
 /// `index` must be a valid stack index of `state`, and nothing else may use the state
 /// meanwhile.
 pub(crate) unsafe fn to_json_at(state: *mut ffi::lua_State, index: c_int) -> Json {
-    let mut reader = Reader {
-        seen: Vec::new(),
-        nodes: MAX_NODES,
-        text: MAX_TEXT,
-    };
-    // SAFETY: the caller's contract; reading calls no Lua code and raises nothing.
-    unsafe { reader.read(state, ffi::lua_absindex(state, index), 0) }
+    // SAFETY: the caller's contract.
+    unsafe { JsonReader::new().read(state, index) }
+}
+
+/// Reads several values (a call's arguments or results) under one budget of nodes and text
+/// for all of them: `return t, t, t, …` with a big `t` a thousand times over is read whole
+/// once, then as `"<truncated>"` markers, instead of a thousand times the budget.
+pub(crate) struct JsonReader(Reader);
+
+impl JsonReader {
+    pub(crate) fn new() -> JsonReader {
+        JsonReader(Reader {
+            seen: Vec::new(),
+            nodes: MAX_NODES,
+            text: MAX_TEXT,
+        })
+    }
+
+    /// The value at `index`, from what is left of the budget.
+    ///
+    /// # Safety
+    /// As [`to_json_at`].
+    pub(crate) unsafe fn read(&mut self, state: *mut ffi::lua_State, index: c_int) -> Json {
+        self.0.seen.clear();
+        // SAFETY: the caller's contract; reading calls no Lua code and raises nothing.
+        unsafe { self.0.read(state, ffi::lua_absindex(state, index), 0) }
+    }
 }
 
 /// mlua's name for the type of the value at `index` (`integer` and `number` apart).

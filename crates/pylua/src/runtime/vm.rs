@@ -14,7 +14,7 @@ use super::net::{NetAudit, NetSession};
 use super::output::OutputHandle;
 use super::sandbox::{sections, AllowedDirs, Sandbox, PRELUDE};
 use super::settings::{settings_setters, VmSettings};
-use super::stack::{push_json, to_json_at, type_name_at};
+use super::stack::{push_json, to_json_at, type_name_at, JsonReader};
 use super::state::{self, protect, traceback, LuaFailure, RawState};
 use mlua::{ffi, Lua};
 use serde_json::Value as Json;
@@ -326,7 +326,8 @@ unsafe fn call_json(state: *mut ffi::lua_State, nargs: c_int) -> Result<Vec<Json
     unsafe {
         let n = call(state, nargs, ffi::LUA_MULTRET)?;
         let first = ffi::lua_gettop(state) - n + 1;
-        let values = (first..first + n).map(|i| to_json_at(state, i)).collect();
+        let mut reader = JsonReader::new();
+        let values = (first..first + n).map(|i| reader.read(state, i)).collect();
         ffi::lua_settop(state, first - 1);
         Ok(values)
     }
