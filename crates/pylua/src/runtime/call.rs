@@ -222,9 +222,9 @@ impl CallResult for Json {}
 impl Read for Vec<Json> {
     const RESULTS: c_int = ffi::LUA_MULTRET;
     unsafe fn read(state: *mut ffi::lua_State, first: c_int, n: c_int) -> Result<Self, VmError> {
-        // SAFETY: the `n` results are at `first..first + n` (the caller's contract).
         let mut reader = JsonReader::new();
         Ok((first..first + n)
+            // SAFETY: the `n` results are at `first..first + n` (the caller's contract).
             .map(|i| unsafe { reader.read(state, i) })
             .collect())
     }
