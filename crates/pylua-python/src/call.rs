@@ -9,7 +9,7 @@
 
 use crate::convert::{to_json, to_py};
 use crate::errors::{error, vm_error};
-use crate::vm::PyVm;
+use crate::vm::{as_returned, PyVm};
 use pylua::runtime::{AnyVm, Arg, Callee, Returned, VmFunction};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
@@ -43,22 +43,6 @@ fn result_to_py(py: Python<'_>, value: &Returned) -> PyResult<PyObject> {
         Returned::Int(i) => i.into_py_any(py),
         Returned::Float(x) => Ok(PyFloat::new(py, *x).into_any().unbind()),
         Returned::Json(j) => to_py(py, j),
-    }
-}
-
-/// A call's results as Python returns them: nothing → None, one → the value, several → a
-/// tuple.
-fn results_to_py(py: Python<'_>, values: &[Returned]) -> PyResult<PyObject> {
-    match values {
-        [] => Ok(py.None()),
-        [one] => result_to_py(py, one),
-        many => {
-            let items = many
-                .iter()
-                .map(|v| result_to_py(py, v))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyTuple::new(py, items)?.into_any().unbind())
-        }
     }
 }
 
@@ -183,7 +167,7 @@ impl PyVm {
             }
         });
         match called {
-            Ok(Ok(())) => results_to_py(py, &values.0),
+            Ok(Ok(())) => as_returned(py, &values.0, result_to_py),
             Ok(Err(e)) => Err(vm_error(py, &e)),
             Err(e) => Err(e),
         }

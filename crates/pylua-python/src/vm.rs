@@ -186,13 +186,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// One value as Python returns it: nothing → None, one → the value, several → a tuple.
 pub(crate) fn returned(py: Python<'_>, values: &[Json]) -> PyResult<PyObject> {
+    as_returned(py, values, to_py)
+}
+
+/// [`returned`] for values of any kind, each made a Python object by `convert`.
+pub(crate) fn as_returned<T>(
+    py: Python<'_>,
+    values: &[T],
+    convert: impl Fn(Python<'_>, &T) -> PyResult<PyObject>,
+) -> PyResult<PyObject> {
     match values {
         [] => Ok(py.None()),
-        [one] => to_py(py, one),
+        [one] => convert(py, one),
         many => {
             let items = many
                 .iter()
-                .map(|v| to_py(py, v))
+                .map(|v| convert(py, v))
                 .collect::<PyResult<Vec<_>>>()?;
             Ok(PyTuple::new(py, items)?.into_any().unbind())
         }
