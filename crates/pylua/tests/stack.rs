@@ -181,154 +181,147 @@ fn check(what: &str, result: Result<Vec<Json>, VmError>, expect: &Expect) {
     }
 }
 
-#[test]
-fn host_functions_take_thousands_of_arguments_under_every_policy_and_limit() {
-    for sandbox in POLICIES {
-        for limits in limit_sets() {
-            let mut vm = Vm::builder()
+/// An embedded VM under each policy with each set of limits.
+fn embedded_vms() -> impl Iterator<Item = (Sandbox, Limits, Vm)> {
+    POLICIES.into_iter().flat_map(|sandbox| {
+        limit_sets().into_iter().map(move |limits| {
+            let vm = Vm::builder()
                 .sandbox(sandbox)
                 .limits(limits)
                 .build()
                 .unwrap();
-            for n in COUNTS {
-                for case in cases(n) {
-                    let what = format!("{sandbox} {limits:?} n={n}: {}", case.what);
-                    check(&what, vm.eval(&case.code), &case.expect);
-                    let output = vm.take_output();
-                    if let Some(want) = &case.output {
-                        assert!(output == *want, "{what}: output of {} bytes", output.len());
-                    }
+            (sandbox, limits, vm)
+        })
+    })
+}
+
+#[test]
+fn host_functions_take_thousands_of_arguments_under_every_policy_and_limit() {
+    for (sandbox, limits, mut vm) in embedded_vms() {
+        for n in COUNTS {
+            for case in cases(n) {
+                let what = format!("{sandbox} {limits:?} n={n}: {}", case.what);
+                check(&what, vm.eval(&case.code), &case.expect);
+                let output = vm.take_output();
+                if let Some(want) = &case.output {
+                    assert!(output == *want, "{what}: output of {} bytes", output.len());
                 }
             }
-            assert_eq!(vm.eval("return 1 + 1").unwrap(), vec![json!(2)]);
         }
+        assert_eq!(vm.eval("return 1 + 1").unwrap(), vec![json!(2)]);
     }
 }
 
 #[test]
 fn host_calls_pass_and_return_thousands_of_values() {
-    for sandbox in POLICIES {
-        for limits in limit_sets() {
-            let mut vm = Vm::builder()
-                .sandbox(sandbox)
-                .limits(limits)
-                .build()
-                .unwrap();
-            vm.exec(
+    for (sandbox, limits, mut vm) in embedded_vms() {
+        vm.exec(
                 "function count(...) return select('#', ...), ... end
                  function many(n) return table.unpack(big, 1, n) end
                  function depth(v) local d = 0 while type(v) == 'table' do d = d + 1 v = v[1] end return d end",
                 "lib",
             )
             .unwrap();
-            for n in COUNTS {
-                let what = format!("{sandbox} {limits:?} n={n}");
-                let args = vec![json!("s"); n];
-                let values = vm.call("count", &args).unwrap();
-                assert_eq!(values.len(), n + 1, "{what}");
-                assert_eq!(values[0], json!(n), "{what}");
+        for n in COUNTS {
+            let what = format!("{sandbox} {limits:?} n={n}");
+            let args = vec![json!("s"); n];
+            let values = vm.call("count", &args).unwrap();
+            assert_eq!(values.len(), n + 1, "{what}");
+            assert_eq!(values[0], json!(n), "{what}");
 
-                vm.set_global("big", &Json::Array(args)).unwrap();
-                let big = vm.get_global("big").unwrap();
-                assert_eq!(big.as_array().map(Vec::len), Some(n), "{what}");
+            vm.set_global("big", &Json::Array(args)).unwrap();
+            let big = vm.get_global("big").unwrap();
+            assert_eq!(big.as_array().map(Vec::len), Some(n), "{what}");
 
-                let many = vm.function("many").unwrap();
-                // Twice: the second call may take the fast path of an idle, unlimited VM.
-                for _ in 0..2 {
-                    let all: Vec<Json> = vm.call_function(&many, n as i64).unwrap();
-                    assert_eq!(all.len(), n, "{what}");
-                    let first: String = vm.call_function(&many, n as i64).unwrap();
-                    assert_eq!(first, "s", "{what}");
-                }
-                vm.release_function(many).unwrap();
+            let many = vm.function("many").unwrap();
+            // Twice: the second call may take the fast path of an idle, unlimited VM.
+            for _ in 0..2 {
+                let all: Vec<Json> = vm.call_function(&many, n as i64).unwrap();
+                assert_eq!(all.len(), n, "{what}");
+                let first: String = vm.call_function(&many, n as i64).unwrap();
+                assert_eq!(first, "s", "{what}");
             }
-            // Beyond what Lua's stack holds at all: an error, not a crash.
-            let err = vm.call("count", &vec![Json::Null; 1_100_000]).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Runtime, "{err}");
-
-            // Nesting: within the limit it arrives whole, beyond it is refused.
-            let depth = vm.function("depth").unwrap();
-            vm.set_global("nested", &nested(150)).unwrap();
-            vm.exec("result = depth(nested)", "check").unwrap();
-            assert_eq!(vm.get_global("result").unwrap(), json!(150));
-            assert_eq!(vm.call_function::<_, i64>(&depth, ()).unwrap(), 0);
-            let deep = nested(100_000);
-            let err = vm.set_global("deep", &deep).unwrap_err();
-            assert!(err.message.contains("nested"), "{err}");
-            let err = vm.call("depth", std::slice::from_ref(&deep)).unwrap_err();
-            assert!(err.message.contains("nested"), "{err}");
-            dismantle(deep);
-            // And a deep Lua value comes back cut off, not as a native stack overflow.
-            vm.exec(
-                "deep = {} for i = 1, 100000 do deep = { deep } end",
-                "build",
-            )
-            .unwrap();
-            assert!(vm.get_global("deep").unwrap().is_array());
-            assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)]);
+            vm.release_function(many).unwrap();
         }
+        // Beyond what Lua's stack holds at all: an error, not a crash.
+        let err = vm.call("count", &vec![Json::Null; 1_100_000]).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Runtime, "{err}");
+
+        // Nesting: within the limit it arrives whole, beyond it is refused.
+        let depth = vm.function("depth").unwrap();
+        vm.set_global("nested", &nested(150)).unwrap();
+        vm.exec("result = depth(nested)", "check").unwrap();
+        assert_eq!(vm.get_global("result").unwrap(), json!(150));
+        assert_eq!(vm.call_function::<_, i64>(&depth, ()).unwrap(), 0);
+        let deep = nested(100_000);
+        let err = vm.set_global("deep", &deep).unwrap_err();
+        assert!(err.message.contains("nested"), "{err}");
+        let err = vm.call("depth", std::slice::from_ref(&deep)).unwrap_err();
+        assert!(err.message.contains("nested"), "{err}");
+        dismantle(deep);
+        // And a deep Lua value comes back cut off, not as a native stack overflow.
+        vm.exec(
+            "deep = {} for i = 1, 100000 do deep = { deep } end",
+            "build",
+        )
+        .unwrap();
+        assert!(vm.get_global("deep").unwrap().is_array());
+        assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)]);
+    }
+}
+
+#[test]
+fn registered_host_functions_take_and_give_thousands_of_values() {
+    for (sandbox, limits, mut vm) in embedded_vms() {
+        // Echoes its arguments; fails with a message; panics; returns what it is told.
+        vm.register("echo", Box::new(Ok)).unwrap();
+        vm.register("fail", Box::new(|_| Err("no\0pe".into())))
+            .unwrap();
+        vm.register("boom", Box::new(|_| panic!("inside the host")))
+            .unwrap();
+        vm.register(
+            "give",
+            Box::new(|args| Ok(vec![json!("x"); args[0].as_u64().unwrap_or(0) as usize])),
+        )
+        .unwrap();
+        let what = format!("{sandbox} {limits:?}");
+        assert_eq!(
+            vm.eval("return echo(1, 2.5, 's', nil, {1, {k = true}})")
+                .unwrap(),
+            vec![
+                json!(1),
+                json!(2.5),
+                json!("s"),
+                Json::Null,
+                json!([1, {"k": true}])
+            ],
+            "{what}"
+        );
+        for n in COUNTS {
+            let code = format!("return select('#', echo(string.rep('a', {n}):byte(1, -1)))");
+            assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
+            let code = format!("return select('#', give({n}))");
+            assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
+        }
+        // Past Lua's stack: an error, not a crash.
+        let err = vm.eval("return give(1100000)").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Runtime, "{what}: {err}");
+        // An error and a panic are Lua errors, which pcall catches, message and all.
+        assert_eq!(
+            vm.eval("return select(2, pcall(fail))").unwrap(),
+            vec![json!("no\u{0}pe")],
+            "{what}"
+        );
+        let err = vm.eval("boom()").unwrap_err();
+        assert!(err.message.contains("panicked"), "{what}: {err}");
+        assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)], "{what}");
+        // A reset takes them away.
+        vm.reset().unwrap();
+        assert!(vm.eval("return echo(1)").is_err(), "{what}");
     }
 }
 
 /// `[[[...]]]`, `levels` deep, built without recursion.
-#[test]
-fn registered_host_functions_take_and_give_thousands_of_values() {
-    for sandbox in POLICIES {
-        for limits in limit_sets() {
-            let mut vm = Vm::builder()
-                .sandbox(sandbox)
-                .limits(limits)
-                .build()
-                .unwrap();
-            // Echoes its arguments; fails with a message; panics; returns what it is told.
-            vm.register("echo", Box::new(Ok)).unwrap();
-            vm.register("fail", Box::new(|_| Err("no\0pe".into())))
-                .unwrap();
-            vm.register("boom", Box::new(|_| panic!("inside the host")))
-                .unwrap();
-            vm.register(
-                "give",
-                Box::new(|args| Ok(vec![json!("x"); args[0].as_u64().unwrap_or(0) as usize])),
-            )
-            .unwrap();
-            let what = format!("{sandbox} {limits:?}");
-            assert_eq!(
-                vm.eval("return echo(1, 2.5, 's', nil, {1, {k = true}})")
-                    .unwrap(),
-                vec![
-                    json!(1),
-                    json!(2.5),
-                    json!("s"),
-                    Json::Null,
-                    json!([1, {"k": true}])
-                ],
-                "{what}"
-            );
-            for n in COUNTS {
-                let code = format!("return select('#', echo(string.rep('a', {n}):byte(1, -1)))");
-                assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
-                let code = format!("return select('#', give({n}))");
-                assert_eq!(vm.eval(&code).unwrap(), vec![json!(n)], "{what} n={n}");
-            }
-            // Past Lua's stack: an error, not a crash.
-            let err = vm.eval("return give(1100000)").unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Runtime, "{what}: {err}");
-            // An error and a panic are Lua errors, which pcall catches, message and all.
-            assert_eq!(
-                vm.eval("return select(2, pcall(fail))").unwrap(),
-                vec![json!("no\u{0}pe")],
-                "{what}"
-            );
-            let err = vm.eval("boom()").unwrap_err();
-            assert!(err.message.contains("panicked"), "{what}: {err}");
-            assert_eq!(vm.eval("return 6 * 7").unwrap(), vec![json!(42)], "{what}");
-            // A reset takes them away.
-            vm.reset().unwrap();
-            assert!(vm.eval("return echo(1)").is_err(), "{what}");
-        }
-    }
-}
-
 fn nested(levels: usize) -> Json {
     let mut v = json!([]);
     for _ in 1..levels {
