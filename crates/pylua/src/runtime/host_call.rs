@@ -95,16 +95,19 @@ unsafe extern "C-unwind" fn host_call(state: *mut ffi::lua_State) -> c_int {
                 .map(|i| reader.read(state, i))
                 .collect::<Vec<Json>>()
         });
-        let cell = &*cell;
         if !ok {
-            ffi::lua_pushlstring(state, cell.error.as_ptr().cast(), cell.error.len());
+            let error = &(*cell).error;
+            ffi::lua_pushlstring(state, error.as_ptr().cast(), error.len());
             ffi::lua_error(state);
         }
-        let count = c_int::try_from(cell.results.len()).unwrap_or(c_int::MAX);
+        let results = &(*cell).results;
+        let count = c_int::try_from(results.len()).unwrap_or(c_int::MAX);
         ffi::luaL_checkstack(state, count, c"too many results".as_ptr());
-        for value in &cell.results {
+        for value in results {
             push_json(state, value);
         }
+        // Pushed: the cell need not hold them until the next call (nothing raises past here).
+        (*cell).results.clear();
         count
     }
 }
