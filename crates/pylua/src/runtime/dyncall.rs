@@ -194,12 +194,12 @@ impl Vm {
             }
             _ => None,
         };
-        // SAFETY: the VM's state, at rest on this thread (`run_quick` hands it over). Direct:
+        // SAFETY: the VM's state, at rest on this thread (`run` hands it over). Direct:
         // slots are reserved for the handler, the function and the arguments, none of which
         // allocates. Else: three slots for the handler, the trampoline and the frame's
         // address; the frame outlives the protected call, and `trampoline` is only called
         // with it.
-        self.run_quick(|state| unsafe {
+        self.run(|state| unsafe {
             let base = ffi::lua_gettop(state);
             let code = if let Some(key) = direct {
                 state::reserve(state, DIRECT_ARGS as c_int + 2)?;

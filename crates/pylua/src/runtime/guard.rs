@@ -9,8 +9,8 @@
 //!   that fired, and gives the next interval: [`INTERVAL`] under any limit, so coroutines and
 //!   the main thread alike notice a fired limit within about that many instructions, and
 //!   practically never without limits. No hook is set until a limit fires.
-//! * A timeout costs a run one atomic add and one plain store: each guard holds one word (the
-//!   stop reason, an in-run bit and a run count), and the watchdog, which learnt of the guard
+//! * A timeout costs a run two plain stores and no locked instruction (the watchdog pays for
+//!   the barrier, `barrier.rs`): each guard holds one word (the stop reason, an in-run bit and a run count), and the watchdog, which learnt of the guard
 //!   once (its VM's first timed run), looks at the words every eighth of the shortest
 //!   timeout while runs are in progress or starting. A run it sees with the same word for a
 //!   whole timeout is stopped by a compare-and-swap on that word, so a run that is over (its
@@ -651,11 +651,17 @@ impl Guard {
             self.watching.store(true, Relaxed);
             dog.watch(self);
         }
-        // A new run (the count keeps the reason an interrupt may have recorded already),
-        // published before the watchdog's `idle` is read, as the watchdog publishes `idle`
-        // before it looks at the guards again: one of the two sees the other.
-        self.abort.fetch_add(NEXT_RUN | IN_RUN, SeqCst);
-        if dog.idle.load(SeqCst) {
+        // A new run, published before the watchdog's `idle` is read, as the watchdog
+        // publishes `idle` before it looks at the guards again: one of the two sees the other
+        // (the watchdog pays for the barrier, see `barrier.rs`). A plain store: between runs
+        // only this thread writes the word (the watchdog writes it only during a run), and the
+        // run's own interrupt handling starts after this (`Vm::run`), so no signal handler
+        // on this thread records into it meanwhile.
+        let word = self.abort.load(Relaxed);
+        self.abort
+            .store(word.wrapping_add(NEXT_RUN) | IN_RUN, Relaxed);
+        super::barrier::light();
+        if dog.idle.load(Relaxed) {
             // Taking the lock waits until the watchdog sleeps (it holds the lock until then).
             let _guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
             dog.wake.notify_one();
@@ -691,6 +697,7 @@ impl Watchdog {
 fn watchdog() -> &'static Watchdog {
     static DOG: OnceLock<&'static Watchdog> = OnceLock::new();
     DOG.get_or_init(|| {
+        super::barrier::init();
         let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
             guards: Mutex::new(Vec::new()),
             wake: Condvar::new(),
@@ -757,13 +764,22 @@ fn watch(dog: &'static Watchdog) {
             Some(next) => Some(next),
             None => {
                 // A run that missed `idle` published itself before reading it (see
-                // `start_timer`): look again before sleeping for good.
+                // `start_timer`): look again before sleeping for good. Without the barrier's
+                // promise, keep looking instead.
                 dog.idle.store(true, SeqCst);
+                let fenced = super::barrier::heavy();
                 let again = sweep(&mut guards, Instant::now());
-                if again.is_some() {
-                    dog.idle.store(false, SeqCst);
+                match again {
+                    Some(_) => {
+                        dog.idle.store(false, SeqCst);
+                        again
+                    }
+                    None if fenced => None,
+                    None => {
+                        dog.idle.store(false, SeqCst);
+                        Some(Instant::now() + Duration::from_millis(1))
+                    }
                 }
-                again
             }
         };
         dog.next_look

@@ -14,8 +14,9 @@
 //!   of touching freed memory, and a thread that reused the id finds no request for its own
 //!   run and does nothing. So `interrupt` needs no lock and is async-signal-safe: a host may
 //!   call it from its own `SIGINT` handler.
-//! * What a run costs when nobody interrupts it: a thread-local write and two atomic stores
-//!   at its start and end. Nothing polls.
+//! * What a run costs when nobody interrupts it: a thread-local write and two plain atomic
+//!   stores at its start and end, no locked instruction (the interrupter pays for the
+//!   barrier, `barrier.rs`). Nothing polls.
 //!
 //! A request made while no run is in progress stops the next run at its first instruction;
 //! a run that ends clears it.
@@ -40,8 +41,10 @@ pub(crate) struct InterruptCell {
 
 impl InterruptCell {
     pub(crate) fn new() -> Arc<InterruptCell> {
-        // The handler must exist before any interrupter can send its signal.
+        // The handler must exist before any interrupter can send its signal, and the
+        // barrier be settled before any run or interrupter uses it.
         guard::stop_signal();
+        super::barrier::init();
         Arc::default()
     }
 
@@ -92,6 +95,11 @@ impl Interrupter {
     /// handler calling it should save and restore `errno` around it).
     pub fn interrupt(&self) {
         self.cell.requested.store(true, SeqCst);
+        // The run publishes its thread, then reads `requested` (`begin`); this side writes
+        // `requested`, then reads the thread: one of the two sees the other. This side pays
+        // for the barrier. (Should the kernel refuse it, a run starting at this very moment
+        // may miss the request.)
+        let _ = super::barrier::heavy();
         let thread = self.cell.thread.load(SeqCst);
         if thread != 0 {
             if let Some(sig) = guard::installed_stop_signal() {
@@ -189,8 +197,12 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
             t.guard.replace(guard_ptr),
         )
     });
-    let outer_thread = cell.thread.swap(id, SeqCst);
-    if cell.requested() {
+    // Only runs write `thread`, one at a time (a VM is used by one thread at a time), so a
+    // plain read and store; then the light side of the barrier `interrupt` pays for.
+    let outer_thread = cell.thread.load(Relaxed);
+    cell.thread.store(id, Relaxed);
+    super::barrier::light();
+    if cell.requested.load(Relaxed) {
         if let Some(g) = guard {
             // SAFETY: on the thread about to run the VM, whose state is alive.
             unsafe { g.stop_here(guard::Abort::Interrupted) };

@@ -3,6 +3,7 @@
 
 mod arena;
 mod backend;
+mod barrier;
 mod call;
 mod dyncall;
 mod error;

@@ -76,12 +76,6 @@ impl RawState {
         })
     }
 
-    /// True once mlua's handle exists: from then on the state is only used under its lock
-    /// ([`RawState::with_state`]).
-    pub(crate) fn is_shared(&self) -> bool {
-        self.mlua.get().is_some()
-    }
-
     /// The main thread.
     pub(crate) fn main(&self) -> *mut ffi::lua_State {
         self.main
@@ -90,28 +84,40 @@ impl RawState {
     /// Runs `f` on the state: straight on the main thread, or under mlua's lock (inside one
     /// of its protected calls) once its handle exists. `f` must leave the stack as it found
     /// it.
+    #[inline]
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(*mut ffi::lua_State) -> R) -> R {
         match self.mlua.get() {
             None => f(self.main),
-            Some(lua) => {
-                let mut f = Some(f);
-                let mut out = None;
-                // SAFETY: `f` balances the stack and raises no Lua error of its own (it runs
-                // everything that may fail under `protect`).
-                let _ = unsafe {
-                    lua.exec_raw::<()>((), |state| {
-                        if let Some(f) = f.take() {
-                            out = Some(f(state));
-                        }
-                    })
-                };
-                match (out, f) {
-                    (Some(out), _) => out,
-                    // Only when mlua could not even reserve stack space for its call.
-                    (None, Some(f)) => f(self.main),
-                    (None, None) => unreachable!("`f` ran but produced nothing"),
+            Some(lua) => self.under_lock(lua, f),
+        }
+    }
+
+    /// mlua's handle, when it exists; for [`RawState::under_lock`].
+    #[inline]
+    pub(crate) fn shared(&self) -> Option<&Lua> {
+        self.mlua.get()
+    }
+
+    /// [`RawState::with_state`] once mlua's handle exists: out of line, so the direct way
+    /// stays small enough to inline into every call.
+    #[inline(never)]
+    pub(crate) fn under_lock<R>(&self, lua: &Lua, f: impl FnOnce(*mut ffi::lua_State) -> R) -> R {
+        let mut f = Some(f);
+        let mut out = None;
+        // SAFETY: `f` balances the stack and raises no Lua error of its own (it runs
+        // everything that may fail under `protect`).
+        let _ = unsafe {
+            lua.exec_raw::<()>((), |state| {
+                if let Some(f) = f.take() {
+                    out = Some(f(state));
                 }
-            }
+            })
+        };
+        match (out, f) {
+            (Some(out), _) => out,
+            // Only when mlua could not even reserve stack space for its call.
+            (None, Some(f)) => f(self.main),
+            (None, None) => unreachable!("`f` ran but produced nothing"),
         }
     }
 }

@@ -343,7 +343,7 @@ unsafe fn call_registered<A: CallArgs, R: CallResult>(
     state: *mut ffi::lua_State,
     key: c_int,
     args: A,
-) -> Result<Result<R, VmError>, LuaFailure> {
+) -> Result<R, Failed> {
     // SAFETY: the caller's contract; six slots are reserved for the handler, the function
     // and at most four arguments (none of which allocates), `lua_pcall` catches every
     // error, and the results are read where Lua left them, above `base + 1`.
@@ -358,11 +358,11 @@ unsafe fn call_registered<A: CallArgs, R: CallResult>(
         if code != ffi::LUA_OK {
             let failure = state::pop_failure(state, code);
             ffi::lua_settop(state, base);
-            return Err(failure);
+            return Err(Failed::Lua(failure));
         }
         let read = R::read(state, base + 2, ffi::lua_gettop(state) - base - 1);
         ffi::lua_settop(state, base);
-        Ok(read)
+        read.map_err(Failed::Host)
     }
 }
 
@@ -611,10 +611,9 @@ impl Vm {
             return Err(foreign_function());
         }
         let key = function.key;
-        // The outer result is the call's, the inner one reading the result as `R`.
-        // SAFETY: the VM's state, at rest on this thread (`run_quick` hands it over); `key`
+        // SAFETY: the VM's state, at rest on this thread (`run` hands it over); `key`
         // is a function `Vm::function` kept in this state's registry.
-        self.run_quick(|state| unsafe { Ok(call_registered::<A, R>(state, key, args)?) })?
+        self.run(|state| unsafe { call_registered::<A, R>(state, key, args) })
     }
 
     /// Lets a function kept by [`Vm::function`] go (it may then be collected).
@@ -727,38 +726,11 @@ impl Vm {
         result.map_err(|f| classify(f, fired, &self.config.limits))
     }
 
-    /// [`Vm::run`], shorter when no limit is set, the collector runs and nothing else can
-    /// reach the state (no mlua handle): then only an interrupt can stop the run, so there
-    /// is no deadline to arm and no limit to reset. For calls, where that is most of the
-    /// cost.
-    #[inline]
-    pub(super) fn run_quick<T>(
-        &self,
-        f: impl FnOnce(*mut ffi::lua_State) -> Result<T, Failed>,
-    ) -> Result<T, VmError> {
-        if !(self.config.limits.is_unlimited()
-            && self.collecting.get()
-            && !self.state.is_shared()
-            && self.config.net.is_none())
-        {
-            return self.run(f);
-        }
-        let running = interrupt::begin(&self.interrupts, Some(&self.guard));
-        let result = f(self.state.main());
-        drop(running);
-        let fired = self.guard.fired();
-        if fired != Abort::None {
-            self.guard.reset_run();
-            return Err(limit_error(fired, &self.config.limits));
-        }
-        match result {
-            Ok(values) => Ok(values),
-            Err(Failed::Host(e)) => Err(e),
-            Err(Failed::Lua(f)) => Err(classify(f, Abort::None, &self.config.limits)),
-        }
-    }
-
     /// Runs `f` on the state under the limits, then turns what it returned into a result.
+    ///
+    /// Inlined: for a short call, this is most of what the VM adds to Lua's own work. What
+    /// only a first run, a network policy or a fired limit needs stays out of line.
+    #[inline]
     pub(super) fn run<T>(
         &self,
         f: impl FnOnce(*mut ffi::lua_State) -> Result<T, Failed>,
@@ -766,17 +738,44 @@ impl Vm {
         if !self.collecting.get() {
             self.start_collector();
         }
-        let running = interrupt::begin(&self.interrupts, Some(&self.guard));
         if let Some(net) = &self.config.net {
-            let now = Instant::now();
-            net.begin_run(self.config.limits.timeout.map(|t| now + t));
+            self.begin_net_run(net);
         }
+        // The deadline first, the interrupt second (see `Guard::start_timer`).
         let timer = self.config.limits.timeout.map(|_| self.guard.start_timer());
-        let result = self.state.with_state(f);
-        drop(timer);
+        let running = interrupt::begin(&self.interrupts, Some(&self.guard));
+        // `with_state`, written out so that `f` has one call site here and is inlined.
+        let result = match self.state.shared() {
+            None => f(self.state.main()),
+            Some(lua) => self.state.under_lock(lua, f),
+        };
         drop(running);
+        drop(timer);
         let fired = self.guard.fired();
         self.guard.end_run(fired);
+        if fired != Abort::None {
+            return Err(self.stopped(fired, result.err()));
+        }
+        let result = match result {
+            Ok(values) => Ok(values),
+            Err(Failed::Host(e)) => Err(e),
+            Err(Failed::Lua(f)) => Err(classify(f, Abort::None, &self.config.limits)),
+        };
+        match &self.config.net {
+            Some(net) => result.map_err(|e| net.classify(e)),
+            None => result,
+        }
+    }
+
+    #[cold]
+    fn begin_net_run(&self, net: &NetSession) {
+        let now = Instant::now();
+        net.begin_run(self.config.limits.timeout.map(|t| now + t));
+    }
+
+    /// The error of a run that `fired` stopped (`failure`: how it ended, if not with values).
+    #[cold]
+    fn stopped(&self, fired: Abort, failure: Option<Failed>) -> VmError {
         if fired == Abort::Memory {
             // Give the failed run's garbage back now, so the next run starts with room.
             // SAFETY: the VM's state, at rest on this thread (`with_state` gives it under mlua's lock when the handle exists); a full collection raises nothing (finalizers run protected).
@@ -784,16 +783,13 @@ impl Vm {
                 ffi::lua_gc(state, ffi::LUA_GCCOLLECT, 0);
             });
         }
-        let result = match result {
-            Ok(values) if fired == Abort::None => Ok(values),
-            Ok(_) => Err(limit_error(fired, &self.config.limits)),
-            Err(Failed::Host(e)) if fired == Abort::None => Err(e),
-            Err(Failed::Host(_)) => Err(limit_error(fired, &self.config.limits)),
-            Err(Failed::Lua(f)) => Err(classify(f, fired, &self.config.limits)),
+        let error = match failure {
+            Some(Failed::Lua(f)) => classify(f, fired, &self.config.limits),
+            _ => limit_error(fired, &self.config.limits),
         };
         match &self.config.net {
-            Some(net) => result.map_err(|e| net.classify(e)),
-            None => result,
+            Some(net) => net.classify(error),
+            None => error,
         }
     }
 }
