@@ -126,3 +126,57 @@ def test_ctrl_c_reaches_only_the_main_threads_vm():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "ok 30000000", (result.stdout, result.stderr)
+
+
+FORK_CHILD = textwrap.dedent("""
+    import os, sys, threading, time, warnings
+    from pylua_vm import LuaProcess
+    # The parent's watchdog thread is running when it forks (as under multiprocessing).
+    inherited = LuaProcess("parent", timeout=0.3)
+    assert inherited.eval("1 + 1") == 2
+    unlimited = LuaProcess("parent, no limits")
+    assert unlimited.eval("1 + 1") == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 0
+        for vm in (inherited, LuaProcess("child", timeout=0.3)):
+            started = time.monotonic()
+            result = vm.execute("while true do end")
+            if result["success"] or result["error"]["kind"] != "timeout":
+                print(result, flush=True)
+                code = 3
+            print(result["error"]["kind"], round(time.monotonic() - started, 2), flush=True)
+        # Interrupts reach the child's thread, not the parent's.
+        for vm in (unlimited, LuaProcess("child")):
+            stop = threading.Timer(0.3, vm.interrupt)
+            stop.start()
+            result = vm.execute("while true do end")
+            if result["success"] or result["error"]["kind"] != "interrupted":
+                print(result, flush=True)
+                code = 3
+            print(result["error"]["kind"], flush=True)
+        os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            sys.exit(os.waitstatus_to_exitcode(status))
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("the child's loop ran on past its timeout", flush=True)
+    sys.exit(4)
+""")
+
+
+def test_timeouts_and_interrupts_stop_runs_in_a_forked_child():
+    # A child of fork has no watchdog thread (threads do not survive fork) and another thread
+    # id: the child's own VMs, and the copies of the parent's, must still be stopped at their
+    # timeout and by an interrupt.
+    out = subprocess.run([sys.executable, "-c", FORK_CHILD], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.split()
+    assert lines.count("timeout") == 2 and lines.count("interrupted") == 2, out.stdout

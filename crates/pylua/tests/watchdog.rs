@@ -6,8 +6,9 @@
 //! run on.
 //!
 //! Plus: a thread that blocks every signal, a timed run nested inside another's output
-//! callback, and runs that start right after one that timed out (a timeout belongs to its
-//! own run).
+//! callback, runs that start right after one that timed out (a timeout belongs to its own
+//! run), and a forked child (the parent's watchdog thread is not there, its thread id
+//! differs).
 
 use pylua::runtime::{ErrorKind, Limits, Output, Sandbox, Vm};
 use serde_json::json;
@@ -293,4 +294,73 @@ fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
     }
     release.send(()).unwrap();
     long.join().unwrap();
+}
+
+#[test]
+fn a_forked_child_meets_its_timeouts_and_interrupts() {
+    // The parent's watchdog is running when it forks; the child has no watchdog thread and
+    // another thread id, and must still stop its runs.
+    let timed = || {
+        Vm::builder()
+            .limits(Limits::new().timeout(Duration::from_millis(100)))
+            .build()
+            .unwrap()
+    };
+    let mut inherited = timed();
+    let kind = inherited.eval("while true do end").unwrap_err().kind;
+    assert_eq!(kind, ErrorKind::Timeout);
+    let mut unlimited = Vm::new().unwrap();
+    unlimited.eval("return 1").unwrap();
+    // SAFETY: the child runs VMs on its one thread (and one it starts), then leaves by
+    // `_exit` whatever happens, never returning into the test harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut kinds = Vec::new();
+            for vm in [&mut inherited, &mut timed()] {
+                kinds.push(vm.eval("while true do end").map_err(|e| e.kind));
+            }
+            for vm in [&mut unlimited, &mut Vm::new().unwrap()] {
+                let stop = vm.interrupter();
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    stop.interrupt();
+                });
+                kinds.push(vm.eval("while true do end").map_err(|e| e.kind));
+                t.join().unwrap();
+            }
+            kinds
+                == [
+                    Err(ErrorKind::Timeout),
+                    Err(ErrorKind::Timeout),
+                    Err(ErrorKind::Interrupted),
+                    Err(ErrorKind::Interrupted),
+                ]
+        }));
+        // SAFETY: ends the child at once, as `fork`'s child must.
+        unsafe { libc::_exit(if matches!(ok, Ok(true)) { 0 } else { 1 }) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for the child forked above; `status` is a valid out-pointer.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            break;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: the child is ours and still running.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("a run in the forked child went on past its timeout or interrupt");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child's runs did not all stop as they should (status {status})"
+    );
 }

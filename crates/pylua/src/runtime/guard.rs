@@ -10,12 +10,13 @@
 //!   the main thread alike notice a fired limit within about that many instructions, and
 //!   practically never without limits. No hook is set until a limit fires.
 //! * A timeout costs a run two plain stores and no locked instruction (the watchdog pays for
-//!   the barrier, `barrier.rs`): each guard holds one word (the stop reason, an in-run bit and a run count), and the watchdog, which learnt of the guard
-//!   once (its VM's first timed run), looks at the words every eighth of the shortest
-//!   timeout while runs are in progress or starting. A run it sees with the same word for a
-//!   whole timeout is stopped by a compare-and-swap on that word, so a run that is over (its
-//!   word changed) is never stopped, and the VM's next tick raises it. An idle watchdog sleeps
-//!   until a run wakes it. No signal, no per-run registration.
+//!   the barrier, `barrier.rs`): each guard holds one word (the stop reason, an in-run bit
+//!   and a run count), and the watchdog (`watchdog.rs`), which learnt of the guard once (its
+//!   VM's first timed run), looks at the words every eighth of the shortest timeout while
+//!   runs are in progress or starting. A run it sees with the same word for a whole timeout
+//!   is stopped by a compare-and-swap on that word, so a run that is over (its word changed)
+//!   is never stopped, and the VM's next tick raises it. An idle watchdog sleeps until a run
+//!   wakes it. No signal, no per-run registration.
 //! * Lua allows `lua_sethook` asynchronously only from a signal handler on the thread running
 //!   the state (as `lua.c` does on Ctrl-C): an interrupt ([`super::Interrupter`]) sends
 //!   [`stop_signal`] to the thread running the VM, whose handler arms the hook.
@@ -30,10 +31,10 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst},
+    Ordering::{AcqRel, Acquire, Relaxed},
 };
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Instructions (as the VM counts them) between two ticks of a thread under limits.
 pub(crate) const INTERVAL: c_int = 1000;
@@ -59,13 +60,13 @@ pub(crate) enum Abort {
 }
 
 /// The reason bits of [`Guard::abort`].
-const REASON: u64 = 0xff;
+pub(super) const REASON: u64 = 0xff;
 /// Set in [`Guard::abort`] while a timed run is in progress.
-const IN_RUN: u64 = 0x100;
+pub(super) const IN_RUN: u64 = 0x100;
 /// One timed run more, in [`Guard::abort`].
-const NEXT_RUN: u64 = 0x200;
+pub(super) const NEXT_RUN: u64 = 0x200;
 
-fn reason(word: u64) -> Abort {
+pub(super) fn reason(word: u64) -> Abort {
     Abort::from_u8((word & REASON) as u8)
 }
 
@@ -96,7 +97,7 @@ pub(crate) struct Guard {
     /// Why the run must stop (the low byte, an [`Abort`]), whether a timed run is in
     /// progress ([`IN_RUN`]) and which one (the bits above, one more for each timed run):
     /// the watchdog stops a run only if this word has not changed since it saw the run start.
-    abort: AtomicU64,
+    pub(super) abort: AtomicU64,
     /// 0 means unlimited.
     memory_limit: AtomicUsize,
     used: AtomicUsize,
@@ -112,9 +113,9 @@ pub(crate) struct Guard {
     /// Whether any limit is set: then threads tick every [`INTERVAL`].
     watched: bool,
     /// How long one run may take.
-    timeout: Option<Duration>,
-    /// Whether the watchdog knows this guard.
-    watching: AtomicBool,
+    pub(super) timeout: Option<Duration>,
+    /// The generation of the watchdog that knows this guard (0: none does).
+    pub(super) watching: AtomicU64,
     main: AtomicPtr<ffi::lua_State>,
     /// Where the state's memory comes from; used by the allocator alone.
     arena: Arena,
@@ -140,7 +141,7 @@ impl Guard {
             instruction_limit: limits.instructions,
             watched: !limits.is_unlimited(),
             timeout: limits.timeout,
-            watching: AtomicBool::new(false),
+            watching: AtomicU64::new(0),
             main: AtomicPtr::new(std::ptr::null_mut()),
             arena: Arena::new(),
         })
@@ -583,217 +584,5 @@ extern "C" fn on_stop_signal(_sig: c_int, _info: *mut libc::siginfo_t, _context:
         // SAFETY: on the VM's own thread, interrupting it: the asynchronous use of
         // `lua_sethook` Lua documents; the state lives as long as the run.
         unsafe { guard.arm_main() };
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The watchdog: one thread for all VMs, sleeping until the earliest deadline it knows.
-
-struct Watchdog {
-    /// Every guard that ran with a timeout and may still be alive.
-    guards: Mutex<Vec<Watched>>,
-    wake: Condvar,
-    /// Whether the watchdog sleeps until a run wakes it (no timed run was in progress when
-    /// it last looked). A run that starts reads it, after publishing itself.
-    idle: AtomicBool,
-    /// When the watchdog looks next, in nanoseconds since `epoch` (`u64::MAX`: only when
-    /// woken). Written and read under the `guards` lock, so it is exact for whoever holds it.
-    next_look: AtomicU64,
-    epoch: Instant,
-}
-
-impl Watchdog {
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
-/// How often the watchdog looks at a guard with this timeout while its runs are in progress:
-/// an eighth of it (at least 50 µs), so a run is stopped at most that long after its timeout.
-fn look_step(timeout: Duration) -> Duration {
-    (timeout / 8).max(Duration::from_micros(50))
-}
-
-/// A guard as the watchdog follows it.
-struct Watched {
-    guard: Weak<Guard>,
-    /// The guard's word when its run in progress was first seen (0: none seen).
-    seen: u64,
-    /// When that was.
-    since: Instant,
-    /// The guard's run count when the watchdog last looked: a VM that started a run since
-    /// then is likely to start another soon, so the watchdog keeps looking rather than going
-    /// idle (which would make the next run wake it, a system call, run after run).
-    runs: u64,
-}
-
-/// A timed run in progress; dropping it ends the run for the watchdog.
-pub(crate) struct TimedRun<'a> {
-    guard: &'a Guard,
-}
-
-impl Drop for TimedRun<'_> {
-    fn drop(&mut self) {
-        // From now on the word differs from the one the watchdog saw: it stops nothing. A
-        // plain store: a timeout the watchdog records in between, or an interrupt, comes
-        // after the run's end and is rightly dropped.
-        let word = self.guard.abort.load(Relaxed);
-        self.guard.abort.store(word & !IN_RUN, Release);
-    }
-}
-
-impl Guard {
-    /// Marks the start of a run with a timeout, which the calling thread is about to begin.
-    /// Keep the returned value until the run ends.
-    pub(crate) fn start_timer(self: &Arc<Self>) -> TimedRun<'_> {
-        let dog = watchdog();
-        if !self.watching.load(Relaxed) {
-            self.watching.store(true, Relaxed);
-            dog.watch(self);
-        }
-        // A new run, published before the watchdog's `idle` is read, as the watchdog
-        // publishes `idle` before it looks at the guards again: one of the two sees the other
-        // (the watchdog pays for the barrier, see `barrier.rs`). A plain store: between runs
-        // only this thread writes the word (the watchdog writes it only during a run), and the
-        // run's own interrupt handling starts after this (`Vm::run`), so no signal handler
-        // on this thread records into it meanwhile.
-        let word = self.abort.load(Relaxed);
-        self.abort
-            .store(word.wrapping_add(NEXT_RUN) | IN_RUN, Relaxed);
-        super::barrier::light();
-        if dog.idle.load(Relaxed) {
-            // Taking the lock waits until the watchdog sleeps (it holds the lock until then).
-            let _guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
-            dog.wake.notify_one();
-        }
-        TimedRun { guard: self }
-    }
-}
-
-impl Watchdog {
-    fn watch(&self, guard: &Arc<Guard>) {
-        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
-        if guards.len().is_power_of_two() {
-            guards.retain(|g| g.guard.strong_count() > 0);
-        }
-        let now = Instant::now();
-        guards.push(Watched {
-            guard: Arc::downgrade(guard),
-            seen: 0,
-            since: now,
-            runs: 0,
-        });
-        // A watchdog that looks again soon enough for this guard's timeout will see its runs
-        // then: waking it would cost this VM a system call, and each fresh VM registers.
-        let step = look_step(guard.timeout.unwrap_or(Duration::MAX));
-        if self.next_look.load(Relaxed) > self.nanos(now).saturating_add(step.as_nanos() as u64) {
-            drop(guards);
-            self.idle.store(false, SeqCst);
-            self.wake.notify_one();
-        }
-    }
-}
-
-fn watchdog() -> &'static Watchdog {
-    static DOG: OnceLock<&'static Watchdog> = OnceLock::new();
-    DOG.get_or_init(|| {
-        super::barrier::init();
-        let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            guards: Mutex::new(Vec::new()),
-            wake: Condvar::new(),
-            idle: AtomicBool::new(false),
-            next_look: AtomicU64::new(u64::MAX),
-            epoch: Instant::now(),
-        }));
-        std::thread::Builder::new()
-            .name("pylua-watchdog".into())
-            .spawn(move || watch(dog))
-            .expect("cannot start the pylua watchdog thread");
-        dog
-    })
-}
-
-/// Stops the runs that have been in progress for their whole timeout, and returns when to
-/// look again (`None`: no run is in progress and none started since the last look). A run
-/// is stopped between its timeout and an eighth of it later: first seen at most that long
-/// after it started (the watchdog looks that often while runs are in progress or starting),
-/// stopped a whole timeout after it was seen.
-fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
-    let mut next: Option<Instant> = None;
-    guards.retain_mut(|watched| {
-        let Some(guard) = watched.guard.upgrade() else {
-            return false;
-        };
-        let word = guard.abort.load(SeqCst);
-        let timeout = guard.timeout.unwrap_or(Duration::MAX);
-        let step = look_step(timeout);
-        let runs = word / NEXT_RUN;
-        let busy = runs != watched.runs;
-        watched.runs = runs;
-        if word & IN_RUN == 0 || reason(word) != Abort::None {
-            watched.seen = 0;
-            if busy {
-                let at = now + step;
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-            return true;
-        }
-        if word != watched.seen {
-            watched.seen = word;
-            watched.since = now;
-        } else if now.saturating_duration_since(watched.since) >= timeout {
-            // Only if the word is still the one seen: the same run, nothing recorded yet.
-            let _ =
-                guard
-                    .abort
-                    .compare_exchange(word, word | Abort::Timeout as u64, AcqRel, Relaxed);
-            watched.seen = 0;
-            return true;
-        }
-        let at = (watched.since + timeout).min(now + step);
-        next = Some(next.map_or(at, |n| n.min(at)));
-        true
-    });
-    next
-}
-
-fn watch(dog: &'static Watchdog) {
-    let mut guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let next = match sweep(&mut guards, Instant::now()) {
-            Some(next) => Some(next),
-            None => {
-                // A run that missed `idle` published itself before reading it (see
-                // `start_timer`): look again before sleeping for good. Without the barrier's
-                // promise, keep looking instead.
-                dog.idle.store(true, SeqCst);
-                let fenced = super::barrier::heavy();
-                let again = sweep(&mut guards, Instant::now());
-                match again {
-                    Some(_) => {
-                        dog.idle.store(false, SeqCst);
-                        again
-                    }
-                    None if fenced => None,
-                    None => {
-                        dog.idle.store(false, SeqCst);
-                        Some(Instant::now() + Duration::from_millis(1))
-                    }
-                }
-            }
-        };
-        dog.next_look
-            .store(next.map_or(u64::MAX, |at| dog.nanos(at)), Relaxed);
-        guards = match next {
-            None => dog.wake.wait(guards).unwrap_or_else(|e| e.into_inner()),
-            Some(at) => {
-                let wait = at.saturating_duration_since(Instant::now());
-                dog.wake
-                    .wait_timeout(guards, wait)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
-        dog.idle.store(false, SeqCst);
     }
 }

@@ -45,6 +45,17 @@ impl InterruptCell {
         // barrier be settled before any run or interrupter uses it.
         guard::stop_signal();
         super::barrier::init();
+        static AT_FORK: std::sync::Once = std::sync::Once::new();
+        AT_FORK.call_once(|| {
+            // SAFETY: registers a handler that only writes a thread-local with a constant
+            // initialiser. Should registering fail (ENOMEM), interrupts in a forked child
+            // would be lost: refuse to go on quietly.
+            let registered = unsafe { libc::pthread_atfork(None, None, Some(forked)) } == 0;
+            assert!(
+                registered,
+                "cannot register pylua's fork handler for interrupts"
+            );
+        });
         Arc::default()
     }
 
@@ -149,6 +160,12 @@ thread_local! {
             guard: Cell::new(std::ptr::null()),
         }
     };
+}
+
+/// Runs in the child after a `fork`, on its one thread: the kernel id this thread cached is
+/// its parent thread's, which an interrupter's signal would miss. Look it up again.
+extern "C" fn forked() {
+    THIS_THREAD.with(|t| t.id.set(0));
 }
 
 /// Whether the innermost run on this thread has been asked to stop. For the stop signal's

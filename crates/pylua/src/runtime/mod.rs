@@ -21,6 +21,7 @@ mod stack;
 mod state;
 mod value;
 mod vm;
+mod watchdog;
 
 pub use backend::{AnyVm, AnyVmBuilder, Backend};
 pub use call::{CallArg, CallArgs, CallResult, VmFunction};
