@@ -180,3 +180,46 @@ def test_timeouts_and_interrupts_stop_runs_in_a_forked_child():
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.split()
     assert lines.count("timeout") == 2 and lines.count("interrupted") == 2, out.stdout
+
+
+FORK_CTRL_C = textwrap.dedent("""
+    import os, sys, warnings
+    from pylua_vm import LuaProcess
+    assert LuaProcess("parent").eval("1 + 1") == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        vm = LuaProcess("spin")
+        print("ready", os.getpid(), flush=True)
+        try:
+            vm.execute("while true do end")
+        except KeyboardInterrupt:
+            print("interrupted", vm.eval("1 + 1"), flush=True)
+            os._exit(0)
+        os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+""")
+
+
+def test_ctrl_c_stops_a_loop_in_a_forked_child():
+    # The child's main thread is the one that forked, not the parent's main thread.
+    child = subprocess.Popen([sys.executable, "-c", FORK_CTRL_C], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    grandchild = None
+    try:
+        ready, pid = child.stdout.readline().split()
+        assert ready == "ready"
+        grandchild = int(pid)
+        time.sleep(0.3)
+        os.kill(grandchild, signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            if grandchild:
+                os.kill(grandchild, signal.SIGKILL)
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, (child.returncode, out, err)
+    assert out.strip() == "interrupted 2", (out, err)

@@ -49,6 +49,17 @@ fn gettid() -> c_int {
 pub fn install_sigint_handler(py: Python<'_>) -> PyResult<bool> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only makes a system call and writes atomics and
+        // a thread-local with a constant initialiser. Should registering fail (ENOMEM),
+        // Ctrl-C in a forked child would not stop its VM: say so at once.
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(forked)) } == 0;
+        assert!(
+            registered,
+            "cannot register pylua's fork handler for Ctrl-C"
+        );
+    });
     let main: c_int = py
         .import("threading")?
         .call_method0("main_thread")?
@@ -86,6 +97,16 @@ pub fn install_sigint_handler(py: Python<'_>) -> PyResult<bool> {
         libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) == 0
     };
     Ok(installed)
+}
+
+/// Runs in the child after a `fork`, on its one thread, which Python makes the child's main
+/// thread: Ctrl-C must reach it, not the parent's main thread (gone here), and this thread's
+/// cached answer to "am I the main thread" may be the parent's.
+extern "C" fn forked() {
+    if MAIN_THREAD.load(Relaxed) != 0 {
+        MAIN_THREAD.store(gettid(), SeqCst);
+    }
+    ON_MAIN.with(|on| on.set(0));
 }
 
 extern "C" fn on_sigint(sig: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {

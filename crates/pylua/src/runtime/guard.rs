@@ -175,6 +175,7 @@ impl Guard {
 
     /// Prepares for a new top-level run: clears a fired limit, refills the instruction
     /// budget, takes the main thread's hook off and starts its countdown.
+    #[cold]
     pub(crate) fn reset_run(&self) {
         self.abort.fetch_and(!REASON, Relaxed);
         self.pending.store(false, Relaxed);
@@ -193,14 +194,17 @@ impl Guard {
 
     /// Ends a run that stopped for `fired`: only a fired limit, a refused allocation left
     /// waiting or an instruction budget to refill need [`Guard::reset_run`]'s work.
+    #[inline]
     pub(crate) fn end_run(&self, fired: Abort) {
         if fired != Abort::None || self.pending.load(Relaxed) {
             self.reset_run();
         } else if let Some(limit) = self.instruction_limit {
             self.budget
                 .store(limit.min(i64::MAX as u64) as i64, Relaxed);
+            // The interval `interval()` gives for a full budget (the guard is watched).
+            let interval = limit.min(INTERVAL as u64).max(1) as c_int;
             // SAFETY: as in `reset_run`: the live main thread, between runs, on its thread.
-            unsafe { pylua_vm_set_countdown(self.main.load(Relaxed), self.interval()) };
+            unsafe { pylua_vm_set_countdown(self.main.load(Relaxed), interval) };
         }
     }
 

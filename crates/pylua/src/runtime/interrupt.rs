@@ -199,6 +199,7 @@ pub(crate) struct Running<'a> {
 
 /// Marks the start of a run of `guard`'s state (or of a process VM, without a guard) on the
 /// calling thread. A request already waiting stops it at its first instruction.
+#[inline]
 pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) -> Running<'a> {
     // A process VM's run enters no guard, so a signal meant for it arms no embedded state
     // this run is nested in.
@@ -235,6 +236,7 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
 }
 
 impl Drop for Running<'_> {
+    #[inline]
     fn drop(&mut self) {
         // A nested run of the same VM on this thread gives the thread back to the outer one.
         // No fence needed: an interrupter that still reads this run's thread signals a

@@ -80,6 +80,7 @@ impl Drop for TimedRun<'_> {
 impl Guard {
     /// Marks the start of a run with a timeout, which the calling thread is about to begin.
     /// Keep the returned value until the run ends.
+    #[inline]
     pub(crate) fn start_timer(self: &Arc<Self>) -> TimedRun<'_> {
         let dog = watchdog();
         if self.watching.load(Relaxed) != dog.generation {
@@ -97,15 +98,21 @@ impl Guard {
             .store(word.wrapping_add(NEXT_RUN) | IN_RUN, Relaxed);
         super::barrier::light();
         if dog.idle.load(Relaxed) {
-            // Taking the lock waits until the watchdog sleeps (it holds the lock until then).
-            let _guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
-            dog.wake.notify_one();
+            dog.wake_up();
         }
         TimedRun { guard: self }
     }
 }
 
 impl Watchdog {
+    #[cold]
+    fn wake_up(&self) {
+        // Taking the lock waits until the watchdog sleeps (it holds the lock until then).
+        let _guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.notify_one();
+    }
+
+    #[cold]
     fn watch(&self, guard: &Arc<Guard>) {
         let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
         if guards.len().is_power_of_two() {
@@ -137,6 +144,7 @@ static DOG: AtomicPtr<Watchdog> = AtomicPtr::new(std::ptr::null_mut());
 static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 /// The watchdog of this process, started on first use.
+#[inline]
 fn watchdog() -> &'static Watchdog {
     let dog = DOG.load(Acquire);
     if !dog.is_null() {
