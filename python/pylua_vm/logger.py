@@ -4,14 +4,24 @@ logger (``pylua.operations.install``...). ``debug_mode`` turns on DEBUG for them
 from __future__ import annotations
 
 import logging
+from typing import Dict
 
 from . import _core
 
 LOGGER_NAME = "pylua"
 
 
+_loggers: Dict[str, logging.Logger] = {}
+
+
 def get_logger(name: str = "") -> logging.Logger:
-    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)
+    """The ``pylua`` logger, or its child ``pylua.NAME``. Remembered here: ``getLogger``
+    takes the logging module's lock each time, and every new ``LuaProcess`` asks."""
+    full = f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME
+    logger = _loggers.get(full)
+    if logger is None:
+        logger = _loggers[full] = logging.getLogger(full)
+    return logger
 
 
 def set_debug(enabled: bool) -> None:

@@ -102,7 +102,6 @@ class LuaProcess:
         self.lua_executable = lua_executable
         self.debug_mode = debug_mode
         self.config_path = config_path
-        self.log = get_logger(f"process.{name}")
         if debug_mode:
             set_debug(True)
         if tree is None and project is not None:
@@ -124,8 +123,14 @@ class LuaProcess:
         # then costs no Python frame (the methods below document them for help()).
         for method in _direct_methods(type(self)):
             setattr(self, method, getattr(vm, method))
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("started %s (%s, sandbox %s)", name, vm.release, sandbox)
+        log = self.log
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("started %s (%s, sandbox %s)", name, vm.release, sandbox)
+
+    @property
+    def log(self) -> logging.Logger:
+        """This VM's logger, ``pylua.process.NAME``."""
+        return get_logger(f"process.{self.name}")
 
     # -- running code ---------------------------------------------------------------------
 
