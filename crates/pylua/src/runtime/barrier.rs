@@ -19,6 +19,9 @@ use std::sync::OnceLock;
 /// Whether the process registered for private expedited `membarrier` (set once by [`init`]).
 static ASYMMETRIC: AtomicBool = AtomicBool::new(false);
 
+/// Whether the kernel refused [`heavy`]'s call after accepting the registration.
+static BROKEN: AtomicBool = AtomicBool::new(false);
+
 /// Registers the process for [`heavy`]'s system call, once. Call it before either side of a
 /// pattern can run (the sides read what it decided without synchronising).
 pub(crate) fn init() {
@@ -65,13 +68,16 @@ pub(crate) fn light() {
 /// is running when it is called has passed a full barrier when it returns. Async-signal-safe
 /// (one or three system calls, or a fence).
 ///
-/// Returns false in the one case it could not keep that promise: the kernel accepted the
-/// registration and then refused the call. The frequent side then goes back to full fences
-/// for good, but a run that started just before may have missed this side's write: the
-/// caller must not rely on the run having seen it (the watchdog stays awake).
+/// Returns false when it cannot keep that promise: the kernel accepted the registration and
+/// then refused the call. The frequent side goes back to full fences, but a thread may still
+/// read the old mode for a while, so from then on this always returns false: callers must not
+/// rely on the other side having seen their write (the watchdog never sleeps for good).
 #[must_use]
 pub(crate) fn heavy() -> bool {
     fence(SeqCst);
+    if BROKEN.load(Relaxed) {
+        return false;
+    }
     if !ASYMMETRIC.load(Relaxed) {
         return true;
     }
@@ -91,6 +97,7 @@ pub(crate) fn heavy() -> bool {
         return true;
     }
     ASYMMETRIC.store(false, SeqCst);
+    BROKEN.store(true, SeqCst);
     false
 }
 

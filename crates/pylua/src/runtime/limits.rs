@@ -22,8 +22,9 @@ pub struct Limits {
     /// A shared watchdog thread, which learns of the VM once, looks at it while a run is in
     /// progress (about every eighth of the timeout) and records the timeout once the same
     /// run has been in progress for the whole of it; the VM stops at its next check (every
-    /// 1000 or so instructions, and inside pattern matches). A run costs two atomic
-    /// operations; a timeout fires up to an eighth of itself late, never early.
+    /// 1000 or so instructions, and inside pattern matches). A run costs two plain atomic
+    /// stores (no lock, no locked instruction); a timeout fires up to an eighth of itself
+    /// late, never early. A child of `fork` starts its own watchdog.
     pub timeout: Option<Duration>,
 }
 

@@ -266,8 +266,9 @@ fn watch(dog: &'static Watchdog) {
                     }
                     None if fenced => None,
                     None => {
+                        // Look again soon: a run that starts meanwhile is seen within this.
                         dog.idle.store(false, SeqCst);
-                        Some(Instant::now() + Duration::from_millis(1))
+                        Some(Instant::now() + Duration::from_millis(5))
                     }
                 }
             }
