@@ -10,7 +10,7 @@ import pylua_vm
 from pylua_vm import LuaProcess, InteractiveSession
 from pylua_vm.exceptions import (EnvironmentError, LuaError, LuaInstructionLimitError,
                                  LuaMemoryError, LuaRuntimeError, LuaSyntaxError,
-                                 LuaTimeoutError, PyLuaError)
+                                 LuaProcessClosedError, LuaTimeoutError, PyLuaError)
 
 
 def test_execute_reports_values_output_and_errors():
@@ -287,3 +287,53 @@ def test_kept_functions_are_a_type_of_their_own():
     echo_vm.close()
     with pytest.raises(PyLuaError, match="closed"):
         f()
+
+
+def test_a_callback_cannot_run_code_on_the_vm_that_called_it():
+    # It would wait for itself forever; it gets an error instead, and the VM stays usable.
+    vm = LuaProcess("reentered")
+    other = LuaProcess("other")
+    vm.register("again", lambda: vm.eval("return 1"))
+    vm.register("elsewhere", lambda: other.eval("return 41") + 1)
+    with pytest.raises(PyLuaError, match="cannot run code on the VM that called it"):
+        vm.eval("return again()")
+    assert vm.eval("return elsewhere()") == 42
+    assert vm.eval("return 1 + 1") == 2
+    assert not vm.closed
+
+
+def test_calls_that_wait_for_a_busy_vm_all_run_and_close_ends_them():
+    vm = LuaProcess("busy-shared")
+    vm.eval("n = 0 function slow() local t = os.clock() while os.clock() - t < 0.002 do end "
+            "n = n + 1 end")
+    slow = vm.function("slow")
+
+    def work():
+        for _ in range(25):
+            slow()
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert vm.globals["n"] == 100
+
+    # Threads waiting for the VM when it closes get the closed error, none hangs.
+    errors = []
+
+    def until_closed():
+        try:
+            while True:
+                slow()
+        except LuaProcessClosedError as e:
+            errors.append(e)
+    threads = [threading.Thread(target=until_closed) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    vm.close()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert len(errors) == 3 and vm.closed

@@ -15,22 +15,39 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 use serde_json::Value as Json;
-use smallvec::SmallVec;
 
 /// Arguments up to this many, all numbers, booleans or None, need no allocation at all.
 const INLINE: usize = 6;
 
-/// Results up to this many need no allocation.
-type Results = SmallVec<[Returned; 2]>;
+/// Where a call's results go. Most calls return one value: it is kept as it is, with no
+/// buffer to fill and walk again (a small vector cost a twentieth of a kept call).
+enum Out {
+    None,
+    One(Returned),
+    Many(Vec<Returned>),
+}
 
-/// Where a call's results go: a buffer on the stack, filled one by one (no size hint to
-/// reserve for, unlike `Extend` on the buffer itself).
-struct Out(Results);
+impl Out {
+    fn as_slice(&self) -> &[Returned] {
+        match self {
+            Out::None => &[],
+            Out::One(one) => std::slice::from_ref(one),
+            Out::Many(many) => many,
+        }
+    }
+}
 
 impl Extend<Returned> for Out {
     fn extend<I: IntoIterator<Item = Returned>>(&mut self, values: I) {
         for value in values {
-            self.0.push(value);
+            *self = match std::mem::replace(self, Out::None) {
+                Out::None => Out::One(value),
+                Out::One(first) => Out::Many(vec![first, value]),
+                Out::Many(mut many) => {
+                    many.push(value);
+                    Out::Many(many)
+                }
+            };
         }
     }
 }
@@ -153,7 +170,7 @@ impl PyVm {
                 &json_args
             }
         };
-        let mut values = Out(Results::new());
+        let mut values = Out::None;
         let called = self.with_vm(py, |vm| {
             let callee = match function {
                 Some(f) => Callee::Function(f),
@@ -167,7 +184,7 @@ impl PyVm {
             }
         });
         match called {
-            Ok(Ok(())) => as_returned(py, &values.0, result_to_py),
+            Ok(Ok(())) => as_returned(py, values.as_slice(), result_to_py),
             Ok(Err(e)) => Err(vm_error(py, &e)),
             Err(e) => Err(e),
         }

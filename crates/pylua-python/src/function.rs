@@ -31,8 +31,8 @@ impl Kept {
     /// it here, with the GIL held, could deadlock against a callback into Python): then it
     /// stays referenced until the VM is reset or closed. Then lets go of the VM.
     fn release(self, py: Python<'_>) {
-        if let Some(mut guard) = self.vm.get().try_vm() {
-            if let Some(AnyVm::Embedded(vm)) = guard.as_mut() {
+        if let Some(mut lent) = self.vm.get().try_vm(py) {
+            if let Some(AnyVm::Embedded(vm)) = lent.vm() {
                 let _ = vm.release_function(self.function);
             }
         }

@@ -11,6 +11,7 @@ mod judge;
 mod logging;
 mod net;
 mod sigint;
+mod slot;
 mod vm;
 
 use pyo3::prelude::*;

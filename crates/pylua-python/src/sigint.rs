@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{
-    AtomicI32, AtomicPtr, AtomicUsize,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicUsize,
     Ordering::{Relaxed, Release, SeqCst},
 };
 use std::sync::Mutex;
@@ -28,6 +28,8 @@ use std::sync::Mutex;
 static MAIN_THREAD: AtomicI32 = AtomicI32::new(0);
 /// The interrupter of the VM the main thread is running now (null: none).
 static MAIN_TARGET: AtomicPtr<Interrupter> = AtomicPtr::new(std::ptr::null_mut());
+/// Set by the handler, taken by [`arrived`]: whether a Ctrl-C arrived since.
+static ARRIVED: AtomicBool = AtomicBool::new(false);
 /// The handler this one replaced (`sa_sigaction`) and its `sa_flags`.
 static PREVIOUS: AtomicUsize = AtomicUsize::new(0);
 static PREVIOUS_FLAGS: AtomicI32 = AtomicI32::new(0);
@@ -130,6 +132,7 @@ extern "C" fn on_sigint(sig: c_int, info: *mut libc::siginfo_t, context: *mut c_
         }
         return;
     }
+    ARRIVED.store(true, SeqCst);
     let target = MAIN_TARGET.load(SeqCst);
     if !target.is_null() {
         // SAFETY: on the main thread, `MAIN_TARGET` points at the interrupter of the VM
@@ -207,6 +210,12 @@ impl Call {
     pub fn on_main(&self) -> bool {
         self.previous.is_some()
     }
+}
+
+/// Whether a Ctrl-C arrived since the last time this was asked: only then has Python a
+/// signal of ours to handle after a call (asking Python itself costs every call more).
+pub fn arrived() -> bool {
+    ARRIVED.load(Relaxed) && ARRIVED.swap(false, SeqCst)
 }
 
 impl Drop for Call {

@@ -8,6 +8,7 @@
 use crate::convert::{to_json, to_py};
 use crate::errors::{error, vm_error, vm_error_details};
 use crate::sigint;
+use crate::slot::{HeldHere, Lent, Slot};
 use pylua::interpreters::{self, Interpreter, LuaVersion, Origin};
 use pylua::runtime::{
     parse_duration, parse_size, AnyVm, Backend, Interrupter, Limits, Sandbox, VmError,
@@ -52,7 +53,7 @@ impl PendingError {
 
 #[pyclass(module = "pylua_vm._core", name = "Vm", frozen)]
 pub struct PyVm {
-    vm: Mutex<Option<AnyVm>>,
+    vm: Slot,
     /// Stops the VM's running script: Ctrl-C on the main thread ([`sigint`]), or
     /// `interrupt()` from any thread.
     interrupter: Interrupter,
@@ -146,14 +147,16 @@ impl PyVm {
         py: Python<'_>,
         job: impl FnOnce(&mut AnyVm) -> R + Send,
     ) -> PyResult<R> {
+        let mut lent = self.take(py)?;
+        let vm = lent.vm();
         let (result, on_main) = py.allow_threads(|| {
-            let mut guard = lock(&self.vm);
             // Once the VM is ours: Ctrl-C while waiting for it must not stop another
             // thread's call.
             let call = sigint::Call::begin(&self.interrupter);
-            (guard.as_mut().map(job), call.on_main())
+            (vm.as_mut().map(job), call.on_main())
         });
-        if on_main {
+        drop(lent);
+        if on_main && sigint::arrived() {
             if let Err(e) = py.check_signals() {
                 // The Ctrl-C that raised this may have come after the run ended: it must
                 // not stop the next one.
@@ -169,13 +172,23 @@ impl PyVm {
 }
 
 impl PyVm {
+    /// The VM, for this call: waits while another thread's call holds it; refused when
+    /// this thread's does (a callback running code on the VM that called it).
+    fn take<'py>(&self, py: Python<'py>) -> PyResult<Lent<'_, 'py>> {
+        self.vm.take(py).map_err(|HeldHere| {
+            error(
+                py,
+                "usage",
+                "this LuaProcess is running the code that made this call (a Python callback \
+                 cannot run code on the VM that called it; use another LuaProcess)",
+                Json::Null,
+            )
+        })
+    }
+
     /// The VM if no call holds it now.
-    pub(crate) fn try_vm(&self) -> Option<MutexGuard<'_, Option<AnyVm>>> {
-        match self.vm.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
+    pub(crate) fn try_vm<'py>(&self, py: Python<'py>) -> Option<Lent<'_, 'py>> {
+        self.vm.try_take_here(py)
     }
 }
 
@@ -276,7 +289,7 @@ impl PyVm {
             backend: vm.backend().as_str(),
             release: vm.release().to_string(),
             sandbox: vm.sandbox().as_str(),
-            vm: Mutex::new(Some(vm)),
+            vm: Slot::new(vm),
             pending: Arc::default(),
         })
     }
@@ -421,14 +434,19 @@ impl PyVm {
     }
 
     /// Ends the VM (a process VM's interpreter exits). Later calls raise.
-    fn close(&self, py: Python<'_>) {
-        let vm = py.allow_threads(|| lock(&self.vm).take());
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let vm = self.take(py)?.vm().take();
         py.allow_threads(move || drop(vm));
+        Ok(())
     }
 
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        py.allow_threads(|| lock(&self.vm).is_none())
+        match self.vm.take(py) {
+            Ok(mut lent) => lent.vm().is_none(),
+            // Asked from a callback of this very VM, which is running.
+            Err(HeldHere) => false,
+        }
     }
 
     #[getter]
