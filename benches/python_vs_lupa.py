@@ -4,8 +4,10 @@ handle, a Python callback from Lua; without limits and with them. lupa has only 
 limit, so its "limited" rows set max_memory alone; ours set memory, time and instruction
 limits under the strict sandbox.
 
-Every figure is the median of 11 repeats (garbage collector on), in µs per operation. The two
-sides' repeats alternate, so both meet the same load on a shared machine.
+Every figure is the median of 31 repeats (garbage collector on), in µs per operation. The two
+sides' repeats alternate, a millisecond or so each, so both meet the same load on a shared
+machine; the ratio is the median of the 31 pairs' ratios (each pair measured back to back),
+which the machine's slow spells move far less than a ratio of the two medians.
 
     target/py-venv/bin/python benches/python_vs_lupa.py [--json FILE]
 """
@@ -19,10 +21,10 @@ import lupa as lupa_package
 import lupa.lua54 as lupa
 from pylua_vm import LuaProcess
 
-REPEATS = 11
+REPEATS = 31
 
 #: Operations per repeat, by case.
-COUNTS = {"fresh VM + snippet": 300, "host callback": 5000}
+COUNTS = {"fresh VM + snippet": 50, "host callback": 1000}
 
 
 def per_op(fn, n):
@@ -32,13 +34,15 @@ def per_op(fn, n):
 
 
 def paired(ours, theirs, n):
-    """Medians of alternating repeats of two operations, in µs per operation."""
+    """Medians of alternating repeats of two operations, in µs per operation, and the
+    median of the pairs' ratios."""
     ours(), theirs()
     a, b = [], []
     for _ in range(REPEATS):
         a.append(timeit.timeit(ours, number=n) / n * 1e6)
         b.append(timeit.timeit(theirs, number=n) / n * 1e6)
-    return statistics.median(a), statistics.median(b)
+    ratio = statistics.median(x / y for x, y in zip(a, b))
+    return statistics.median(a), statistics.median(b), ratio
 
 
 def pylua_rows(limits):
@@ -84,9 +88,9 @@ def main():
         ours, theirs = pylua_rows(limits), lupa_rows(limits)
         for case in ours:
             label = "yes" if limits else "no"
-            a, b = paired(ours[case], theirs[case], COUNTS.get(case, 20000))
-            results[f"{case} / limits {label}"] = {"pylua_vm": a, "lupa": b}
-            print(f"| {case} | {label} | {a:.2f} | {b:.2f} | {a / b:.2f}× |", flush=True)
+            a, b, ratio = paired(ours[case], theirs[case], COUNTS.get(case, 5000))
+            results[f"{case} / limits {label}"] = {"pylua_vm": a, "lupa": b, "ratio": ratio}
+            print(f"| {case} | {label} | {a:.2f} | {b:.2f} | {ratio:.2f}× |", flush=True)
     # The issue's throughput target: warm snippets under the strict sandbox with every limit,
     # each returning execute()'s full result dict.
     vm = LuaProcess("rate", sandbox="strict", memory="64M", timeout="5s", instructions=10**8)
