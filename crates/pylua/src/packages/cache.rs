@@ -111,7 +111,7 @@ impl Fetcher {
         // A server without a versioned manifest answers 404; remembering that lets offline
         // runs fall back to the plain manifest the same way.
         let missing_path = dir.join(format!("{key}.missing"));
-        let cached = fs::read(&body_path).ok();
+        let cached = super::server::read_file(&body_path).ok();
         let meta = fs::read_to_string(&meta_path).unwrap_or_default();
         if self.offline {
             if cached.is_none() && missing_path.exists() {
