@@ -194,6 +194,11 @@ pub(crate) struct Running<'a> {
     /// The guard of the run this one is nested in. (This run's own guard, which the stop
     /// signal's handler may read until the drop, is borrowed for as long.)
     outer_guard: *const Guard,
+    /// This thread's `THIS_THREAD` (its address is fixed for the thread's life, and a
+    /// `Running` never leaves its thread: it holds raw pointers, so it is not `Send`): the
+    /// drop writes it back without a second thread-local lookup, which costs a call in a
+    /// shared library.
+    this_thread: *const ThisThread,
     _guard: PhantomData<&'a Guard>,
 }
 
@@ -204,7 +209,7 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
     // A process VM's run enters no guard, so a signal meant for it arms no embedded state
     // this run is nested in.
     let guard_ptr = guard.map_or(std::ptr::null(), Arc::as_ptr);
-    let (outer_cell, id, outer_guard) = THIS_THREAD.with(|t| {
+    let (outer_cell, id, outer_guard, this_thread) = THIS_THREAD.with(|t| {
         if t.id.get() == 0 {
             // SAFETY: `gettid` has no preconditions.
             t.id.set(unsafe { libc::syscall(libc::SYS_gettid) } as c_int);
@@ -213,6 +218,7 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
             t.current.replace(cell as *const InterruptCell),
             t.id.get(),
             t.guard.replace(guard_ptr),
+            t as *const ThisThread,
         )
     });
     // Only runs write `thread`, one at a time (a VM is used by one thread at a time), so a
@@ -231,6 +237,7 @@ pub(crate) fn begin<'a>(cell: &'a InterruptCell, guard: Option<&'a Arc<Guard>>) 
         outer_cell,
         outer_thread,
         outer_guard,
+        this_thread,
         _guard: PhantomData,
     }
 }
@@ -245,10 +252,11 @@ impl Drop for Running<'_> {
         if self.outer_thread == 0 {
             self.cell.requested.store(false, Relaxed);
         }
-        THIS_THREAD.with(|t| {
-            t.current.set(self.outer_cell);
-            t.guard.set(self.outer_guard);
-        });
+        // SAFETY: `this_thread` is this thread's own `THIS_THREAD` (see the field), alive
+        // as long as the thread; its cells are only used from this thread.
+        let t = unsafe { &*self.this_thread };
+        t.current.set(self.outer_cell);
+        t.guard.set(self.outer_guard);
         if self.outer_guard.is_null() {
             return;
         }
