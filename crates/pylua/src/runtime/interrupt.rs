@@ -46,16 +46,7 @@ impl InterruptCell {
         guard::stop_signal();
         super::barrier::init();
         static AT_FORK: std::sync::Once = std::sync::Once::new();
-        AT_FORK.call_once(|| {
-            // SAFETY: registers a handler that only writes a thread-local with a constant
-            // initialiser. Should registering fail (ENOMEM), interrupts in a forked child
-            // would be lost: refuse to go on quietly.
-            let registered = unsafe { libc::pthread_atfork(None, None, Some(forked)) } == 0;
-            assert!(
-                registered,
-                "cannot register pylua's fork handler for interrupts"
-            );
-        });
+        super::fork::in_every_child(&AT_FORK, forked, "interrupts");
         Arc::default()
     }
 

@@ -7,6 +7,7 @@ mod barrier;
 mod call;
 mod dyncall;
 mod error;
+mod fork;
 mod guard;
 mod host_call;
 mod host_functions;

@@ -158,15 +158,7 @@ fn watchdog() -> &'static Watchdog {
 fn start_watchdog() -> &'static Watchdog {
     super::barrier::init();
     static AT_FORK: std::sync::Once = std::sync::Once::new();
-    AT_FORK.call_once(|| {
-        // SAFETY: registers a handler that only stores into an atomic. If registering
-        // fails (ENOMEM), a forked child's timeouts would not fire: refuse to go on quietly.
-        let registered = unsafe { libc::pthread_atfork(None, None, Some(forked)) } == 0;
-        assert!(
-            registered,
-            "cannot register the pylua watchdog's fork handler"
-        );
-    });
+    super::fork::in_every_child(&AT_FORK, forked, "the watchdog");
     let dog = Box::into_raw(Box::new(Watchdog {
         guards: Mutex::new(Vec::new()),
         wake: Condvar::new(),
