@@ -79,7 +79,8 @@ fn a_called_function_stops_on_the_fast_path() {
     vm.exec("function spin(n) while true do n = n + 1 end end", "lib")
         .unwrap();
     let spin = vm.function("spin").unwrap();
-    // Warm the collector so the unlimited fast path of `call_function` is the one taken.
+    // Warm the collector first: a call then takes the shortest way through the run (no
+    // first-run work, no limits), which must still publish the run to interrupters.
     vm.eval("return 1").unwrap();
     let t = interrupt_after(vm.interrupter(), Duration::from_millis(50));
     let err = vm.call_function::<_, i64>(&spin, 1i64).unwrap_err();
