@@ -57,6 +57,7 @@ fn main() {
 
     compile_interruptible_patterns(&lua.dir, &out);
     compile_counting_vm(&lua.dir, &out);
+    compile_closing_check(&lua.dir);
 
     println!("cargo:rustc-env=PYLUA_LUA_SRC_VERSION={}", lua.version);
     println!(
@@ -251,6 +252,26 @@ fn compile_counting_vm(lua_src: &Path, out: &Path) {
     }
     build.compile("pylua_counting_vm");
     println!("cargo:rerun-if-changed={}", dir.join("lvm.c").display());
+}
+
+/// `pylua_close_has_work` (`src/runtime/closing.c`), which reads a state's internals: built
+/// against the headers of the Lua 5.4 release the VM is, with `lua-src`'s defines.
+fn compile_closing_check(lua_src: &Path) {
+    let dir = lua54_dir(lua_src);
+    let file = Path::new("src/runtime/closing.c");
+    let mut build = cc::Build::new();
+    build.file(file).include(&dir).opt_level(2);
+    build.define("LUA_COMPAT_5_3", None);
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        build.define("LUA_USE_LINUX", None);
+    } else {
+        build.define("LUA_USE_POSIX", None);
+    }
+    if cfg!(debug_assertions) {
+        build.define("LUA_USE_APICHECK", None);
+    }
+    build.compile("pylua_closing");
+    println!("cargo:rerun-if-changed={}", file.display());
 }
 
 /// Inserted before `luaV_execute` (see [`compile_counting_vm`]).

@@ -265,6 +265,14 @@ def test_kept_functions_are_a_type_of_their_own():
         echo(float("nan"))
     with pytest.raises(TypeError, match="positional"):
         echo(1, x=2)
+    # Scalars before a string or a container, more scalars than are read in place, and the
+    # tuple entry (`tp_call`) beside the vectorcall one.
+    assert echo(1, 2.5, True, None, "s", [3]) == (1, 2.5, True, None, "s", [3])
+    assert echo(*range(10)) == tuple(range(10)) and echo(*[], **{}) is None
+    assert type(echo).__call__(echo, 1, "a") == (1, "a")
+    with pytest.raises(TypeError, match="positional"):
+        type(echo).__call__(echo, 1, x=2)
+    assert list(map(echo, [1, 2], "ab")) == [(1, "a"), (2, "b")]
     with pytest.raises(TypeError, match="Vm.function"):
         _core.LuaFunction()
     with pytest.raises(TypeError):

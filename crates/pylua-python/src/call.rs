@@ -12,7 +12,7 @@ use crate::errors::{error, vm_error};
 use crate::vm::{as_returned, PyVm};
 use pylua::runtime::{AnyVm, Arg, Callee, Returned, VmFunction};
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::PyFloat;
 use pyo3::{ffi, IntoPyObjectExt};
 use serde_json::Value as Json;
 
@@ -63,46 +63,56 @@ fn result_to_py(py: Python<'_>, value: &Returned) -> PyResult<PyObject> {
     }
 }
 
-/// Python arguments as call arguments: scalars written into `inline` (and `Ok(Some(n))`),
-/// or, when one is a string or a container, all of them as JSON (`Ok(None)`, in `json`).
-fn read_args(
-    args: &Bound<'_, PyTuple>,
+/// Python arguments as call arguments, read in one pass: scalars written into `inline` (and
+/// `Ok(Some(n))`), or, when one is a string or a container, all of them as JSON (`Ok(None)`,
+/// in `json`).
+fn read_args<'a, 'py>(
+    args: impl ExactSizeIterator<Item = Borrowed<'a, 'py, PyAny>>,
     inline: &mut [Arg<'static>; INLINE],
     json: &mut Vec<Json>,
 ) -> PyResult<Option<usize>> {
     let n = args.len();
+    let mut args = args;
     if n <= INLINE {
-        let mut all = true;
-        for (slot, a) in inline.iter_mut().zip(args.iter_borrowed()) {
+        let mut read = 0;
+        for a in args.by_ref() {
             match scalar(&a) {
-                Some(arg) => *slot = arg?,
+                Some(arg) => {
+                    inline[read] = arg?;
+                    read += 1;
+                }
                 None => {
-                    all = false;
+                    // The scalars before this one, this one and the rest, all as JSON.
+                    json.extend(inline[..read].iter().map(arg_json));
+                    json.push(to_json(&a)?);
                     break;
                 }
             }
         }
-        if all {
+        if json.is_empty() {
             return Ok(Some(n));
         }
     }
-    for a in args.iter_borrowed() {
+    for a in args {
         json.push(to_json(&a)?);
     }
     Ok(None)
 }
 
+/// A call argument as JSON, for the process backend (the JSON Python's value would give).
+fn arg_json(a: &Arg<'_>) -> Json {
+    match *a {
+        Arg::Bool(b) => Json::Bool(b),
+        Arg::Int(i) => Json::from(i),
+        Arg::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
+        Arg::Json(j) => j.clone(),
+        _ => Json::Null,
+    }
+}
+
 /// Call arguments as JSON, for the process backend.
 fn as_json(args: &[Arg<'_>]) -> Vec<Json> {
-    args.iter()
-        .map(|a| match *a {
-            Arg::Bool(b) => Json::Bool(b),
-            Arg::Int(i) => Json::from(i),
-            Arg::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
-            Arg::Json(j) => j.clone(),
-            _ => Json::Null,
-        })
-        .collect()
+    args.iter().map(arg_json).collect()
 }
 
 /// A scalar argument, or None for anything that needs more (a string, a container).
@@ -153,12 +163,12 @@ fn scalar(value: &Bound<'_, PyAny>) -> Option<PyResult<Arg<'static>>> {
 
 impl PyVm {
     /// Calls `callee` (a global's name, or a kept function) with Python arguments.
-    pub(crate) fn call_python(
+    pub(crate) fn call_python<'a, 'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         name: &str,
         function: Option<&VmFunction>,
-        args: &Bound<'_, PyTuple>,
+        args: impl ExactSizeIterator<Item = Borrowed<'a, 'py, PyAny>>,
     ) -> PyResult<PyObject> {
         let mut inline = [Arg::Nil; INLINE];
         let mut json = Vec::new();

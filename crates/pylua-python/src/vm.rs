@@ -348,7 +348,7 @@ impl PyVm {
     /// Calls the global function `name`.
     #[pyo3(signature = (name, *args))]
     fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
-        self.call_python(py, name, None, args)
+        self.call_python(py, name, None, args.iter_borrowed())
     }
 
     /// Keeps the global function `name` as a Python callable (embedded VM only): the fast

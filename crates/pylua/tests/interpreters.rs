@@ -165,6 +165,18 @@ fn output(v: LuaVersion) {
     streamed.eval("print('one') io.write('two')").unwrap();
     assert_eq!(*seen.lock().unwrap(), vec!["one\n", "two"]);
     assert_eq!(streamed.take_output(), "");
+
+    // io.output(file) sends io.write to that file, as in Lua, and io.output(io.stdout) back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let mut none = vm_with(v, Sandbox::None, Limits::new());
+    none.eval(&format!(
+        "io.write('a') io.output({:?}) io.write('b') io.close() io.output(io.stdout) io.write('c')",
+        path.to_str().unwrap()
+    ))
+    .unwrap();
+    assert_eq!(none.take_output(), "ac", "{v}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "b", "{v}");
 }
 
 // ---- errors ----

@@ -14,8 +14,8 @@
 //!
 //! Every block from `malloc` is linked into a list (a 16-byte header), so dropping the arena
 //! frees everything the state still holds: a state that needs nothing done when it closes
-//! (no finalizer can exist, no file is open: see [`super::state::RawState`]) is not closed
-//! object by object at all.
+//! (no finalizer that would do something, no file left open: see
+//! [`super::state::RawState`]) is not closed object by object at all.
 //!
 //! With `PYLUA_NO_ARENA` set in the environment (read once per process), there is no region
 //! and every block comes from `malloc`: for memory checkers (`scripts/sanitize.sh`), which

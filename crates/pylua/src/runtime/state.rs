@@ -26,9 +26,18 @@ pub(crate) struct LuaFailure {
 pub(crate) struct RawState {
     main: *mut ffi::lua_State,
     mlua: OnceCell<Lua>,
-    /// Whether closing may have work to do besides freeing: finalizers (`__gc`, which mlua's
-    /// own values carry) or open files.
-    must_close: bool,
+    /// Whether closing may ever have work to do besides freeing: finalizers (`__gc`, which
+    /// mlua's own values carry) or open files. When it may, [`pylua_close_has_work`] looks
+    /// at the state as it is when dropped.
+    may_need_close: bool,
+}
+
+extern "C" {
+    /// Whether `lua_close` on the main thread `state` would do more than free memory: run a
+    /// finalizer that does something (an open file's, a loaded C library's, any `__gc` of
+    /// the script's) or close a pending to-be-closed variable (`runtime/closing.c`). Reads
+    /// the state only; allocates nothing and raises nothing.
+    fn pylua_close_has_work(state: *mut ffi::lua_State) -> c_int;
 }
 
 // SAFETY: the state belongs to this value alone and is only reached through it (or through
@@ -39,7 +48,8 @@ impl Drop for RawState {
     fn drop(&mut self) {
         // mlua's handle first: it refers to the state, which mlua does not own here.
         let shared = self.mlua.take().is_some();
-        if shared || self.must_close {
+        // SAFETY: `main` is this live state's main thread, not running (we own it).
+        if shared || (self.may_need_close && unsafe { pylua_close_has_work(self.main) } != 0) {
             // SAFETY: the state is ours and closed once; the guard (its allocator) is still
             // alive, since the owner drops it after this (`Vm`'s field order).
             unsafe { ffi::lua_close(self.main) };
@@ -49,19 +59,19 @@ impl Drop for RawState {
 
 impl RawState {
     /// Creates a state whose every byte `guard` counts and comes from its arena; `None` when
-    /// not even the bare state fits in the memory limit. `must_close` is false only when no
-    /// code in it can make a finalizer or open a file (the `strict` policy): then dropping it
-    /// leaves the memory to the arena, which the guard frees.
+    /// not even the bare state fits in the memory limit. `may_need_close` is false when no
+    /// code in it can make a finalizer or open a file (the `strict` policy). A state dropped
+    /// with nothing to do at closing leaves its memory to the arena, which the guard frees.
     ///
     /// # Safety
     /// The guard must outlive the state.
-    pub(crate) unsafe fn new(guard: &Arc<Guard>, must_close: bool) -> Option<RawState> {
+    pub(crate) unsafe fn new(guard: &Arc<Guard>, may_need_close: bool) -> Option<RawState> {
         // SAFETY: the caller keeps the guard alive longer than the state.
         let main = unsafe { guard.new_state() };
         (!main.is_null()).then(|| RawState {
             main,
             mlua: OnceCell::new(),
-            must_close,
+            may_need_close,
         })
     }
 
@@ -283,5 +293,77 @@ pub(crate) unsafe fn open_libs(state: *mut ffi::lua_State, libs: &[Library]) {
             ffi::luaL_requiref(state, name.as_ptr(), open, 1);
             ffi::lua_pop(state, 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Limits;
+
+    /// Runs `code` on the state; it must succeed.
+    fn run(state: *mut ffi::lua_State, code: &str) {
+        let code = std::ffi::CString::new(code).unwrap();
+        // SAFETY: a live state with free slots; the chunk and its result are popped.
+        unsafe {
+            assert_eq!(ffi::luaL_loadstring(state, code.as_ptr()), ffi::LUA_OK);
+            if ffi::lua_pcall(state, 0, 0, 0) != ffi::LUA_OK {
+                let message = super::super::stack::string_at(state, -1);
+                panic!("{}", String::from_utf8_lossy(message));
+            }
+        }
+    }
+
+    #[test]
+    fn closing_has_work_only_while_a_finalizer_would_do_something() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.txt");
+        let guard = Guard::new(&Limits::new());
+        // SAFETY: `guard` outlives `state` (declared first, dropped last).
+        let state = unsafe { RawState::new(&guard, true) }.unwrap();
+        let l = state.main();
+        // SAFETY: a fresh state, not running.
+        unsafe { ffi::luaL_openlibs(l) };
+        // SAFETY: the state is live and not running between the runs below.
+        let has_work = || unsafe { pylua_close_has_work(l) } != 0;
+        run(l, &format!("path = {:?}", file.to_str().unwrap()));
+        assert!(
+            !has_work(),
+            "a fresh state holds the standard files and no C library"
+        );
+
+        run(l, "f = io.open(path, 'w') f:write('x')");
+        assert!(has_work(), "an open file must be flushed and closed");
+        run(l, "f:close()");
+        assert!(!has_work(), "a closed file has nothing left to do");
+
+        run(l, "io.output(path)");
+        assert!(has_work(), "io.output's file must be flushed");
+        run(l, "io.output():close() io.output(io.stdout)");
+        assert!(!has_work());
+
+        for mode in ["incremental", "generational"] {
+            run(l, &format!("collectgarbage('{mode}')"));
+            run(l, "t = setmetatable({}, {__gc = function() end})");
+            assert!(has_work(), "{mode}: a __gc metamethod must run");
+            // Old enough to sit in the later parts of the list in generational mode.
+            run(
+                l,
+                "collectgarbage('step') collectgarbage('step') collectgarbage()",
+            );
+            assert!(has_work(), "{mode}: a __gc metamethod must run");
+            run(l, "t = nil collectgarbage() collectgarbage()");
+            assert!(!has_work(), "{mode}: the finalizer ran already");
+        }
+
+        // A loaded C library (the C library itself, found in this process's map) must be
+        // unloaded.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let libc = maps
+            .split_whitespace()
+            .find(|w| w.starts_with('/') && w.contains("/libc.so"))
+            .expect("libc is mapped");
+        run(l, &format!("assert(package.loadlib({libc:?}, '*'))"));
+        assert!(has_work(), "a loaded C library must be unloaded");
     }
 }

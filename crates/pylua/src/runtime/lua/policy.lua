@@ -32,8 +32,28 @@ G.print = print
 --@ strict
 G.io = { write = function(...) write(...) return out end, stdout = out }
 --@ standard none
-G.io.write = function(...) write(...) return out end
 G.io.stdout = out
+-- The default output file starts as the captured output; io.output(file) sends io.write to
+-- that file, as in Lua.
+do
+  local io = G.io
+  local output, close, current = io.output, io.close, out
+  io.write = function(...)
+    if current == out then write(...) return out end
+    return current:write(...)
+  end
+  io.output = function(file)
+    if file == nil then return current end
+    if file == out then current = out return out end
+    current = output(file)
+    return current
+  end
+  io.close = function(file)
+    if file == nil then file = current end
+    if file == out then return out:close() end
+    return close(file)
+  end
+end
 --@ strict standard
 
 -- Text chunks only: bytecode is not verified by Lua and can corrupt the VM.
