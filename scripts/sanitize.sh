@@ -6,7 +6,8 @@
 #   * tests/escape.rs, tests/limits.rs (the sandbox and the limits),
 #   * tests/stack.rs (thousands of arguments and results through every host function),
 #   * tests/watchdog.rs (thousands of short deadlines on several threads, signals),
-#   * tests/protocol.rs (a child interpreter that breaks the pipe protocol).
+#   * tests/protocol.rs (a child interpreter that breaks the pipe protocol),
+#   * tests/closing.rs (VMs dropped with and without the work of `lua_close`).
 #
 # Usage:
 #   scripts/sanitize.sh            # AddressSanitizer (the default)
@@ -37,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-asan}"
 target="$(rustc -vV | sed -n 's/^host: //p')"
-suites=(--test escape --test limits --test stack --test watchdog --test protocol)
+suites=(--test escape --test limits --test stack --test watchdog --test protocol --test closing)
 export PYLUA_NO_ARENA=1
 start=$(date +%s)
 
