@@ -59,6 +59,24 @@ def configured(pylua_home, realrocks):
 
 
 @pytest.fixture
+def path_without_lua(tmp_path):
+    """A PATH that finds every program the current one does except Lua interpreters and
+    LuaRocks (`lua*`, `luajit*`, `luarocks*`): a machine with no Lua, C compiler kept."""
+    bin_dir = tmp_path / "bin-without-lua"
+    bin_dir.mkdir()
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            target = os.path.join(d, name)
+            if name.startswith(("lua", "luajit", "luarocks")) or (bin_dir / name).exists():
+                continue
+            if os.path.isfile(target) and os.access(target, os.X_OK):
+                os.symlink(target, bin_dir / name)
+    return str(bin_dir)
+
+
+@pytest.fixture
 def net_configured(pylua_home, netrocks):
     from pylua_vm import _core
     _core.config_set("servers", f"file://{netrocks}")

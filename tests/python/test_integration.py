@@ -204,12 +204,19 @@ def test_cjson_c_module_loads_in_the_embedded_vm(configured):
         assert "lua-cjson" in {p["name"] for p in vm.get_installed_packages()}
 
 
-def test_spec_example_runs_verbatim(net_configured):
+def test_spec_example_runs_verbatim(net_configured, path_without_lua):
+    # On a machine with no Lua: no interpreter and no LuaRocks on PATH (the C compiler stays,
+    # LuaSocket is built from source).
+    import shutil
+    assert shutil.which("lua5.4", path=path_without_lua) is None
+    assert shutil.which("luarocks", path=path_without_lua) is None
     example = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
                            "integration_spec.py")
+    env = dict(os.environ, PATH=path_without_lua)
     out = subprocess.run([sys.executable, example], capture_output=True, text=True,
-                         timeout=1200)
+                         timeout=1200, env=env)
     assert out.returncode == 0, out.stderr
+    assert "Environment issues" not in out.stdout, out.stdout
     assert "Networking ready: True" in out.stdout
     assert "Network readiness: " in out.stdout
     assert "Category: core - luasocket" in out.stdout

@@ -191,3 +191,30 @@ def test_luasocket_under_standard_with_allow_luasocket(net_configured, server):
     assert not denied["success"] and "denied" in denied["error"]["message"]
     with pytest.raises(Exception, match="standard sandbox"):
         LuaProcess(name="s", sandbox="strict", tree=net_vm.tree, allow_luasocket=True)
+
+
+def test_debug_mode_logs_pylua_not_the_http_clients_internals(server, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG, logger="pylua")
+    from pylua_vm.logger import set_debug
+    try:
+        vm = LuaProcess("dbg", sandbox="strict", allow_net=[f"127.0.0.1:{server}"],
+                        allow_http=True, debug_mode=True)
+        assert vm.eval(f"return net.get('http://127.0.0.1:{server}/x').status") == 200
+    finally:
+        set_debug(False)
+    names = {r.name for r in caplog.records}
+    assert "pylua.process.dbg" in names, names
+    # The HTTP client's own debug lines (headers, streams) stay out; no build paths leak.
+    assert not [r for r in caplog.records if "ureq" in r.name or "log.file" in r.getMessage()]
+    # At "trace" they come through, under the client's own logger name.
+    from pylua_vm import _core
+    caplog.clear()
+    caplog.set_level(1, logger="pylua")
+    _core.set_log_level("trace")
+    try:
+        vm.eval(f"return net.get('http://127.0.0.1:{server}/x').status")
+    finally:
+        _core.set_log_level("warning")
+    client = [r for r in caplog.records if r.name.startswith("pylua.ureq")]
+    assert client and not [r for r in client if "log.file" in r.getMessage()]

@@ -164,6 +164,7 @@ pub(super) fn resolve_once(
         Err(PubGrubError::NoSolution(tree)) => {
             let formatter = Words {
                 lua: options.lua_version.clone(),
+                index,
             };
             // Folding away "no other versions exist" facts makes reports read naturally,
             // except when that fact is the whole story (a package nobody has).
@@ -378,11 +379,20 @@ fn named(pkg: &Pkg, range: &Range) -> String {
 }
 
 /// The report formatter: sentences a person can follow.
-struct Words {
+struct Words<'a> {
     lua: Version,
+    index: &'a dyn PackageIndex,
 }
 
-impl Words {
+impl Words<'_> {
+    /// Whether the servers have no version of `p` at all (whatever a request asked for).
+    fn absent(&self, p: &Pkg) -> bool {
+        match p {
+            Pkg::Rock(name) => self.index.versions(name).is_ok_and(|v| v.is_empty()),
+            _ => false,
+        }
+    }
+
     fn external(&self, e: &External<Pkg, Range, String>) -> String {
         match e {
             External::NotRoot(p, v) => format!("{p} {v} is not the request being resolved"),
@@ -391,7 +401,9 @@ impl Words {
                 describe_range(range),
                 self.lua
             ),
-            External::NoVersions(p, range) if describe_range(range).is_empty() => {
+            External::NoVersions(p, range)
+                if describe_range(range).is_empty() || self.absent(p) =>
+            {
                 format!("no version of {p} is available on the configured servers")
             }
             External::NoVersions(p, range) => {
@@ -444,7 +456,7 @@ type Ext = External<Pkg, Range, String>;
 type Terms = Map<Pkg, Term<Range>>;
 type Der = Derived<Pkg, Range, String>;
 
-impl pubgrub::ReportFormatter<Pkg, Range, String> for Words {
+impl pubgrub::ReportFormatter<Pkg, Range, String> for Words<'_> {
     type Output = String;
 
     fn format_external(&self, e: &Ext) -> String {
@@ -677,6 +689,12 @@ mod tests {
         assert!(err.contains("Lua 5.4"), "{err}");
         let err = solve(&idx, &["ghost"]).unwrap_err().to_string();
         assert!(err.contains("no version of ghost is available"), "{err}");
+        // A package no server has is said so, whatever the request's constraint.
+        let err = solve(&idx, &["ghost >= 0.4"]).unwrap_err().to_string();
+        assert!(
+            err.contains("no version of ghost is available on the configured servers"),
+            "{err}"
+        );
         let err = solve(&idx, &["old >= 2"]).unwrap_err().to_string();
         assert!(err.contains("no version of old matching >= 2"), "{err}");
     }
