@@ -18,6 +18,11 @@ Seconds = Union[int, float, str]
 
 
 _DIRECT = ("execute", "eval", "call", "function", "interrupt")
+
+#: _core.Vm's parameters, in order (a test holds them to the core's signature).
+_VM_PARAMETERS = ("sandbox", "memory", "timeout", "instructions", "lua_executable",
+                  "package_path", "package_cpath", "allow_dirs", "allow_net", "deny_net",
+                  "allow_http", "net_limits", "allow_luasocket", "read_only_dirs")
 _direct_by_class: Dict[type, tuple] = {}
 
 
@@ -109,23 +114,25 @@ class LuaProcess:
         root, lua_version, package_path, package_cpath = _core.tree_info(tree, lua_executable)
         self.tree: str = root
         self.tree_lua_version: str = lua_version
-        self._settings = dict(sandbox=sandbox, memory=memory, timeout=timeout,
-                              instructions=instructions, lua_executable=lua_executable,
-                              package_path=package_path, package_cpath=package_cpath,
-                              allow_dirs=list(allow_dirs or []),
-                              read_only_dirs=[self.tree],
-                              allow_net=list(allow_net or []), deny_net=list(deny_net or []),
-                              allow_http=allow_http, net_limits=net_limits,
-                              allow_luasocket=allow_luasocket)
-        vm = self._vm = _core.Vm(**self._settings)
-        self.globals = Globals(vm)
+        # In the order of _core.Vm's parameters (_VM_PARAMETERS): passed by position, which
+        # Python and the core read faster than keywords.
+        self._settings = (sandbox, memory, timeout, instructions, lua_executable, package_path,
+                          package_cpath, list(allow_dirs or ()), list(allow_net or ()),
+                          list(deny_net or ()), allow_http, net_limits, allow_luasocket,
+                          [root])
+        vm = self._vm = _core.Vm(*self._settings)
         # The hot methods straight from the core, unless a subclass overrides them: a call
         # then costs no Python frame (the methods below document them for help()).
         for method in _direct_methods(type(self)):
             setattr(self, method, getattr(vm, method))
-        log = self.log
+        log = get_logger(f"process.{name}")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("started %s (%s, sandbox %s)", name, vm.release, sandbox)
+
+    @property
+    def globals(self) -> Globals:
+        """The VM's global variables: ``vm.globals["x"] = 1``, ``vm.globals["x"]``."""
+        return Globals(self._vm)
 
     @property
     def log(self) -> logging.Logger:
@@ -265,7 +272,7 @@ class LuaProcess:
 
     def _fresh_vm(self, **overrides: Any) -> "_core.Vm":
         """A new VM with this one's settings (to check packages without touching this state)."""
-        settings = dict(self._settings)
+        settings = dict(zip(_VM_PARAMETERS, self._settings))
         settings.update(overrides)
         return _core.Vm(**settings)
 

@@ -352,3 +352,16 @@ def test_calls_that_wait_for_a_busy_vm_all_run_and_close_ends_them():
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads)
     assert len(errors) == 3 and vm.closed
+
+
+def test_lua_process_passes_the_cores_parameters_in_order():
+    # LuaProcess gives _core.Vm its settings by position: the order must be the core's.
+    import inspect
+    from pylua_vm import _core
+    from pylua_vm.lua_process import _VM_PARAMETERS
+    assert tuple(inspect.signature(_core.Vm).parameters) == _VM_PARAMETERS
+    vm = LuaProcess("ordered", sandbox="strict", memory="8M", timeout=2, instructions=10**6,
+                    allow_dirs=["/tmp"])
+    assert vm.sandbox == "strict"
+    assert vm.limits == {"memory": 8 << 20, "timeout": 2.0, "instructions": 10**6}
+    assert vm._fresh_vm().limits == vm.limits and vm._fresh_vm(timeout=5).limits["timeout"] == 5
