@@ -208,13 +208,13 @@ def test_debug_mode_logs_pylua_not_the_http_clients_internals(server, caplog):
     # The HTTP client's own debug lines (headers, streams) stay out; no build paths leak.
     assert not [r for r in caplog.records if "ureq" in r.name or "log.file" in r.getMessage()]
     # At "trace" they come through, under the client's own logger name.
-    from pylua_vm import _core
+    from pylua_vm.logger import set_level
     caplog.clear()
-    caplog.set_level(1, logger="pylua")
-    _core.set_log_level("trace")
+    caplog.set_level(logging.DEBUG, logger="pylua")
+    set_level("trace")
     try:
         vm.eval(f"return net.get('http://127.0.0.1:{server}/x').status")
     finally:
-        _core.set_log_level("warning")
+        set_level("warning")
     client = [r for r in caplog.records if r.name.startswith("pylua.ureq")]
     assert client and not [r for r in client if "log.file" in r.getMessage()]
