@@ -143,12 +143,16 @@ class NetworkedLuaVM(LuaProcess):
             None if CORE_PACKAGE in have else "warning",
             None if CORE_PACKAGE in have else {"action": "add_package", "package": CORE_PACKAGE})
         for c in health["checks"]:
-            detail = c["what"] + (f" ({c['why']})" if c.get("why") else "")
+            detail = c["what"] + (f": {c['why']}" if c.get("why") else "")
             add(names.get(c["check"], c["check"]), c["severity"] == "ok", detail,
                 c["severity"], c.get("fix"))
         ok, detail = self._round_trip()
         add("tcp_loopback", ok, detail, None if ok else "warning")
         ok, detail = self._check_lua("return type(require('socket.http').request)")
+        if ok and detail != "function":
+            ok, detail = False, f"socket.http.request is a {detail}, not a function"
+        detail = ("LuaSocket's HTTP client loads (`socket.http`)" if ok
+                  else f"LuaSocket's HTTP client does not load: {detail}")
         add("http", ok, detail, None if ok else "warning")
         weight = {"ok": 1.0, "warning": 0.5, "error": 0.0}
         score = sum(weight.get(c["severity"], 0.0) for c in checks)

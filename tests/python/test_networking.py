@@ -7,6 +7,11 @@ def test_not_ready_without_luasocket_says_why():
     assert health["networking_ready"] is False
     checks = {c["name"]: c for c in health["checks"]}
     assert not checks["luasocket_installed"]["ok"]
+    # Each detail reads as a sentence: what is wrong, then why it matters.
+    loads = checks["luasocket_loads"]["detail"]
+    assert "is not installed in" in loads and ": Lua code that uses `require 'socket'`" in loads
+    assert not checks["http"]["ok"]
+    assert checks["http"]["detail"].startswith("LuaSocket's HTTP client does not load: ")
     assert health["networking_readiness_percentage"] < 100
     recs = vm.get_networking_recommendations()
     assert recs[0]["package"] == "luasocket" and recs[0]["networking_category"] == "core"
@@ -22,6 +27,8 @@ def test_luasocket_from_debian_sources_round_trips(net_configured):
     health = vm.check_networking_health()["networking"]
     checks = {c["name"]: c["ok"] for c in health["checks"]}
     assert checks["luasocket_loads"] and checks["tcp_loopback"] and checks["http"]
+    http = next(c for c in health["checks"] if c["name"] == "http")
+    assert http["detail"] == "LuaSocket's HTTP client loads (`socket.http`)"
     assert health["networking_readiness_percentage"] > 50
     rec = next(r for r in vm.get_networking_recommendations() if r["package"] == "luasocket")
     assert rec["installed"] is True

@@ -160,7 +160,10 @@ fn load_check(
             Finding::ok(
                 AREA,
                 check,
-                format!("{what} loads ({module}{}{version})", if version.is_empty() { "" } else { " " }),
+                format!(
+                    "{what} loads (`{module}`{}{version})",
+                    if version.is_empty() { "" } else { ", " }
+                ),
             )
         }
         Err(e) if e.message.contains("not found") => Finding::problem(
@@ -169,7 +172,7 @@ fn load_check(
             Severity::Warning,
             format!("{what} is not installed in {}", tree.root().display()),
             format!(
-                "Lua code that uses `require '{module}'` needs it (under --sandbox none; sandboxed code uses `net`)"
+                "Lua code that uses `require '{module}'` needs it under --sandbox none; sandboxed code uses `net`"
             ),
             fix,
         ),
