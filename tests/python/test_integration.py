@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -66,6 +67,33 @@ def test_limits_parse_like_the_cli():
     with pytest.raises(PyLuaError):
         LuaProcess("t", sandbox="banana")
     assert LuaProcess("t", memory="64M").limits["memory"] == 64 * 1024 * 1024
+
+
+def test_hostile_settings_are_clear_errors_never_crashes():
+    # Each wrong value names its argument; none builds a VM that cannot run.
+    for kwargs, error, text in [
+        (dict(memory=True), TypeError, "memory must be a number of bytes"),
+        (dict(timeout=True), TypeError, "timeout must be seconds"),
+        (dict(instructions=True), TypeError, "instructions must be a whole number"),
+        (dict(instructions=1.5), TypeError, "instructions must be a whole number"),
+        (dict(instructions=0), ValueError, "instructions must be a positive count, not 0"),
+        (dict(instructions=-5), ValueError, "instructions must be a positive count, not -5"),
+        (dict(instructions=2**70), ValueError, "instructions is too large"),
+        (dict(memory=-1), ValueError, "memory must be a positive size, not -1"),
+        (dict(sandbox="standard", allow_dirs=["/tmp\0x"]), ValueError, "contains a NUL"),
+        (dict(net_limits={"max_response": -1}), ValueError,
+         "net_limits['max_response'] must be a positive size"),
+        (dict(net_limits={"max_requests": -1}), ValueError,
+         "net_limits['max_requests'] must be a positive count"),
+    ]:
+        with pytest.raises(error, match=re.escape(text)):
+            LuaProcess("t", **kwargs)
+    # A memory limit smaller than the VM itself (it once crashed the process).
+    for memory in (1, 1000, "10K"):
+        with pytest.raises(LuaMemoryError, match="the VM itself needs more than"):
+            LuaProcess("t", sandbox="strict", memory=memory)
+    # The VM's own set-up is not charged to the instruction budget.
+    assert LuaProcess("t", instructions=5).eval("return 1") == 1
 
 
 def test_sandbox_strict_has_no_io_or_os_execute():

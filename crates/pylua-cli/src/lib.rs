@@ -499,8 +499,8 @@ struct VmArgs {
     /// Wall-clock limit, e.g. 500ms, 5s or 2m.
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     timeout: Option<Duration>,
-    /// Instruction limit (Lua VM instructions, checked every 1000).
-    #[arg(long, value_name = "N")]
+    /// Instruction limit (Lua VM instructions per run, at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     instructions: Option<u64>,
     /// A directory the standard sandbox may read and write (repeatable; default: the current
     /// directory and the script's directory).

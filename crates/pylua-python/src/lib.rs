@@ -57,11 +57,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Bytes from an int or a size as the CLI writes it (`64M`), by the library's rules.
 #[pyfunction]
 fn parse_size(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    vm::size_arg(value)
+    vm::size_arg("size", value)
 }
 
 /// Seconds from a number or a duration as the CLI writes it (`2s`, `500ms`).
 #[pyfunction]
 fn parse_duration(value: &Bound<'_, PyAny>) -> PyResult<f64> {
-    vm::duration_arg(value).map(|d| d.as_secs_f64())
+    vm::duration_arg("duration", value).map(|d| d.as_secs_f64())
 }

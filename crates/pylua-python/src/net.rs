@@ -2,7 +2,7 @@
 //! `allow_http`, `net_limits`), and the library's networking health check.
 
 use crate::convert::to_py;
-use crate::vm::{duration_arg, size_arg};
+use crate::vm::{count_arg, duration_arg, size_arg};
 use pylua::runtime::{HostPattern, NetOptions, NetPolicy};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,10 +32,26 @@ pub fn policy(
         for (key, value) in limits.iter() {
             let key: String = key.extract()?;
             match key.as_str() {
-                "max_response" => options.max_response_bytes = Some(size_arg(&value)? as u64),
-                "timeout" => options.request_timeout = Some(duration_arg(&value)?),
-                "max_requests" => options.max_requests = Some(value.extract()?),
-                "max_total" => options.max_total_bytes = Some(size_arg(&value)? as u64),
+                "max_response" => {
+                    options.max_response_bytes =
+                        Some(size_arg("net_limits['max_response']", &value)? as u64)
+                }
+                "timeout" => {
+                    options.request_timeout =
+                        Some(duration_arg("net_limits['timeout']", &value)?)
+                }
+                "max_requests" => {
+                    let n = count_arg("net_limits['max_requests']", &value)?;
+                    options.max_requests = Some(n.try_into().map_err(|_| {
+                        pyo3::exceptions::PyValueError::new_err(format!(
+                            "net_limits['max_requests'] is too large: {n}"
+                        ))
+                    })?)
+                }
+                "max_total" => {
+                    options.max_total_bytes =
+                        Some(size_arg("net_limits['max_total']", &value)? as u64)
+                }
                 other => {
                     return Err(PyValueError::new_err(format!(
                         "unknown net_limits key '{other}': expected max_response, timeout, max_requests or max_total"

@@ -16,7 +16,7 @@ use pylua::runtime::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -66,34 +66,75 @@ pub struct PyVm {
     sandbox: &'static str,
 }
 
-/// A size in bytes from an int or the CLI's notation (`64M`).
-pub fn size_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+/// A size in bytes from an int or the CLI's notation (`64M`); `what` names the argument in
+/// errors.
+pub fn size_arg(what: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     if let Ok(s) = value.downcast::<PyString>() {
         let py = value.py();
         return parse_size(&s.to_cow()?).map_err(|e| vm_error(py, &e));
     }
-    let n: i128 = value.extract().map_err(|_| {
-        PyTypeError::new_err("memory must be a number of bytes or a size like '64M'")
+    let n: i128 = exact_int(value).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what} must be a number of bytes or a size like '64M'"
+        ))
     })?;
     usize::try_from(n)
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| PyValueError::new_err(format!("memory must be a positive size, not {n}")))
+        .ok_or_else(|| PyValueError::new_err(format!("{what} must be a positive size, not {n}")))
 }
 
-/// A duration from seconds or the CLI's notation (`2s`, `500ms`).
-pub fn duration_arg(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+/// A duration from seconds or the CLI's notation (`2s`, `500ms`); `what` names the argument
+/// in errors.
+pub fn duration_arg(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
     if let Ok(s) = value.downcast::<PyString>() {
         let py = value.py();
         return parse_duration(&s.to_cow()?).map_err(|e| vm_error(py, &e));
     }
-    let seconds: f64 = value
-        .extract()
-        .map_err(|_| PyTypeError::new_err("timeout must be seconds or a duration like '2s'"))?;
+    if value.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be seconds or a duration like '2s', not a bool"
+        )));
+    }
+    let seconds: f64 = value.extract().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be seconds or a duration like '2s'"))
+    })?;
     Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| PyValueError::new_err(format!("timeout must be positive, not {seconds}")))
+        .ok_or_else(|| PyValueError::new_err(format!("{what} must be positive, not {seconds}")))
+}
+
+/// A positive count (an int, not a bool); `what` names the argument in errors.
+pub fn count_arg(what: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let n = exact_int(value)
+        .ok_or_else(|| PyTypeError::new_err(format!("{what} must be a whole number")))?;
+    if n > i128::from(u64::MAX) {
+        return Err(PyValueError::new_err(format!("{what} is too large: {n}")));
+    }
+    u64::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| PyValueError::new_err(format!("{what} must be a positive count, not {n}")))
+}
+
+/// An int's value, or None for anything else (a bool is not a number of anything here).
+fn exact_int(value: &Bound<'_, PyAny>) -> Option<i128> {
+    if value.is_instance_of::<PyBool>() {
+        return None;
+    }
+    value.extract().ok()
+}
+
+/// A directory given to the sandbox: no NUL inside (no such path can exist).
+fn dir_arg(what: &str, dir: PathBuf) -> PyResult<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    if dir.as_os_str().as_bytes().contains(&0) {
+        return Err(PyValueError::new_err(format!(
+            "{what} entry {dir:?} contains a NUL character"
+        )));
+    }
+    Ok(dir)
 }
 
 /// A string that becomes a C string or a Lua name: no NUL inside.
@@ -235,7 +276,7 @@ impl PyVm {
         sandbox: &str,
         memory: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
-        instructions: Option<u64>,
+        instructions: Option<&Bound<'_, PyAny>>,
         lua_executable: Option<&str>,
         package_path: Option<&str>,
         package_cpath: Option<&str>,
@@ -249,9 +290,11 @@ impl PyVm {
     ) -> PyResult<Self> {
         let sandbox: Sandbox = sandbox.parse().map_err(|e: VmError| vm_error(py, &e))?;
         let limits = Limits {
-            memory: memory.map(size_arg).transpose()?,
-            timeout: timeout.map(duration_arg).transpose()?,
-            instructions,
+            memory: memory.map(|m| size_arg("memory", m)).transpose()?,
+            timeout: timeout.map(|t| duration_arg("timeout", t)).transpose()?,
+            instructions: instructions
+                .map(|n| count_arg("instructions", n))
+                .transpose()?,
         };
         // The interpreter's stderr goes to this process's, as Python users expect of a child.
         let mut builder = AnyVm::builder()
@@ -273,10 +316,10 @@ impl PyVm {
             builder = builder.package_cpath(checked("package_cpath", p)?);
         }
         for dir in allow_dirs {
-            builder = builder.allow_dir(dir);
+            builder = builder.allow_dir(dir_arg("allow_dirs", dir)?);
         }
         for dir in read_only_dirs {
-            builder = builder.read_only_dir(dir);
+            builder = builder.read_only_dir(dir_arg("read_only_dirs", dir)?);
         }
         if let Some(policy) = crate::net::policy(&allow_net, &deny_net, allow_http, net_limits)? {
             builder = builder.net(policy);

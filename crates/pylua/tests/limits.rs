@@ -132,6 +132,60 @@ fn memory_limits_stop_big_strings_and_growing_tables() {
     }
 }
 
+/// The VM's own set-up (libraries, prelude) is not charged to the instruction budget: the
+/// smallest budget still builds a VM, and its first run gets the same budget as any later
+/// one (each loop length below ends the same way in a fresh VM's first run and in a second
+/// run).
+#[test]
+fn set_up_is_not_charged_to_the_instruction_budget() {
+    for sandbox in [Sandbox::Strict, Sandbox::Standard, Sandbox::None] {
+        // `return 1` is three instructions (VARARGPREP, LOADI, RETURN1).
+        let mut vm = limited(Limits::new().instructions(1), sandbox);
+        let err = vm.eval("return 1").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InstructionLimit, "{sandbox}: {err}");
+        let mut vm = limited(Limits::new().instructions(5), sandbox);
+        assert_eq!(vm.eval("return 1").unwrap(), vec![json!(1)], "{sandbox}");
+        let code = |n: u32| format!("local s = 0 for i = 1, {n} do s = s + i end return s");
+        for n in (200..280).step_by(3) {
+            let mut first = limited(Limits::new().instructions(1_000), sandbox);
+            let mut second = limited(Limits::new().instructions(1_000), sandbox);
+            second.eval("return 1").unwrap();
+            let (a, b) = (first.eval(&code(n)), second.eval(&code(n)));
+            assert_eq!(a.is_ok(), b.is_ok(), "{sandbox} n={n}: {a:?} / {b:?}");
+        }
+    }
+}
+
+/// A memory limit too small for the VM itself, at every size up to where a VM fits: the
+/// build fails with the memory-limit error (or succeeds), never crashes — also when the
+/// limit refuses the state's very first block, before there is a thread to stop.
+#[test]
+fn limits_too_small_for_the_vm_itself_are_errors() {
+    for sandbox in [Sandbox::Strict, Sandbox::Standard, Sandbox::None] {
+        let mut built = None;
+        for size in (1..=170).map(|k| k * 768).chain([1, 7, 100, 1000]) {
+            let vm = Vm::builder()
+                .sandbox(sandbox)
+                .limits(Limits::new().memory(size))
+                .build();
+            match vm {
+                Ok(mut vm) => {
+                    built.get_or_insert(size);
+                    // Running may still hit the limit: an error, and the VM stays usable.
+                    if let Err(e) = vm.eval("return 1 + 1") {
+                        assert_eq!(e.kind, ErrorKind::MemoryLimit, "{sandbox} {size}: {e}");
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::MemoryLimit, "{sandbox} {size}: {e}");
+                    assert!(e.message.contains("the VM itself needs"), "{e}");
+                }
+            }
+        }
+        assert!(built.is_some(), "{sandbox}: no VM fits in 127 KiB");
+    }
+}
+
 #[test]
 fn memory_is_given_back_after_a_limit() {
     let mut vm = limited(Limits::new().memory(16 << 20), Sandbox::Strict);

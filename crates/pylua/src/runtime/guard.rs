@@ -173,6 +173,15 @@ impl Guard {
         result
     }
 
+    /// For the VM's own set-up (its libraries and prelude): nothing is charged to the
+    /// instruction budget, so the smallest budget leaves a VM that can run. The caller ends
+    /// the set-up with [`Guard::reset_run`], which gives the first run its whole budget.
+    pub(crate) fn setting_up(&self) {
+        if self.instruction_limit.is_some() {
+            self.budget.store(i64::MAX, Relaxed);
+        }
+    }
+
     /// Prepares for a new top-level run: clears a fired limit, refills the instruction
     /// budget, takes the main thread's hook off and starts its countdown.
     #[cold]
@@ -243,16 +252,15 @@ impl Guard {
     /// Only on the thread running the VM: from its own code, or from a signal handler
     /// interrupting it (the one asynchronous use Lua allows), and while the state is alive.
     unsafe fn arm_main(&self) {
+        let main = self.main.load(Relaxed);
+        if main.is_null() {
+            // The state is still being made (`lua_newstate` asked for memory the limit
+            // refuses): there is no thread to stop, and `lua_newstate` fails by itself.
+            return;
+        }
         // SAFETY: the caller's contract; `lua_sethook` only stores the hook and marks the
         // running calls for it, which Lua makes safe even from a signal handler.
-        unsafe {
-            ffi::lua_sethook(
-                self.main.load(Relaxed),
-                Some(limit_hook),
-                ffi::LUA_MASKCOUNT,
-                1,
-            )
-        };
+        unsafe { ffi::lua_sethook(main, Some(limit_hook), ffi::LUA_MASKCOUNT, 1) };
     }
 
     /// Why the last run was stopped, if it was.

@@ -127,8 +127,9 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
     let may_need_close = config.sandbox != Sandbox::Strict;
     // SAFETY: the state is dropped before the guard, here and in `Vm`.
     let Some(state) = (unsafe { RawState::new(&guard, may_need_close) }) else {
-        return Err(limit_error(Abort::Memory, &limits));
+        return Err(too_small_for_a_vm(&limits));
     };
+    guard.setting_up();
     let main = state.main();
     let libs = config.sandbox.libraries(limited);
     let prelude = prelude_bytecode(config.sandbox, limited);
@@ -213,8 +214,12 @@ fn new_state(config: &VmConfig, output: &OutputHandle) -> Result<(RawState, Arc<
     if let Err(failure) = built {
         let fired = guard.fired();
         drop(state);
-        return Err(classify(failure, fired, &limits));
+        return Err(match classify(failure, fired, &limits) {
+            e if e.kind == ErrorKind::MemoryLimit => too_small_for_a_vm(&limits),
+            e => e,
+        });
     }
+    guard.reset_run();
     Ok((state, guard))
 }
 
@@ -798,6 +803,18 @@ fn foreign_function() -> VmError {
     VmError::new(
         ErrorKind::Usage,
         "this function belongs to another VM, or to this one before it was reset",
+    )
+}
+
+/// A memory limit the VM's own set-up does not fit in.
+fn too_small_for_a_vm(limits: &Limits) -> VmError {
+    VmError::new(
+        ErrorKind::MemoryLimit,
+        format!(
+            "the VM itself needs more than its {} memory limit, before any script runs (a \
+             fresh VM holds 25-40 KiB, depending on its sandbox)",
+            human_bytes(limits.memory.unwrap_or_default())
+        ),
     )
 }
 
