@@ -337,3 +337,16 @@ fn a_pathological_pattern_meets_the_timeout() {
         assert_healthy(&mut vm);
     }
 }
+
+/// A script file is read before Lua sees it, outside the VM's limits: an endless one
+/// (`/dev/zero`) is refused at a bound (here the memory limit), not read until memory runs
+/// out.
+#[test]
+fn an_endless_script_file_is_refused_not_read_forever() {
+    let mut vm = limited(Limits::new().memory(8 << 20), Sandbox::Strict);
+    let err = vm
+        .run_file(std::path::Path::new("/dev/zero"), &[])
+        .unwrap_err();
+    assert!(err.message.contains("is larger than 8 MiB"), "{err}");
+    assert_healthy(&mut vm);
+}

@@ -17,6 +17,7 @@ mod net;
 mod output;
 mod process;
 mod sandbox;
+mod script;
 mod settings;
 mod stack;
 mod state;

@@ -490,13 +490,7 @@ impl Vm {
     /// Runs a script file as the `lua` command does: `arg[0]` is the script, `arg[1..]` and
     /// `...` are `args`, and a first line starting with `#` is skipped.
     pub fn run_file(&mut self, path: &Path, args: &[String]) -> Result<Vec<Json>, VmError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            VmError::new(
-                ErrorKind::Io,
-                format!("cannot read script '{}': {}", path.display(), io_reason(&e)),
-            )
-        })?;
-        let source = skip_shebang(&bytes);
+        let source = super::script::read_script(path, &self.config.limits)?;
         let name = chunk_name(&format!("@{}", path.display()));
         let script = path.display().to_string();
         let nargs = c_int::try_from(args.len())
@@ -869,27 +863,6 @@ pub(super) fn classify(failure: LuaFailure, fired: Abort, limits: &Limits) -> Vm
             e.traceback = traceback;
             e
         }
-    }
-}
-
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
-pub(crate) fn skip_shebang(bytes: &[u8]) -> Vec<u8> {
-    if bytes.first() == Some(&b'#') {
-        // Keep the newline so line numbers stay right.
-        let end = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(bytes.len());
-        bytes[end..].to_vec()
-    } else {
-        bytes.to_vec()
     }
 }
 

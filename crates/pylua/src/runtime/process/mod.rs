@@ -31,7 +31,7 @@ use super::net::{self, NetAudit, NetSession, NET_LUA};
 use super::output::{Output, OutputHandle};
 use super::sandbox::{AllowedDirs, Sandbox};
 use super::settings::{settings_setters, VmSettings};
-use super::vm::{human_bytes, io_reason, skip_shebang};
+use super::vm::human_bytes;
 use crate::interpreters::{self, Interpreter, LuaVersion};
 use crate::paths::Paths;
 use child::Session;
@@ -276,13 +276,7 @@ impl ProcessVm {
     /// Runs a script file as the `lua` command does: `arg[0]` is the script, `arg[1..]` and
     /// `...` are `args`, and a first line starting with `#` is skipped.
     pub fn run_file(&mut self, path: &Path, args: &[String]) -> Result<Vec<Json>, VmError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            VmError::new(
-                ErrorKind::Io,
-                format!("cannot read script '{}': {}", path.display(), io_reason(&e)),
-            )
-        })?;
-        let source = skip_shebang(&bytes);
+        let source = super::script::read_script(path, &self.config.limits)?;
         let name = format!("@{}", path.display());
         let shown = path.display().to_string();
         let mut fields: Vec<&[u8]> = vec![name.as_bytes(), &source, shown.as_bytes()];
