@@ -201,6 +201,34 @@ def test_interactive_session_keeps_state():
         assert s.send("x + 2")["values"] == [42]
 
 
+@pytest.mark.parametrize("backend", ["embedded", "process"])
+def test_interactive_session_continues_incomplete_input(backend):
+    import shutil
+    exe = None
+    if backend == "process":
+        exe = shutil.which("lua5.4")
+        if exe is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail("no lua5.4 on PATH under CI=true")
+            pytest.skip("no lua5.4")
+    with InteractiveSession(name="multi", lua_executable=exe) as s:
+        first = s.send("function add(a, b)")
+        assert first["incomplete"] is True and first["error"] is None
+        assert s.send("  return a + b")["incomplete"] is True
+        assert s.pending == "function add(a, b)\n  return a + b"
+        done = s.send("end")
+        assert done["success"] and done["incomplete"] is False and s.pending == ""
+        assert s.send("add(40, 2)")["values"] == [42]
+        # A real syntax error is reported at once, and nothing is kept.
+        bad = s.send("x = = 1")
+        assert bad["error"]["kind"] == "syntax" and not bad["incomplete"] and s.pending == ""
+        s.send("for i = 1, 3 do")
+        s.discard()
+        assert s.pending == "" and s.send("1 + 1")["values"] == [2]
+        assert [h["input"] for h in s.history][:2] == [
+            "function add(a, b)\n  return a + b\nend", "add(40, 2)"]
+
+
 def test_process_backend_with_a_system_interpreter():
     import shutil
     exe = shutil.which("lua5.1") or shutil.which("lua5.4")

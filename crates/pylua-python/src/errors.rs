@@ -45,6 +45,8 @@ pub fn vm_error_details(e: &pylua::VmError) -> Json {
         "line": e.line,
         "traceback": e.traceback,
         "hint": e.hint,
+        // A syntax error that only lacks more input (a line typed at a prompt).
+        "incomplete": e.incomplete,
     })
 }
 
