@@ -297,6 +297,53 @@ fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
 }
 
 #[test]
+fn a_short_timeout_vm_used_again_is_stopped_on_time_beside_a_long_run() {
+    // The same, for a VM that ran before: once its earlier runs are over the watchdog goes
+    // back to looking every eighth of the long timeout, so the next run must wake it (it
+    // once woke only an idle watchdog: stopped up to 7.5 s late here).
+    let (release, wait) = mpsc::channel::<()>();
+    let long = std::thread::spawn(move || {
+        let mut started = false;
+        let output = Output::stream(move |_| {
+            if !started {
+                started = true;
+                let _ = wait.recv_timeout(Duration::from_secs(30));
+            }
+        });
+        let mut vm = Vm::builder()
+            .limits(Limits::new().timeout(Duration::from_secs(60)))
+            .output(output)
+            .build()
+            .unwrap();
+        vm.exec("print('started')", "long").unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let took = within(Duration::from_secs(30), || {
+        let mut vm = Vm::builder()
+            .limits(Limits::new().timeout(Duration::from_millis(40)))
+            .build()
+            .unwrap();
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            assert_eq!(vm.eval("return 1").unwrap(), vec![serde_json::json!(1)]);
+            // Long enough for the watchdog to stop looking at this VM often.
+            std::thread::sleep(Duration::from_millis(200));
+            let start = Instant::now();
+            let err = vm.eval("while true do end").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Timeout);
+            took.push(start.elapsed());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        took
+    });
+    for t in took {
+        assert!(t < Duration::from_secs(2), "stopped only after {t:?}");
+    }
+    release.send(()).unwrap();
+    long.join().unwrap();
+}
+
+#[test]
 fn a_forked_child_meets_its_timeouts_and_interrupts() {
     // The parent's watchdog is running when it forks; the child has no watchdog thread and
     // another thread id, and must still stop its runs.

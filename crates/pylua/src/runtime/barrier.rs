@@ -1,6 +1,6 @@
 //! An asymmetric memory barrier: a free one for the side that runs all the time (a VM
 //! starting a run) and an expensive one for the side that runs rarely (the watchdog going
-//! idle, an interrupt).
+//! to sleep for longer than a run may wait to be seen, an interrupt).
 //!
 //! Why: a run and the watchdog (or an interrupter) each write one flag and then read the
 //! other's (Dekker's pattern); each must see the other's write or have its own seen. That

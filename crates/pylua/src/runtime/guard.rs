@@ -9,14 +9,15 @@
 //!   that fired, and gives the next interval: [`INTERVAL`] under any limit, so coroutines and
 //!   the main thread alike notice a fired limit within about that many instructions, and
 //!   practically never without limits. No hook is set until a limit fires.
-//! * A timeout costs a run two plain stores and no locked instruction (the watchdog pays for
-//!   the barrier, `barrier.rs`): each guard holds one word (the stop reason, an in-run bit
+//! * A timeout costs a run two plain stores, a load and no locked instruction (the watchdog
+//!   pays for the barrier, `barrier.rs`): each guard holds one word (the stop reason, an in-run bit
 //!   and a run count), and the watchdog (`watchdog.rs`), which learnt of the guard once (its
 //!   VM's first timed run), looks at the words every eighth of the shortest timeout while
 //!   runs are in progress or starting. A run it sees with the same word for a whole timeout
 //!   is stopped by a compare-and-swap on that word, so a run that is over (its word changed)
-//!   is never stopped, and the VM's next tick raises it. An idle watchdog sleeps until a run
-//!   wakes it. No signal, no per-run registration.
+//!   is never stopped, and the VM's next tick raises it. A run wakes a watchdog that sleeps
+//!   longer than an eighth of the run's timeout (an idle one sleeps until woken). No signal,
+//!   no per-run registration.
 //! * Lua allows `lua_sethook` asynchronously only from a signal handler on the thread running
 //!   the state (as `lua.c` does on Ctrl-C): an interrupt ([`super::Interrupter`]) sends
 //!   [`stop_signal`] to the thread running the VM, whose handler arms the hook.
@@ -114,6 +115,8 @@ pub(crate) struct Guard {
     watched: bool,
     /// How long one run may take.
     pub(super) timeout: Option<Duration>,
+    /// The watchdog's look step for this timeout, in nanoseconds (`watchdog::look_step`).
+    pub(super) look_step_nanos: u64,
     /// The generation of the watchdog that knows this guard (0: none does).
     pub(super) watching: AtomicU64,
     main: AtomicPtr<ffi::lua_State>,
@@ -141,6 +144,9 @@ impl Guard {
             instruction_limit: limits.instructions,
             watched: !limits.is_unlimited(),
             timeout: limits.timeout,
+            look_step_nanos: limits.timeout.map_or(u64::MAX, |t| {
+                u64::try_from(super::watchdog::look_step(t).as_nanos()).unwrap_or(u64::MAX)
+            }),
             watching: AtomicU64::new(0),
             main: AtomicPtr::new(std::ptr::null_mut()),
             arena: Arena::new(),

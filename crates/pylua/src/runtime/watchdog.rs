@@ -4,9 +4,14 @@
 //!
 //! Why this shape (see also `guard.rs`):
 //! * A run publishes itself by writing its guard's word (a run count and an in-run bit) and
-//!   reads whether the watchdog is idle; the watchdog marks itself idle and then looks at
-//!   the words once more. The barrier between each side's write and read is paid by the
-//!   watchdog (`barrier.rs`), so a run pays two plain stores.
+//!   reads how long the watchdog sleeps; it wakes the watchdog when that is longer than its
+//!   own look step (an eighth of its timeout; an idle watchdog sleeps for ever). The
+//!   watchdog, before a sleep longer than the step of a guard it follows, publishes the
+//!   sleep and then looks at the words once more. The barrier between each side's write and
+//!   read is paid by the watchdog (`barrier.rs`), so a run pays two plain stores and a load.
+//!   (A run once read only whether the watchdog was idle: while a long-timeout run kept it
+//!   sleeping an eighth of a minute, a short-timeout run started meanwhile was seen, and
+//!   stopped, seconds late.)
 //! * A run is stopped by a compare-and-swap on the word the watchdog saw a whole timeout
 //!   earlier: a run that ended in between changed the word and is never stopped.
 //! * A forked child has no watchdog thread (threads do not survive `fork`): a fork handler
@@ -15,7 +20,7 @@
 
 use super::guard::{reason, Abort, Guard, IN_RUN, NEXT_RUN};
 use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU64,
+    AtomicPtr, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst},
 };
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -25,28 +30,23 @@ struct Watchdog {
     /// Every guard that ran with a timeout and may still be alive.
     guards: Mutex<Vec<Watched>>,
     wake: Condvar,
-    /// Whether the watchdog sleeps until a run wakes it (no timed run was in progress when
-    /// it last looked). A run that starts reads it, after publishing itself.
-    idle: AtomicBool,
-    /// When the watchdog looks next, in nanoseconds since `epoch` (`u64::MAX`: only when
-    /// woken). Written and read under the `guards` lock, so it is exact for whoever holds it.
-    next_look: AtomicU64,
-    epoch: Instant,
+    /// How long the watchdog sleeps, in nanoseconds (`u64::MAX`: until a run wakes it; 0
+    /// while it is awake). A run that starts reads it, after publishing itself, and wakes the
+    /// watchdog when it is longer than the run's look step.
+    sleep: AtomicU64,
     /// Which watchdog of the process this is (from 1): a guard registered with another one
     /// (a forked parent's) registers again.
     generation: u64,
 }
 
-impl Watchdog {
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
 /// How often the watchdog looks at a guard with this timeout while its runs are in progress:
 /// an eighth of it (at least 50 µs), so a run is stopped at most that long after its timeout.
-fn look_step(timeout: Duration) -> Duration {
+pub(super) fn look_step(timeout: Duration) -> Duration {
     (timeout / 8).max(Duration::from_micros(50))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A guard as the watchdog follows it.
@@ -87,9 +87,9 @@ impl Guard {
             self.watching.store(dog.generation, Relaxed);
             dog.watch(self);
         }
-        // A new run, published before the watchdog's `idle` is read, as the watchdog
-        // publishes `idle` before it looks at the guards again: one of the two sees the other
-        // (the watchdog pays for the barrier, see `barrier.rs`). A plain store: between runs
+        // A new run, published before the watchdog's sleep is read, as the watchdog
+        // publishes a long sleep before it looks at the guards again: one of the two sees the
+        // other (the watchdog pays for the barrier, see `barrier.rs`). A plain store: between runs
         // only this thread writes the word (the watchdog writes it only during a run), and the
         // run's own interrupt handling starts after this (`Vm::run`), so no signal handler
         // on this thread records into it meanwhile.
@@ -97,7 +97,7 @@ impl Guard {
         self.abort
             .store(word.wrapping_add(NEXT_RUN) | IN_RUN, Relaxed);
         super::barrier::light();
-        if dog.idle.load(Relaxed) {
+        if dog.sleep.load(Relaxed) > self.look_step_nanos {
             dog.wake_up();
         }
         TimedRun { guard: self }
@@ -118,21 +118,15 @@ impl Watchdog {
         if guards.len().is_power_of_two() {
             guards.retain(|g| g.guard.strong_count() > 0);
         }
-        let now = Instant::now();
         guards.push(Watched {
             guard: Arc::downgrade(guard),
             seen: 0,
-            since: now,
+            since: Instant::now(),
             runs: 0,
         });
-        // A watchdog that looks again soon enough for this guard's timeout will see its runs
-        // then: waking it would cost this VM a system call, and each fresh VM registers.
-        let step = look_step(guard.timeout.unwrap_or(Duration::MAX));
-        if self.next_look.load(Relaxed) > self.nanos(now).saturating_add(step.as_nanos() as u64) {
-            drop(guards);
-            self.idle.store(false, SeqCst);
-            self.wake.notify_one();
-        }
+        // No wake-up here: the run, once published, wakes a watchdog that sleeps longer
+        // than its step (`start_timer`); the watchdog's sleep was written before it let go
+        // of the lock this took.
     }
 }
 
@@ -162,9 +156,7 @@ fn start_watchdog() -> &'static Watchdog {
     let dog = Box::into_raw(Box::new(Watchdog {
         guards: Mutex::new(Vec::new()),
         wake: Condvar::new(),
-        idle: AtomicBool::new(false),
-        next_look: AtomicU64::new(u64::MAX),
-        epoch: Instant::now(),
+        sleep: AtomicU64::new(0),
         generation: GENERATIONS.fetch_add(1, Relaxed) + 1,
     }));
     match DOG.compare_exchange(std::ptr::null_mut(), dog, AcqRel, Acquire) {
@@ -239,34 +231,41 @@ fn sweep(guards: &mut Vec<Watched>, now: Instant) -> Option<Instant> {
     next
 }
 
+/// The shortest look step of the guards followed: a sleep up to that long sees every run
+/// in time without any handshake.
+fn shortest_step(guards: &[Watched]) -> Duration {
+    guards
+        .iter()
+        .filter_map(|w| w.guard.upgrade())
+        .map(|g| look_step(g.timeout.unwrap_or(Duration::MAX)))
+        .min()
+        .unwrap_or(Duration::MAX)
+}
+
 fn watch(dog: &'static Watchdog) {
     let mut guards = dog.guards.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let next = match sweep(&mut guards, Instant::now()) {
-            Some(next) => Some(next),
-            None => {
-                // A run that missed `idle` published itself before reading it (see
-                // `start_timer`): look again before sleeping for good. Without the barrier's
-                // promise, keep looking instead.
-                dog.idle.store(true, SeqCst);
-                let fenced = super::barrier::heavy();
-                let again = sweep(&mut guards, Instant::now());
-                match again {
-                    Some(_) => {
-                        dog.idle.store(false, SeqCst);
-                        again
-                    }
-                    None if fenced => None,
-                    None => {
-                        // Look again soon: a run that starts meanwhile is seen within this.
-                        dog.idle.store(false, SeqCst);
-                        Some(Instant::now() + Duration::from_millis(5))
-                    }
-                }
-            }
+        let now = Instant::now();
+        let mut next = sweep(&mut guards, now);
+        let sleep = |next: Option<Instant>| {
+            next.map_or(u64::MAX, |at| nanos(at.saturating_duration_since(now)))
         };
-        dog.next_look
-            .store(next.map_or(u64::MAX, |at| dog.nanos(at)), Relaxed);
+        if sleep(next) > nanos(shortest_step(&guards)) {
+            // Longer than some guard's step: a run of it that starts now must either wake
+            // the watchdog or be seen by the look below. It published itself before reading
+            // the sleep (`start_timer`); the sleep is published before that look. Without
+            // the barrier's promise, look again soon instead.
+            dog.sleep.store(sleep(next), SeqCst);
+            let fenced = super::barrier::heavy();
+            if let Some(again) = sweep(&mut guards, Instant::now()) {
+                next = Some(next.map_or(again, |n| n.min(again)));
+            }
+            if !fenced {
+                let soon = Instant::now() + Duration::from_millis(5);
+                next = Some(next.map_or(soon, |n| n.min(soon)));
+            }
+        }
+        dog.sleep.store(sleep(next), SeqCst);
         guards = match next {
             None => dog.wake.wait(guards).unwrap_or_else(|e| e.into_inner()),
             Some(at) => {
@@ -277,6 +276,6 @@ fn watch(dog: &'static Watchdog) {
                     .0
             }
         };
-        dog.idle.store(false, SeqCst);
+        dog.sleep.store(0, SeqCst);
     }
 }
