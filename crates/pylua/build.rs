@@ -233,14 +233,24 @@ fn compile_counting_vm(lua_src: &Path, out: &Path) {
     }
     let file = out.join("lvm_counting.c");
     std::fs::write(&file, source).expect("write the patched lvm.c");
-    let mut build = cc::Build::new();
+    let mut build = lua_internals_build(&dir);
     build
         .file(&file)
-        .include(&dir)
-        .opt_level(2)
-        .define("LUA_COMPAT_5_3", None)
         .warnings(false)
         .flag_if_supported("-fno-common");
+    build.compile("pylua_counting_vm");
+    println!("cargo:rerun-if-changed={}", dir.join("lvm.c").display());
+}
+
+/// A C build against the internals of the Lua 5.4 release in `dir` (the one mlua embeds),
+/// with `lua-src`'s defines: struct layouts and `LUA_COMPAT_5_3`'s comparison fallback must
+/// match the rest of the VM.
+fn lua_internals_build(dir: &Path) -> cc::Build {
+    let mut build = cc::Build::new();
+    build
+        .include(dir)
+        .opt_level(2)
+        .define("LUA_COMPAT_5_3", None);
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         build.define("LUA_USE_LINUX", None);
     } else {
@@ -250,27 +260,15 @@ fn compile_counting_vm(lua_src: &Path, out: &Path) {
     if cfg!(debug_assertions) {
         build.define("LUA_USE_APICHECK", None);
     }
-    build.compile("pylua_counting_vm");
-    println!("cargo:rerun-if-changed={}", dir.join("lvm.c").display());
+    build
 }
 
-/// `pylua_close_has_work` (`src/runtime/closing.c`), which reads a state's internals: built
-/// against the headers of the Lua 5.4 release the VM is, with `lua-src`'s defines.
+/// `pylua_close_has_work` (`src/runtime/closing.c`), which reads a state's internals.
 fn compile_closing_check(lua_src: &Path) {
-    let dir = lua54_dir(lua_src);
     let file = Path::new("src/runtime/closing.c");
-    let mut build = cc::Build::new();
-    build.file(file).include(&dir).opt_level(2);
-    build.define("LUA_COMPAT_5_3", None);
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        build.define("LUA_USE_LINUX", None);
-    } else {
-        build.define("LUA_USE_POSIX", None);
-    }
-    if cfg!(debug_assertions) {
-        build.define("LUA_USE_APICHECK", None);
-    }
-    build.compile("pylua_closing");
+    lua_internals_build(&lua54_dir(lua_src))
+        .file(file)
+        .compile("pylua_closing");
     println!("cargo:rerun-if-changed={}", file.display());
 }
 

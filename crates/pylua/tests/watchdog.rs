@@ -256,11 +256,9 @@ fn a_timeout_stops_its_own_run_and_never_the_next() {
     });
 }
 
-#[test]
-fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
-    // A VM with a long timeout keeps the watchdog looking rarely (every eighth of a minute);
-    // a VM made afterwards with a short timeout must still be stopped on time, its first run
-    // included: registering it wakes the watchdog when it would look too late.
+/// A run with a 60 s timeout, in progress on its own thread (it prints once, then waits
+/// inside its run) until the sender is used; join the thread after.
+fn a_long_run_in_progress() -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (release, wait) = mpsc::channel::<()>();
     let long = std::thread::spawn(move || {
         let mut started = false;
@@ -275,10 +273,18 @@ fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
             .output(output)
             .build()
             .unwrap();
-        // Prints once, then waits (inside its run) until the short VM is done.
         vm.exec("print('started')", "long").unwrap();
     });
     std::thread::sleep(Duration::from_millis(50));
+    (release, long)
+}
+
+#[test]
+fn a_short_timeout_is_met_while_the_watchdog_follows_only_long_ones() {
+    // A VM with a long timeout keeps the watchdog looking rarely (every eighth of a minute);
+    // a VM made afterwards with a short timeout must still be stopped on time, its first run
+    // included: registering it wakes the watchdog when it would look too late.
+    let (release, long) = a_long_run_in_progress();
     for _ in 0..3 {
         let took = within(Duration::from_secs(20), || {
             let mut vm = Vm::builder()
@@ -301,23 +307,7 @@ fn a_short_timeout_vm_used_again_is_stopped_on_time_beside_a_long_run() {
     // The same, for a VM that ran before: once its earlier runs are over the watchdog goes
     // back to looking every eighth of the long timeout, so the next run must wake it (it
     // once woke only an idle watchdog: stopped up to 7.5 s late here).
-    let (release, wait) = mpsc::channel::<()>();
-    let long = std::thread::spawn(move || {
-        let mut started = false;
-        let output = Output::stream(move |_| {
-            if !started {
-                started = true;
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-            }
-        });
-        let mut vm = Vm::builder()
-            .limits(Limits::new().timeout(Duration::from_secs(60)))
-            .output(output)
-            .build()
-            .unwrap();
-        vm.exec("print('started')", "long").unwrap();
-    });
-    std::thread::sleep(Duration::from_millis(50));
+    let (release, long) = a_long_run_in_progress();
     let took = within(Duration::from_secs(30), || {
         let mut vm = Vm::builder()
             .limits(Limits::new().timeout(Duration::from_millis(40)))
