@@ -218,6 +218,10 @@ unsafe extern "C" fn call(
 }
 
 /// The vectorcall of a handle: `handle(*args)` with the arguments in the caller's array.
+///
+/// # Safety
+/// Only as the vectorcall of an object made by [`new`] (Python reads it at
+/// `__vectorcalloffset__`), called by Python with the GIL held and PEP 590's arguments.
 unsafe extern "C" fn vectorcall(
     obj: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,

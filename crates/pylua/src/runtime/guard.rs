@@ -264,8 +264,10 @@ impl Guard {
             // refuses): there is no thread to stop, and `lua_newstate` fails by itself.
             return;
         }
-        // SAFETY: the caller's contract; `lua_sethook` only stores the hook and marks the
-        // running calls for it, which Lua makes safe even from a signal handler.
+        // SAFETY: `main` is not null, so `new_state` stored it once `lua_newstate` had made
+        // the state, which the caller's contract keeps alive and on this thread;
+        // `lua_sethook` only stores the hook and marks the running calls for it, which Lua
+        // makes safe even from a signal handler.
         unsafe { ffi::lua_sethook(main, Some(limit_hook), ffi::LUA_MASKCOUNT, 1) };
     }
 
